@@ -1,0 +1,87 @@
+"""Which Databricks runtime can export which MLeap version.
+
+A bundle exported by an MLeap that does not match the cluster's Spark/Scala
+fails at training time, hours after ``pulumi up`` succeeded; refusing the pair
+in config is cheaper. Facts (see docs/DESIGN.md): open-source MLeap is
+supported only up to Databricks Runtime 13.3 LTS ML; MLeap 0.23.x pairs with
+Spark 3.4 / Scala 2.12; 0.24+ targets Spark 4 / Scala 2.13 / Java 17.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Optional
+
+
+class SparkLine(NamedTuple):
+    spark: str  # major.minor
+    scala: str
+
+
+#: Databricks runtime (major.minor) -> Spark line it ships.
+DATABRICKS_RUNTIMES: dict[str, SparkLine] = {
+    "10.4": SparkLine("3.2", "2.12"),
+    "11.3": SparkLine("3.3", "2.12"),
+    "12.2": SparkLine("3.3", "2.12"),
+    "13.3": SparkLine("3.4", "2.12"),
+    "14.3": SparkLine("3.5", "2.12"),
+    "15.4": SparkLine("3.5", "2.12"),
+    "16.4": SparkLine("3.5", "2.12"),
+    "17.3": SparkLine("4.0", "2.13"),
+}
+
+#: MLeap (major.minor) -> Spark line it is built for.
+MLEAP_RELEASES: dict[str, SparkLine] = {
+    "0.20": SparkLine("3.2", "2.12"),
+    "0.21": SparkLine("3.2", "2.12"),
+    "0.22": SparkLine("3.3", "2.12"),
+    "0.23": SparkLine("3.4", "2.12"),
+    "0.24": SparkLine("4.0", "2.13"),
+    "0.25": SparkLine("4.0", "2.13"),
+}
+
+#: Newest runtime on which open-source MLeap is supported.
+LAST_MLEAP_RUNTIME = (13, 3)
+
+_RUNTIME_KEY = re.compile(r"^(\d+)\.(\d+)\.x-(?:(?:cpu|gpu)-)?(ml-)?(?:photon-)?scala(2\.\d+)$")
+
+
+class Runtime(NamedTuple):
+    version: tuple[int, int]
+    ml: bool
+    scala: str
+
+
+def parse_runtime(spark_version: str) -> Optional[Runtime]:
+    """Parse a Databricks runtime key such as ``13.3.x-cpu-ml-scala2.12``."""
+    m = _RUNTIME_KEY.match(spark_version)
+    if not m:
+        return None
+    return Runtime((int(m.group(1)), int(m.group(2))), bool(m.group(3)), m.group(4))
+
+
+def check_runtime_mleap_pair(spark_version: str, mleap_version: str) -> Optional[str]:
+    """Why ``spark_version`` cannot export bundles with ``mleap_version``, or None if it can."""
+    runtime = parse_runtime(spark_version)
+    if runtime is None:
+        return f"runtime {spark_version!r} is not a Databricks runtime key like '13.3.x-cpu-ml-scala2.12'"
+    mleap_line = ".".join(mleap_version.split(".")[:2])
+    mleap = MLEAP_RELEASES.get(mleap_line)
+    if mleap is None:
+        return f"MLeap {mleap_version} is not a known release (known: {', '.join(sorted(MLEAP_RELEASES))})"
+    if not runtime.ml:
+        return f"runtime {spark_version!r} is not an ML runtime; MLeap is supported on Databricks Runtime ML only"
+    if runtime.version > LAST_MLEAP_RUNTIME:
+        return (
+            f"runtime {spark_version!r} is newer than 13.3 LTS ML, the last Databricks runtime that supports "
+            f"open-source MLeap"
+        )
+    line = DATABRICKS_RUNTIMES.get(f"{runtime.version[0]}.{runtime.version[1]}")
+    if line is None:
+        return f"runtime {spark_version!r} is not a known LTS runtime (known: {', '.join(DATABRICKS_RUNTIMES)})"
+    if (line.spark, runtime.scala) != (mleap.spark, mleap.scala):
+        return (
+            f"MLeap {mleap_version} needs Spark {mleap.spark} / Scala {mleap.scala}, but runtime "
+            f"{spark_version!r} has Spark {line.spark} / Scala {runtime.scala}"
+        )
+    return None

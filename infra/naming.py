@@ -1,0 +1,51 @@
+"""Names, tags and labels, derived from the stack and model names only.
+
+Logical names never depend on list positions, so adding or removing a model
+touches only that model's resources.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from infra.config import PROJECT, StackConfig
+
+MANAGED_BY = "pulumi"
+
+
+def stack_prefix(cfg: StackConfig) -> str:
+    """Prefix of physical names shared by the whole stack, e.g. ``model-platform-staging``."""
+    return f"{PROJECT}-{cfg.environment.value}"
+
+
+def aws_tags(cfg: StackConfig, model: Optional[str] = None) -> dict[str, str]:
+    """Tags on every AWS resource (and Databricks custom_tags)."""
+    tags = {**cfg.tags, "project": PROJECT, "environment": cfg.environment.value, "managed-by": MANAGED_BY}
+    if model:
+        tags["model"] = model
+    return tags
+
+
+def k8s_labels(cfg: StackConfig, model: str, version: str, component: str = "serving") -> dict[str, str]:
+    """Kubernetes recommended labels for one model's objects."""
+    labels = {
+        "app.kubernetes.io/name": model,
+        "app.kubernetes.io/instance": f"{model}-{cfg.environment.value}",
+        "app.kubernetes.io/version": version,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PROJECT,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "model-platform/environment": cfg.environment.value,
+    }
+    labels.update({f"model-platform/{k}": v for k, v in cfg.tags.items()})
+    return labels
+
+
+def service_account_name(model: str) -> str:
+    """The serving ServiceAccount of ``model``; the IRSA trust policy binds to exactly this."""
+    return f"{model}-serving"
+
+
+def physical_name(cfg: StackConfig, *parts: str) -> str:
+    """A physical (cloud-side) name unique per stack, e.g. ``model-platform-prod-days-to-sell-reader``."""
+    return "-".join((stack_prefix(cfg), *parts))

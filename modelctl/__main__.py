@@ -1,0 +1,3 @@
+from modelctl.cli import run
+
+run()

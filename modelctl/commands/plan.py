@@ -1,0 +1,27 @@
+"""``modelctl plan STACK [--json]``: the resources a stack declares, offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from modelctl.engine import plan_stack_file
+from modelctl.stacks import resolve_stack
+from modelctl.tree import format_tree
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="run the program under Pulumi's mock engine and print the resource tree")
+    p.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml) or a stack file path")
+    p.add_argument("--json", action="store_true", help="print the plan as a JSON document")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ref = resolve_stack(args.stack)
+    plan = plan_stack_file(ref.load(), ref.name)
+    if args.json:
+        print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+    else:
+        print(format_tree(plan))
+    return 0

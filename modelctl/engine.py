@@ -1,0 +1,256 @@
+"""Run the real Pulumi program offline, under Pulumi's mock engine.
+
+Only the engine is swapped: the stack file's config is fed through the same
+runtime config API ``pulumi up`` uses, and ``infra.program.main`` runs
+unchanged. Secure values are replaced by a placeholder, never decrypted.
+Every registration (components included, with its parent) is recorded.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from infra.config import PROJECT
+from infra.stack_source import SECRET_PLACEHOLDER, STACK_FILE_LABEL, StackFile
+
+
+class Secret:
+    """Marks a value that was a Pulumi secret; it is never printed."""
+
+    def __repr__(self) -> str:
+        return SECRET_PLACEHOLDER
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+SECRET = Secret()
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    custom: bool
+    inputs: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": to_plain(self.inputs)}
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": to_plain(self.outputs),
+        }
+
+    def by_type(self, type_: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def get(self, type_: str, name: str) -> PlannedResource:
+        for r in self.resources:
+            if r.type == type_ and r.name == name:
+                return r
+        raise KeyError(f"no {type_} named {name!r} in the plan of {self.stack}")
+
+    def children(self, urn: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+
+def to_plain(value: Any) -> Any:
+    """JSON-able copy of a recorded value, with secrets redacted."""
+    if isinstance(value, Secret):
+        return SECRET_PLACEHOLDER
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """Replace the SDK's wrapped secrets and unknowns in mock inputs."""
+    from pulumi.output import Unknown
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, Unknown):
+        return "[unknown]"
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if hasattr(value, "urn") and hasattr(value, "id"):  # a resource reference
+        return "[resource]"
+    return value
+
+
+# --------------------------------------------------------------------------- fake cloud outputs
+
+_ACCOUNT = "123456789012"
+
+
+def _fake_id(type_: str, name: str) -> str:
+    return hashlib.sha256(f"{type_}::{name}".encode()).hexdigest()[:12]
+
+
+def _computed_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    """Plausible provider-computed outputs, so later inputs that use them read sensibly."""
+    state = dict(inputs)
+    fid = _fake_id(type_, name)
+    if type_ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or f"{name}-{fid}"
+        state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", id=bucket)
+    elif type_.startswith("aws:iam/"):
+        kind = type_.split(":")[-1]
+        physical = inputs.get("name") or f"{name}-{fid}"
+        path = {"Role": "role", "Policy": "policy", "InstanceProfile": "instance-profile"}.get(kind)
+        if path:
+            state.update(arn=f"arn:aws:iam::{_ACCOUNT}:{path}/{physical}", name=physical)
+    elif type_ == "aws:kms/key:Key":
+        state.update(arn=f"arn:aws:kms:{region}:{_ACCOUNT}:key/{fid}", keyId=fid)
+    elif type_ == "aws:secretsmanager/secret:Secret":
+        physical = inputs.get("name") or name
+        state.update(arn=f"arn:aws:secretsmanager:{region}:{_ACCOUNT}:secret:{physical}-{fid[:6]}")
+    elif type_.startswith("aws:"):
+        state.setdefault("arn", f"arn:aws:mock:{region}:{_ACCOUNT}:{name}")
+    elif type_.startswith("databricks:"):
+        state.setdefault("url", f"https://mock.cloud.databricks.com/{name}")
+    return state
+
+
+class _RecordingMocks:
+    """Pulumi ``Mocks``: fakes provider outputs; the monitor below records registrations."""
+
+    def __init__(self, region: str):
+        import pulumi
+
+        class _M(pulumi.runtime.Mocks):
+            def new_resource(inner, args):  # noqa: N805
+                inputs = args.inputs
+                if args.typ.startswith("pulumi:providers:"):
+                    return f"{args.name}-provider-id", {}
+                state = _computed_outputs(args.typ, args.name, inputs, region)
+                if args.typ.startswith("databricks:"):
+                    rid = str(int(_fake_id(args.typ, args.name), 16) % 10**12)
+                else:
+                    rid = state.get("id") or f"{args.name}-{_fake_id(args.typ, args.name)}"
+                return rid, state
+
+            def call(inner, args):  # noqa: N805
+                return {}, None
+
+        self.mocks = _M()
+
+
+def _recording_monitor(mocks: Any, sink: list[PlannedResource]) -> Any:
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMonitor(MockMonitor):
+        def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                inputs = _clean(rpc.deserialize_properties(request.object))
+                options: dict[str, Any] = {}
+                if request.protect:
+                    options["protect"] = True
+                if getattr(request, "retainOnDelete", False):
+                    options["retainOnDelete"] = True
+                if request.provider:
+                    options["provider"] = request.provider.split("::")[0]
+                if list(request.ignoreChanges):
+                    options["ignoreChanges"] = list(request.ignoreChanges)
+                sink.append(
+                    PlannedResource(
+                        urn=response.urn,
+                        type=request.type,
+                        name=request.name,
+                        parent=request.parent or None,
+                        custom=bool(request.custom),
+                        inputs=inputs,
+                        options=options,
+                    )
+                )
+            return response
+
+    return RecordingMonitor(mocks)
+
+
+def plan_stack_file(stack_file: StackFile, stack: str, program: Optional[Callable[[], None]] = None) -> Plan:
+    """Run ``program`` (default: the real one) against ``stack_file`` under mocks.
+
+    Raises ``infra.config.ConfigError`` on config errors, before any resource is declared.
+    """
+    ctx = contextvars.Context()  # a clean Pulumi runtime state for each plan
+    return ctx.run(_plan, stack_file, stack, program)
+
+
+def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None]]) -> Plan:
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    if program is None:
+        from infra.program import main as program
+
+    _ensure_loop()
+    STACK_FILE_LABEL.set(stack_file.label)
+    region = stack_file.config.get("aws:region") or "eu-west-2"
+    recorded: list[PlannedResource] = []
+    mocks = _RecordingMocks(region).mocks
+    pulumi.runtime.set_all_config(dict(stack_file.config), list(stack_file.secret_keys))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=_recording_monitor(mocks, recorded))
+    _sync_await(run_pulumi_func(program))
+    root = settings.get_root_resource()
+    outputs = {name: _resolve(value) for name, value in (root.outputs if root else {}).items()}
+    recorded.sort(key=lambda r: r.urn)
+    return Plan(stack=stack, resources=recorded, outputs=outputs)
+
+
+def _ensure_loop() -> None:
+    """One event loop per thread, reused by every plan (Pulumi's sync helpers need one)."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if not loop.is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _resolve(value: Any) -> Any:
+    import pulumi
+    from pulumi.runtime.sync_await import _sync_await
+
+    out = pulumi.Output.from_input(value)
+    if _sync_await(out.is_secret()):
+        return SECRET
+    return _clean(_sync_await(out.future(with_unknowns=True)))
+
+
+def load_and_plan(path: Path, stack: str, label: Optional[str] = None) -> Plan:
+    return plan_stack_file(StackFile.load(path, label), stack)

@@ -1,0 +1,157 @@
+"""`modelctl plan` and `modelctl diff`: the offline contract a reviewer relies on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from modelctl.cli import main
+from tests.conftest import ROOT, set_path, stack_doc
+
+M = "model-platform:models.days-to-sell"
+
+
+def run_cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "modelctl", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_plan_json_contract(stack, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["plan", stack, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"stack", "resources", "outputs"}
+    assert doc["stack"] == stack
+    assert doc["resources"], "a stack declares resources"
+    urns = [r["urn"] for r in doc["resources"]]
+    assert urns == sorted(urns), "resources are in a stable order"
+    for r in doc["resources"]:
+        assert set(r) == {"urn", "type", "name", "parent", "inputs"}
+        assert r["urn"].startswith(f"urn:pulumi:{stack}::model-platform::")
+        assert r["urn"].endswith("::" + r["name"])
+        assert r["parent"] is None or r["parent"] in urns or r["parent"].endswith("pulumi:pulumi:Stack::model-platform-" + stack)
+    assert doc["outputs"]["environment"] == stack
+    assert doc["outputs"]["modelVersions"] == {"days-to-sell": "1.4.0"}
+
+
+def test_plan_json_is_deterministic(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    main(["plan", "staging", "--json"])
+    first = capsys.readouterr().out
+    main(["plan", "staging", "--json"])
+    assert capsys.readouterr().out == first
+
+
+def test_plan_never_prints_secrets(tmp_path):
+    doc = stack_doc("staging")
+    text = (ROOT / "stacks/Pulumi.staging.yaml").read_text()
+    ciphertext = doc["config"]["model-platform:databricksClientSecret"]["secure"]
+    for args in (["plan", "staging"], ["plan", "staging", "--json"]):
+        out = run_cli(*args)
+        assert out.returncode == 0, out.stderr
+        assert ciphertext not in out.stdout
+        assert "[secret]" in out.stdout
+    assert ciphertext in text
+
+
+def test_plan_tree_shows_types_names_and_parents(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert main(["plan", "staging"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("stack staging: ")
+    assert "pulumi:providers:aws  aws" in out
+    assert "model-platform:storage:BundleStore  bundle-store" in out
+
+
+def test_config_errors_exit_2_with_file_and_key(tmp_path):
+    doc = set_path(stack_doc("prod"), f"{M}.serving.replicas", {"min": 12, "max": 10})
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = run_cli("plan", str(path))
+    assert out.returncode == 2
+    assert f"{path}: model-platform:models.days-to-sell.serving.replicas.min: 12 is greater than max (10)" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stdout == ""
+
+
+def test_unknown_stack_is_a_usage_error():
+    out = run_cli("plan", "qa")
+    assert out.returncode == 2
+    assert "stacks/Pulumi.qa.yaml: no such stack file (stacks: prod, staging)" in out.stderr
+
+
+def test_broken_yaml_is_reported(tmp_path):
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text("config:\n  model-platform:environment: [unclosed\n")
+    out = run_cli("plan", str(path))
+    assert out.returncode == 2 and "not valid YAML" in out.stderr and "Traceback" not in out.stderr
+
+
+def _write(tmp_path, name, doc):
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def test_diff_of_identical_stacks_is_empty(tmp_path):
+    a = _write(tmp_path, "staging", stack_doc("staging"))
+    out = run_cli("diff", "staging", a, "--exit-code")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no changes" in out.stdout
+
+
+def test_diff_shows_a_version_bump_property_by_property(tmp_path):
+    new = _write(tmp_path, "staging", set_path(stack_doc("staging"), f"{M}.version", "1.5.0"))
+    out = run_cli("diff", "staging", new, "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["added"] == [] and d["removed"] == []
+    assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
+    for change in d["changed"]:
+        for prop in change["properties"]:
+            assert "1.5.0" in json.dumps(prop) or "1.4.0" in json.dumps(prop) or prop["kind"] != "update"
+
+
+def test_diff_adding_a_model_adds_only_its_resources(tmp_path):
+    import copy
+
+    doc = stack_doc("staging")
+    models = doc["config"]["model-platform:models"]
+    models["car-valuation"] = copy.deepcopy(models["days-to-sell"])
+    new = _write(tmp_path, "staging", doc)
+    d = json.loads(run_cli("diff", "staging", new, "--json").stdout)
+    assert d["removed"] == []
+    for r in d["added"]:
+        assert "car-valuation" in r["key"], r
+    assert not [c for c in d["changed"] if "days-to-sell" in c["name"]]
+
+
+def test_diff_against_a_git_revision(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (repo / "stacks").mkdir()
+    stack = repo / "stacks/Pulumi.staging.yaml"
+    stack.write_text((ROOT / "stacks/Pulumi.staging.yaml").read_text())
+    git = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "x", "--allow-empty")
+    git("add", ".")
+    git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "stacks")
+    stack.write_text(stack.read_text().replace("version: 1.4.0", "version: 1.5.0"))
+    out = run_cli("diff", "staging", "--base", "HEAD", "--json", cwd=repo)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["base"] == "stacks/Pulumi.staging.yaml@HEAD"
+    assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
+    bad = run_cli("diff", "staging", "--base", "no-such-rev", cwd=repo)
+    assert bad.returncode == 2 and "no-such-rev" in bad.stderr
+
+
+def test_diff_needs_exactly_one_comparison():
+    out = run_cli("diff", "staging")
+    assert out.returncode == 2 and "either two stacks" in out.stderr
