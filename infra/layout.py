@@ -10,11 +10,17 @@ it; nothing else spells these keys::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from infra.config import MODEL_NAME
 
 BUNDLE_FILE = "bundle.zip"
 DIGEST_FILE = "bundle.zip.sha256"
 SAMPLES_FILE = "samples.json"
+
+#: A version is one key segment: no '/', no '.'/'..', nothing IAM reads as a wildcard.
+_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,11 @@ class BundleKeys:
 
     model: str
     version: str
+
+    def __post_init__(self) -> None:
+        if not _VERSION.fullmatch(self.version or ""):
+            raise ValueError(f"invalid version {self.version!r}")
+        model_prefix(self.model)
 
     @property
     def prefix(self) -> str:
@@ -47,16 +58,18 @@ class BundleKeys:
 
 
 def model_prefix(model: str) -> str:
-    """Key prefix holding every version of ``model`` (IAM scopes on it)."""
-    if not model or "/" in model:
-        raise ValueError(f"invalid model name {model!r}")
+    """Key prefix holding every version of ``model`` (IAM scopes on it).
+
+    The trailing '/' keeps ``days/`` from covering ``days-to-sell/``; the DNS-label
+    rule keeps '*' and '?' (IAM wildcards) out of the ARNs built from it.
+    """
+    if not re.fullmatch(MODEL_NAME, model or ""):
+        raise ValueError(f"invalid model name {model!r}: must be a DNS label")
     return f"{model}/"
 
 
 def bundle_keys(model: str, version: str) -> BundleKeys:
-    if not version or "/" in version:
-        raise ValueError(f"invalid version {version!r}")
-    model_prefix(model)
+    """The keys of ``model`` at ``version``; raises ValueError for names that are not one key segment."""
     return BundleKeys(model, version)
 
 

@@ -48,6 +48,7 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("environment", cfg.environment.value)
     pulumi.export("bucketName", store.bucket_name)
     pulumi.export("bucketArn", store.bucket_arn)
+    pulumi.export("kmsKeyArn", store.kms_key_arn)
     pulumi.export("writerPolicyArn", store.writer_policy_arn)
     pulumi.export("readerRoleArns", store.reader_role_arns)
     pulumi.export("clusterPolicyId", training.policy_id)

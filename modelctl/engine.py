@@ -107,14 +107,14 @@ def _clean(value: Any) -> Any:
 
 # --------------------------------------------------------------------------- fake cloud outputs
 
-_ACCOUNT = "123456789012"
+_DEFAULT_ACCOUNT = "123456789012"
 
 
 def _fake_id(type_: str, name: str) -> str:
     return hashlib.sha256(f"{type_}::{name}".encode()).hexdigest()[:12]
 
 
-def _computed_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+def _computed_outputs(type_: str, name: str, inputs: dict[str, Any], region: str, account: str) -> dict[str, Any]:
     """Plausible provider-computed outputs, so later inputs that use them read sensibly."""
     state = dict(inputs)
     fid = _fake_id(type_, name)
@@ -126,14 +126,14 @@ def _computed_outputs(type_: str, name: str, inputs: dict[str, Any], region: str
         physical = inputs.get("name") or f"{name}-{fid}"
         path = {"Role": "role", "Policy": "policy", "InstanceProfile": "instance-profile"}.get(kind)
         if path:
-            state.update(arn=f"arn:aws:iam::{_ACCOUNT}:{path}/{physical}", name=physical)
+            state.update(arn=f"arn:aws:iam::{account}:{path}/{physical}", name=physical)
     elif type_ == "aws:kms/key:Key":
-        state.update(arn=f"arn:aws:kms:{region}:{_ACCOUNT}:key/{fid}", keyId=fid)
+        state.update(arn=f"arn:aws:kms:{region}:{account}:key/{fid}", keyId=fid)
     elif type_ == "aws:secretsmanager/secret:Secret":
         physical = inputs.get("name") or name
-        state.update(arn=f"arn:aws:secretsmanager:{region}:{_ACCOUNT}:secret:{physical}-{fid[:6]}")
+        state.update(arn=f"arn:aws:secretsmanager:{region}:{account}:secret:{physical}-{fid[:6]}")
     elif type_.startswith("aws:"):
-        state.setdefault("arn", f"arn:aws:mock:{region}:{_ACCOUNT}:{name}")
+        state.setdefault("arn", f"arn:aws:mock:{region}:{account}:{name}")
     elif type_.startswith("databricks:"):
         state.setdefault("url", f"https://mock.cloud.databricks.com/{name}")
     return state
@@ -142,7 +142,7 @@ def _computed_outputs(type_: str, name: str, inputs: dict[str, Any], region: str
 class _RecordingMocks:
     """Pulumi ``Mocks``: fakes provider outputs; the monitor below records registrations."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, account: str):
         import pulumi
 
         class _M(pulumi.runtime.Mocks):
@@ -150,7 +150,7 @@ class _RecordingMocks:
                 inputs = args.inputs
                 if args.typ.startswith("pulumi:providers:"):
                     return f"{args.name}-provider-id", {}
-                state = _computed_outputs(args.typ, args.name, inputs, region)
+                state = _computed_outputs(args.typ, args.name, inputs, region, account)
                 if args.typ.startswith("databricks:"):
                     rid = str(int(_fake_id(args.typ, args.name), 16) % 10**12)
                 else:
@@ -217,9 +217,9 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
 
     _ensure_loop()
     STACK_FILE_LABEL.set(stack_file.label)
-    region = stack_file.config.get("aws:region") or "eu-west-2"
+    region, account = _region_and_account(stack_file)
     recorded: list[PlannedResource] = []
-    mocks = _RecordingMocks(region).mocks
+    mocks = _RecordingMocks(region, account).mocks
     pulumi.runtime.set_all_config(dict(stack_file.config), list(stack_file.secret_keys))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=_recording_monitor(mocks, recorded))
     _sync_await(run_pulumi_func(program))
@@ -227,6 +227,19 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
     outputs = {name: _resolve(value) for name, value in (root.outputs if root else {}).items()}
     recorded.sort(key=lambda r: r.urn)
     return Plan(stack=stack, resources=recorded, outputs=outputs)
+
+
+def _region_and_account(stack_file: StackFile) -> tuple[str, str]:
+    """Where the fake ARNs say resources live: the stack's own region and account when it names them."""
+    import json
+
+    try:
+        aws = json.loads(stack_file.config.get(f"{PROJECT}:aws", "{}"))
+    except json.JSONDecodeError:
+        aws = {}
+    aws = aws if isinstance(aws, dict) else {}
+    region = str(aws.get("region") or stack_file.config.get("aws:region") or "eu-west-2")
+    return region, str(aws.get("accountId") or _DEFAULT_ACCOUNT)
 
 
 def _ensure_loop() -> None:

@@ -1,4 +1,11 @@
-"""Bundle store: the S3 bucket of MLeap bundles and its least-privilege IAM."""
+"""Bundle store: the S3 bucket of MLeap bundles and its least-privilege IAM.
+
+Every trained model lives here, so the bucket is versioned, encrypted, private,
+TLS-only and, in prod, protected from ``pulumi destroy``. It is declared with
+pulumi-aws v7's separate side resources (never the deprecated inline
+arguments). Nothing in it depends on the list of models except IAM, so removing
+a model from config removes its reader role and never its bundles.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,15 @@ from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
+import pulumi_aws as aws
 
+from infra.components.bundle_reader import BundleReader, BundleReaderArgs
+from infra.components.iam_documents import bucket_policy, writer_policy
 from infra.config import StackConfig
+from infra.naming import aws_tags, physical_name
+
+#: KMS waits this long before deleting a key the stack created (the maximum).
+KMS_DELETION_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -27,10 +41,161 @@ class BundleStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: BundleStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:storage:BundleStore", name, None, opts)
         cfg = args.config
-        # TODO(issue 3): bucket, side resources, IAM. Placeholder outputs until then.
-        self.bucket_name = pulumi.Output.from_input(cfg.bucket_name)
-        self.bucket_arn = pulumi.Output.from_input(f"arn:aws:s3:::{cfg.bucket_name}")
-        self.kms_key_arn = None
-        self.writer_policy_arn = pulumi.Output.from_input("")
-        self.reader_role_arns = {m: pulumi.Output.from_input("") for m in cfg.models}
-        self.register_outputs({"bucketName": self.bucket_name, "bucketArn": self.bucket_arn})
+        # The bucket, everything that keeps it safe, and the key its data is encrypted
+        # with: a destroy that removed a side resource of a retained bucket would
+        # silently suspend versioning or drop the public access block.
+        data = pulumi.ResourceOptions(parent=self, protect=cfg.protect_data, retain_on_delete=cfg.protect_data)
+
+        self.kms_key_arn = self._kms_key(name, cfg, data)
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            aws.s3.BucketArgs(bucket=cfg.bucket_name, force_destroy=False, tags=aws_tags(cfg)),
+            data,
+        )
+        self._harden(name, cfg, bucket, data)
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.writer_policy_arn = self._writer_policy(name, cfg, bucket.arn).arn
+        self.reader_role_arns = {
+            model: BundleReader(
+                f"{model}-reader",
+                BundleReaderArgs(config=cfg, model=model, bucket_arn=bucket.arn, kms_key_arn=self.kms_key_arn),
+                pulumi.ResourceOptions(parent=self),
+            ).role_arn
+            for model in cfg.models
+        }
+        self.register_outputs(
+            {
+                "bucketName": self.bucket_name,
+                "bucketArn": self.bucket_arn,
+                "kmsKeyArn": self.kms_key_arn,
+                "writerPolicyArn": self.writer_policy_arn,
+                "readerRoleArns": self.reader_role_arns,
+            }
+        )
+
+    def _kms_key(self, name: str, cfg: StackConfig, data: pulumi.ResourceOptions) -> Optional[pulumi.Output[str]]:
+        """The SSE-KMS key: the configured one, or one the stack creates (rotated yearly). None with SSE-S3."""
+        store = cfg.bundle_store
+        if store.encryption != "sse-kms":
+            return None
+        if store.kms_key_arn:
+            return pulumi.Output.from_input(store.kms_key_arn)
+        key = aws.kms.Key(
+            f"{name}-key",
+            aws.kms.KeyArgs(
+                description=f"Encrypts the MLeap bundles in s3://{cfg.bucket_name}",
+                enable_key_rotation=True,
+                deletion_window_in_days=KMS_DELETION_WINDOW_DAYS,
+                tags=aws_tags(cfg),
+            ),
+            data,
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias",
+            aws.kms.AliasArgs(name=f"alias/{physical_name(cfg, 'bundles')}", target_key_id=key.key_id),
+            pulumi.ResourceOptions(parent=self),
+        )
+        return key.arn
+
+    def _harden(self, name: str, cfg: StackConfig, bucket: aws.s3.Bucket, data: pulumi.ResourceOptions) -> None:
+        """Versioning, default encryption, no public access, no ACLs, TLS-only policy, lifecycle."""
+        store = cfg.bundle_store
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            aws.s3.BucketVersioningInitArgs(
+                bucket=bucket.bucket,
+                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            ),
+            data,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            aws.s3.BucketServerSideEncryptionConfigurationInitArgs(bucket=bucket.bucket, rules=[self._encryption_rule()]),
+            data,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            aws.s3.BucketPublicAccessBlockArgs(
+                bucket=bucket.bucket,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
+            data,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            aws.s3.BucketOwnershipControlsArgs(
+                bucket=bucket.bucket,
+                rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            ),
+            data,
+        )
+        kms = self.kms_key_arn is not None
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            aws.s3.BucketPolicyArgs(
+                bucket=bucket.bucket,
+                policy=bucket.arn.apply(lambda arn: bucket_policy(arn, kms).to_json()),
+            ),
+            # S3 rejects a policy written while the public access block is changing.
+            pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=[public_access])),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            aws.s3.BucketLifecycleConfigurationArgs(
+                bucket=bucket.bucket,
+                rules=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire-noncurrent-versions",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                            noncurrent_days=store.noncurrent_version_days
+                        ),
+                    ),
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="abort-incomplete-multipart-uploads",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                            days_after_initiation=store.abort_multipart_days
+                        ),
+                    ),
+                ],
+            ),
+            # Noncurrent-version rules only mean something once versioning is on.
+            pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=[versioning])),
+        )
+
+    def _encryption_rule(self) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
+        by_default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
+        if self.kms_key_arn is None:
+            return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=by_default(sse_algorithm="AES256")
+            )
+        return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=by_default(sse_algorithm="aws:kms", kms_master_key_id=self.kms_key_arn),
+            # One data key per bucket instead of a KMS call per object: cheaper, fewer throttles.
+            bucket_key_enabled=True,
+        )
+
+    def _writer_policy(self, name: str, cfg: StackConfig, bucket_arn: pulumi.Output[str]) -> aws.iam.Policy:
+        """Managed policy the training role attaches: put/get/list under the configured models' prefixes."""
+        models, region = sorted(cfg.models), cfg.aws.region
+        return aws.iam.Policy(
+            f"{name}-writer",
+            aws.iam.PolicyArgs(
+                name=physical_name(cfg, "bundles-writer"),
+                # Static: a changed description replaces an IAM policy (and detaches it).
+                description=f"Training writes MLeap bundles under the models' prefixes of s3://{cfg.bucket_name}",
+                policy=pulumi.Output.all(bucket_arn, self.kms_key_arn).apply(
+                    lambda arns: writer_policy(arns[0], models, arns[1], region).to_json()
+                ),
+                tags=aws_tags(cfg),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )

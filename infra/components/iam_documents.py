@@ -1,0 +1,258 @@
+"""IAM policy documents of the bundle store, as typed data.
+
+Pure Python, no Pulumi: the builders take plain strings (ARNs, names) and
+return a :class:`PolicyDocument`, serialized once with :meth:`PolicyDocument.to_json`.
+Components call them inside a single ``Output.all(...).apply``; tests call
+them directly. The types refuse the mistakes that matter for a bucket holding
+every model: an ``Allow`` with a wildcard action, or any ``Resource: "*"``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Sequence, Union
+
+from infra.layout import model_prefix
+
+VERSION = "2012-10-17"
+_SID = re.compile(r"^[A-Za-z0-9]+$")
+
+#: ``Principal: "*"``: every caller. Only used in Deny statements of the bucket policy.
+EVERYONE = "*"
+
+# S3 actions, spelled once.
+GET_OBJECT = "s3:GetObject"
+PUT_OBJECT = "s3:PutObject"
+LIST_BUCKET = "s3:ListBucket"
+#: Every S3 action: only ever denied (a deny must not miss an action), never allowed.
+ALL_S3_ACTIONS = "s3:*"
+# KMS actions a principal needs for SSE-KMS objects.
+KMS_DECRYPT = "kms:Decrypt"
+KMS_GENERATE_DATA_KEY = "kms:GenerateDataKey"
+ASSUME_ROLE_WITH_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+#: The audience EKS pod identity tokens carry for STS (IRSA).
+STS_AUDIENCE = "sts.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``"<operator>": {"<key>": <values>}`` entry of a statement's Condition block."""
+
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ValueError(f"condition {self.operator} {self.key} has no values")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """``{"<kind>": [ids]}``, e.g. the cluster's OIDC provider as ``Federated``."""
+
+    kind: Literal["AWS", "Federated", "Service"]
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Statement:
+    sid: str
+    effect: Literal["Allow", "Deny"]
+    actions: tuple[str, ...]
+    resources: tuple[str, ...] = ()
+    principal: Union[Principal, Literal["*"], None] = None
+    conditions: tuple[Condition, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _SID.match(self.sid):
+            raise ValueError(f"Sid {self.sid!r} must be alphanumeric")
+        if not self.actions:
+            raise ValueError(f"statement {self.sid} has no actions")
+        if "*" in self.resources:
+            raise ValueError(f"statement {self.sid}: Resource '*' is never allowed; name the ARNs")
+        if self.effect == "Allow":
+            wild = [a for a in self.actions if "*" in a or "?" in a]
+            if wild:
+                raise ValueError(f"statement {self.sid}: wildcard actions {wild} in an Allow; list the actions")
+            if self.principal == EVERYONE:
+                raise ValueError(f"statement {self.sid}: Allow to Principal '*' would make the bucket public")
+        seen = [(c.operator, c.key) for c in self.conditions]
+        if len(seen) != len(set(seen)):
+            raise ValueError(f"statement {self.sid}: a condition key appears twice under one operator")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"Sid": self.sid, "Effect": self.effect}
+        if self.principal == EVERYONE:
+            out["Principal"] = EVERYONE
+        elif isinstance(self.principal, Principal):
+            out["Principal"] = {self.principal.kind: _one_or_list(self.principal.ids)}
+        out["Action"] = _one_or_list(self.actions)
+        if self.resources:
+            out["Resource"] = _one_or_list(self.resources)
+        if self.conditions:
+            block: dict[str, dict[str, Any]] = {}
+            for c in self.conditions:
+                block.setdefault(c.operator, {})[c.key] = _one_or_list(c.values)
+            out["Condition"] = block
+        return out
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    statements: tuple[Statement, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        sids = [s.sid for s in self.statements]
+        if len(sids) != len(set(sids)):
+            raise ValueError(f"duplicate Sids in {sids}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Version": VERSION, "Statement": [s.to_dict() for s in self.statements]}
+
+    def to_json(self) -> str:
+        """The document as IAM reads it; deterministic, so unchanged inputs never show a diff."""
+        return json.dumps(self.to_dict())
+
+
+def _one_or_list(values: tuple[str, ...]) -> Union[str, list[str]]:
+    return values[0] if len(values) == 1 else list(values)
+
+
+# --------------------------------------------------------------------------- ARNs
+
+
+def prefix_objects_arn(bucket_arn: str, model: str) -> str:
+    """ARN pattern of every object under ``model``'s prefix (``<bucket>/<model>/*``)."""
+    return f"{bucket_arn}/{model_prefix(model)}*"
+
+
+def all_objects_arn(bucket_arn: str) -> str:
+    return f"{bucket_arn}/*"
+
+
+def _kms_via_s3(region: str) -> Condition:
+    """Key use only through S3 in the bucket's region, never direct KMS calls."""
+    return Condition("StringEquals", "kms:ViaService", (f"s3.{region}.amazonaws.com",))
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def bucket_policy(bucket_arn: str, kms: bool) -> PolicyDocument:
+    """The bucket's resource policy: deny plain HTTP and, with SSE-KMS, non-KMS uploads.
+
+    The KMS deny fires only when an upload *asks* for another encryption: an
+    upload without the header gets the bucket's default SSE-KMS, so writers
+    (Spark's S3A, the AWS CLI) need not set it.
+    """
+    statements = [
+        Statement(
+            sid="DenyInsecureTransport",
+            effect="Deny",
+            principal=EVERYONE,
+            actions=(ALL_S3_ACTIONS,),
+            resources=(bucket_arn, all_objects_arn(bucket_arn)),
+            conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),),
+        )
+    ]
+    if kms:
+        header = "s3:x-amz-server-side-encryption"
+        statements.append(
+            Statement(
+                sid="DenyNonKmsUploads",
+                effect="Deny",
+                principal=EVERYONE,
+                actions=(PUT_OBJECT,),
+                resources=(all_objects_arn(bucket_arn),),
+                conditions=(
+                    Condition("StringNotEquals", header, ("aws:kms",)),
+                    Condition("Null", header, ("false",)),
+                ),
+            )
+        )
+    return PolicyDocument(tuple(statements))
+
+
+def writer_policy(bucket_arn: str, models: Sequence[str], kms_key_arn: Optional[str], region: str) -> PolicyDocument:
+    """Training's policy: put/get under the configured models' prefixes, list only those prefixes."""
+    if not models:
+        raise ValueError("a writer policy needs at least one model")
+    statements = [
+        Statement(
+            sid="ReadWriteModelBundles",
+            effect="Allow",
+            actions=(GET_OBJECT, PUT_OBJECT),
+            resources=tuple(prefix_objects_arn(bucket_arn, m) for m in models),
+        ),
+        Statement(
+            sid="ListModelPrefixes",
+            effect="Allow",
+            actions=(LIST_BUCKET,),
+            resources=(bucket_arn,),
+            conditions=(Condition("StringLike", "s3:prefix", tuple(f"{model_prefix(m)}*" for m in models)),),
+        ),
+    ]
+    if kms_key_arn:
+        statements.append(
+            Statement(
+                sid="EncryptDecryptBundles",
+                effect="Allow",
+                actions=(KMS_DECRYPT, KMS_GENERATE_DATA_KEY),
+                resources=(kms_key_arn,),
+                conditions=(_kms_via_s3(region),),
+            )
+        )
+    return PolicyDocument(tuple(statements))
+
+
+def reader_policy(bucket_arn: str, model: str, kms_key_arn: Optional[str], region: str) -> PolicyDocument:
+    """One model's serving policy: get objects under that model's prefix, nothing else."""
+    statements = [
+        Statement(
+            sid="ReadModelBundles",
+            effect="Allow",
+            actions=(GET_OBJECT,),
+            resources=(prefix_objects_arn(bucket_arn, model),),
+        )
+    ]
+    if kms_key_arn:
+        statements.append(
+            Statement(
+                sid="DecryptBundles",
+                effect="Allow",
+                actions=(KMS_DECRYPT,),
+                resources=(kms_key_arn,),
+                conditions=(_kms_via_s3(region),),
+            )
+        )
+    return PolicyDocument(tuple(statements))
+
+
+def service_account_subject(namespace: str, service_account: str) -> str:
+    """The ``sub`` claim of a ServiceAccount's projected token."""
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str) -> PolicyDocument:
+    """Trust for IRSA: exactly one ServiceAccount of the cluster may assume the role.
+
+    ``StringEquals`` on ``sub`` (never ``StringLike``), plus the STS audience,
+    so no other pod, namespace or cluster can use it.
+    """
+    return PolicyDocument(
+        (
+            Statement(
+                sid="AssumeFromServiceAccount",
+                effect="Allow",
+                principal=Principal("Federated", (oidc_provider_arn,)),
+                actions=(ASSUME_ROLE_WITH_WEB_IDENTITY,),
+                conditions=(
+                    Condition("StringEquals", f"{oidc_issuer}:sub", (service_account_subject(namespace, service_account),)),
+                    Condition("StringEquals", f"{oidc_issuer}:aud", (STS_AUDIENCE,)),
+                ),
+            ),
+        )
+    )

@@ -1,0 +1,534 @@
+"""The bundle store under the mock runtime: the bucket, its side resources, its IAM, its safety.
+
+Expected values come from the stack files (account, OIDC provider, namespace,
+lifecycle days) and from the layout module, never from the plan itself.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import json
+from typing import Any
+
+import pulumi_aws as aws
+import pytest
+
+from infra.components.iam_documents import PolicyDocument, Principal, Statement
+from infra.config import PROJECT
+from infra.layout import bundle_keys, model_prefix
+from infra.naming import service_account_name
+from modelctl.engine import Plan, PlannedResource
+from modelctl.tree import format_tree
+from tests.conftest import del_path, plan_doc, set_path, stack_doc, with_models
+
+STACKS = ["staging", "prod"]
+STORE = "model-platform:storage:BundleStore"
+READER = "model-platform:storage:BundleReader"
+BUCKET = "aws:s3/bucket:Bucket"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+SIDE_RESOURCES = (VERSIONING, ENCRYPTION, PUBLIC_ACCESS, OWNERSHIP, BUCKET_POLICY, LIFECYCLE)
+KMS_KEY = "aws:kms/key:Key"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+BUNDLE_STORE_KEY = "model-platform:bundleStore"
+TWO_MODELS = ["days-to-sell", "car-valuation"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def cfg_value(stack: str, key: str) -> Any:
+    return stack_doc(stack)["config"][f"{PROJECT}:{key}"]
+
+
+def expected_bucket_name(stack: str) -> str:
+    return f"{PROJECT}-{stack}-bundles-{cfg_value(stack, 'aws')['accountId']}"
+
+
+def descendants(plan: Plan, urn: str) -> list[PlannedResource]:
+    out, frontier = [], [urn]
+    while frontier:
+        kids = plan.children(frontier.pop())
+        out += kids
+        frontier += [k.urn for k in kids]
+    return out
+
+
+def store_of(plan: Plan) -> list[PlannedResource]:
+    (store,) = plan.by_type(STORE)
+    return descendants(plan, store.urn)
+
+
+def only(plan: Plan, type_: str) -> PlannedResource:
+    found = [r for r in store_of(plan) if r.type == type_]
+    assert len(found) == 1, f"expected one {type_} in the store, found {[r.name for r in found]}"
+    return found[0]
+
+
+def of_type(plan: Plan, type_: str) -> list[PlannedResource]:
+    return [r for r in store_of(plan) if r.type == type_]
+
+
+def doc_of(r: PlannedResource, key: str = "policy") -> dict[str, Any]:
+    return json.loads(r.inputs[key])
+
+
+def as_list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else [v]
+
+
+def statement(doc: dict[str, Any], sid: str) -> dict[str, Any]:
+    (s,) = [s for s in doc["Statement"] if s["Sid"] == sid]
+    return s
+
+
+def allowed(doc: dict[str, Any], action: str, arn: str) -> bool:
+    """Does an unconditional Allow of ``doc`` grant ``action`` on ``arn``? (IAM wildcards via fnmatch.)"""
+    return any(
+        s["Effect"] == "Allow"
+        and "Condition" not in s
+        and action in as_list(s["Action"])
+        and any(fnmatch.fnmatchcase(arn, pattern) for pattern in as_list(s.get("Resource", [])))
+        for s in doc["Statement"]
+    )
+
+
+def reader_of(plan: Plan, model: str) -> tuple[PlannedResource, PlannedResource]:
+    """The model's IRSA role and its inline policy, found under the model's reader component."""
+    reader = plan.get(READER, f"{model}-reader")
+    kids = {r.type: r for r in plan.children(reader.urn)}
+    return kids[ROLE], kids[ROLE_POLICY]
+
+
+def bucket_arn(plan: Plan) -> str:
+    return f"arn:aws:s3:::{only(plan, BUCKET).inputs['bucket']}"
+
+
+def kms_statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in doc["Statement"] if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+
+
+def plan_with(stack: str, *edits: tuple[str, Any]) -> Plan:
+    doc = stack_doc(stack)
+    for path, value in edits:
+        set_path(doc, path, value)
+    return plan_doc(doc, stack)
+
+
+# --------------------------------------------------------------------------- the bucket
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_bucket_per_stack_named_from_project_and_environment(real_plan, stack):
+    buckets = real_plan(stack).by_type(BUCKET)
+    assert len(buckets) == 1
+    assert buckets[0].inputs["bucket"] == expected_bucket_name(stack)
+    assert buckets[0].parent == real_plan(stack).by_type(STORE)[0].urn
+
+
+def test_bucket_name_can_be_overridden():
+    plan = plan_with("staging", (f"{BUNDLE_STORE_KEY}.bucketName", "acme-ml-bundles-staging"))
+    assert only(plan, BUCKET).inputs["bucket"] == "acme-ml-bundles-staging"
+    assert all(r.inputs["bucket"] == "acme-ml-bundles-staging" for r in of_type(plan, LIFECYCLE))
+    assert plan.outputs["bucketName"] == "acme-ml-bundles-staging"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_bucket_is_configured_by_v7_side_resources_joined_to_it(real_plan, stack):
+    plan = real_plan(stack)
+    bucket = only(plan, BUCKET)
+    deprecated_inline = {"versioning", "serverSideEncryptionConfiguration", "lifecycleRules", "policy", "acl", "grants"}
+    assert not deprecated_inline & set(bucket.inputs)
+    assert not bucket.inputs.get("forceDestroy"), "a bucket of bundles is never emptied by a destroy"
+    for side in SIDE_RESOURCES:
+        assert only(plan, side).inputs["bucket"] == bucket.inputs["bucket"], side
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_versioning_is_enabled(real_plan, stack):
+    assert only(real_plan(stack), VERSIONING).inputs["versioningConfiguration"]["status"] == "Enabled"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_public_access_is_blocked_and_acls_are_disabled(real_plan, stack):
+    pab = only(real_plan(stack), PUBLIC_ACCESS).inputs
+    for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+        assert pab.get(flag) is True, flag
+    assert only(real_plan(stack), OWNERSHIP).inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+
+
+# --------------------------------------------------------------------------- encryption
+
+
+def sse_rule(plan: Plan) -> dict[str, Any]:
+    (rule,) = only(plan, ENCRYPTION).inputs["rules"]
+    return rule
+
+
+def test_staging_encrypts_with_sse_s3(real_plan):
+    assert cfg_value("staging", "bundleStore")["encryption"] == "sse-s3"
+    plan = real_plan("staging")
+    rule = sse_rule(plan)
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    assert "kmsMasterKeyId" not in rule["applyServerSideEncryptionByDefault"]
+    assert plan.by_type(KMS_KEY) == []
+
+
+def test_sse_s3_is_the_default():
+    doc = del_path(stack_doc("staging"), f"{BUNDLE_STORE_KEY}.encryption")
+    assert sse_rule(plan_doc(doc, "staging"))["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+
+
+def test_prod_encrypts_with_a_key_it_creates_rotated_and_with_a_bucket_key(real_plan):
+    assert cfg_value("prod", "bundleStore")["encryption"] == "sse-kms"
+    assert "kmsKeyArn" not in cfg_value("prod", "bundleStore")
+    plan = real_plan("prod")
+    key = only(plan, KMS_KEY)
+    assert key.inputs["enableKeyRotation"] is True
+    rule = sse_rule(plan)
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
+    assert rule["bucketKeyEnabled"] is True
+
+
+def test_a_configured_kms_key_is_used_and_none_is_created():
+    key_arn = "arn:aws:kms:eu-west-2:111122223333:key/0f0e0d0c-0000-4b4a-8a8b-0c0d0e0f0a0b"
+    plan = plan_with(
+        "staging", (f"{BUNDLE_STORE_KEY}.encryption", "sse-kms"), (f"{BUNDLE_STORE_KEY}.kmsKeyArn", key_arn)
+    )
+    assert plan.by_type(KMS_KEY) == []
+    rule = sse_rule(plan)
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn}
+    assert rule["bucketKeyEnabled"] is True
+    _, reader_policy = reader_of(plan, "days-to-sell")
+    for doc in (doc_of(only(plan, MANAGED_POLICY)), doc_of(reader_policy)):
+        assert [as_list(s["Resource"]) for s in kms_statements(doc)] == [[key_arn]]
+
+
+# --------------------------------------------------------------------------- bucket policy
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_bucket_policy_denies_every_request_without_tls(real_plan, stack):
+    plan = real_plan(stack)
+    arn = bucket_arn(plan)
+    denies = [
+        s
+        for s in doc_of(only(plan, BUCKET_POLICY))["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert len(denies) == 1
+    deny = denies[0]
+    assert deny["Principal"] == "*"
+    assert as_list(deny["Action"]) == ["s3:*"], "plain HTTP is refused for every action"
+    assert set(as_list(deny["Resource"])) == {arn, f"{arn}/*"}
+
+
+def non_kms_upload_denies(plan: Plan) -> list[dict[str, Any]]:
+    header = "s3:x-amz-server-side-encryption"
+    return [
+        s
+        for s in doc_of(only(plan, BUCKET_POLICY))["Statement"]
+        if s["Effect"] == "Deny" and header in s.get("Condition", {}).get("StringNotEquals", {})
+    ]
+
+
+def test_with_kms_the_bucket_policy_denies_uploads_that_ask_for_other_encryption(real_plan):
+    plan = real_plan("prod")
+    (deny,) = non_kms_upload_denies(plan)
+    header = "s3:x-amz-server-side-encryption"
+    assert deny["Principal"] == "*"
+    assert as_list(deny["Action"]) == ["s3:PutObject"]
+    assert as_list(deny["Resource"]) == [f"{bucket_arn(plan)}/*"]
+    assert deny["Condition"]["StringNotEquals"][header] == "aws:kms"
+    # Uploads without the header get the bucket's default SSE-KMS, so only an explicit other choice is refused.
+    assert deny["Condition"]["Null"][header] == "false"
+
+
+def test_with_sse_s3_uploads_are_not_restricted_to_kms(real_plan):
+    assert non_kms_upload_denies(real_plan("staging")) == []
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def lifecycle_rules(plan: Plan) -> list[dict[str, Any]]:
+    return only(plan, LIFECYCLE).inputs["rules"]
+
+
+def noncurrent_days(plan: Plan) -> list[int]:
+    return [r["noncurrentVersionExpiration"]["noncurrentDays"] for r in lifecycle_rules(plan) if "noncurrentVersionExpiration" in r]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_lifecycle_expires_noncurrent_versions_and_aborts_multipart_uploads(real_plan, stack):
+    plan = real_plan(stack)
+    rules = lifecycle_rules(plan)
+    assert noncurrent_days(plan) == [cfg_value(stack, "bundleStore")["noncurrentVersionDays"]]
+    aborts = [r["abortIncompleteMultipartUpload"]["daysAfterInitiation"] for r in rules if "abortIncompleteMultipartUpload" in r]
+    assert aborts == [7]
+    for rule in rules:
+        assert rule["status"] == "Enabled"
+        assert rule["filter"] == {"prefix": ""}, "rules cover the whole bucket, not some models"
+        assert "expiration" not in rule and "transitions" not in rule, "current bundles never expire"
+
+
+def test_noncurrent_version_days_default_to_90_and_follow_config():
+    assert noncurrent_days(plan_doc(del_path(stack_doc("staging"), f"{BUNDLE_STORE_KEY}.noncurrentVersionDays"), "staging")) == [90]
+    assert noncurrent_days(plan_with("staging", (f"{BUNDLE_STORE_KEY}.noncurrentVersionDays", 45))) == [45]
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_writer_may_put_get_and_list_only_under_the_models_prefixes(real_plan, stack):
+    plan = real_plan(stack)
+    arn = bucket_arn(plan)
+    doc = doc_of(only(plan, MANAGED_POLICY))
+    keys = bundle_keys("days-to-sell", "1.4.0")
+    for key in (keys.bundle, keys.digest, keys.samples):
+        assert allowed(doc, "s3:PutObject", f"{arn}/{key}")
+        assert allowed(doc, "s3:GetObject", f"{arn}/{key}")
+    assert not allowed(doc, "s3:PutObject", f"{arn}/other-model/1.0.0/bundle.zip")
+    assert not allowed(doc, "s3:PutObject", f"{arn}/bundle.zip")
+    assert not allowed(doc, "s3:DeleteObject", f"{arn}/{keys.bundle}")
+    s3_actions = {a for s in doc["Statement"] for a in as_list(s["Action"]) if a.startswith("s3:")}
+    assert s3_actions == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+    (listing,) = [s for s in doc["Statement"] if "s3:ListBucket" in as_list(s["Action"])]
+    assert as_list(listing["Resource"]) == [arn]
+    assert as_list(listing["Condition"]["StringLike"]["s3:prefix"]) == [model_prefix("days-to-sell") + "*"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_reader_role_trusts_exactly_the_models_service_account(real_plan, stack):
+    kube = cfg_value(stack, "kubernetes")
+    issuer = kube["oidcProviderArn"].split(":oidc-provider/", 1)[1]
+    role, _ = reader_of(real_plan(stack), "days-to-sell")
+    (trust,) = doc_of(role, "assumeRolePolicy")["Statement"]
+    assert trust["Effect"] == "Allow"
+    assert trust["Principal"] == {"Federated": kube["oidcProviderArn"]}
+    assert as_list(trust["Action"]) == ["sts:AssumeRoleWithWebIdentity"]
+    assert set(trust["Condition"]) == {"StringEquals"}, "no StringLike: one ServiceAccount, no pattern"
+    subject = f"system:serviceaccount:{kube['namespace']}:{service_account_name('days-to-sell')}"
+    assert trust["Condition"]["StringEquals"] == {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_reader_may_only_get_its_own_models_objects(real_plan, stack):
+    plan = real_plan(stack)
+    arn = bucket_arn(plan)
+    _, policy = reader_of(plan, "days-to-sell")
+    doc = doc_of(policy)
+    keys = bundle_keys("days-to-sell", "1.4.0")
+    assert allowed(doc, "s3:GetObject", f"{arn}/{keys.bundle}")
+    assert allowed(doc, "s3:GetObject", f"{arn}/{keys.digest}")
+    assert not allowed(doc, "s3:PutObject", f"{arn}/{keys.bundle}")
+    assert not allowed(doc, "s3:GetObject", f"{arn}/days-to-sell-v2/1.0.0/bundle.zip")
+    assert {a for s in doc["Statement"] for a in as_list(s["Action"]) if a.startswith("s3:")} == {"s3:GetObject"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kms_permissions_exist_exactly_when_kms_is_used(real_plan, stack):
+    plan = real_plan(stack)
+    uses_kms = cfg_value(stack, "bundleStore")["encryption"] == "sse-kms"
+    _, reader = reader_of(plan, "days-to-sell")
+    reader_kms = kms_statements(doc_of(reader))
+    writer_kms = kms_statements(doc_of(only(plan, MANAGED_POLICY)))
+    assert bool(reader_kms) == uses_kms and bool(writer_kms) == uses_kms
+    if uses_kms:
+        key_arn = sse_rule(plan)["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
+        assert {a for s in reader_kms for a in as_list(s["Action"])} == {"kms:Decrypt"}
+        assert {a for s in writer_kms for a in as_list(s["Action"])} == {"kms:Decrypt", "kms:GenerateDataKey"}
+        region = cfg_value(stack, "aws")["region"]
+        for s in reader_kms + writer_kms:
+            assert as_list(s["Resource"]) == [key_arn]
+            assert s["Condition"]["StringEquals"]["kms:ViaService"] == f"s3.{region}.amazonaws.com"
+
+
+def iam_documents(plan: Plan) -> list[dict[str, Any]]:
+    docs = [doc_of(r) for r in store_of(plan) if r.type in (MANAGED_POLICY, ROLE_POLICY, BUCKET_POLICY)]
+    return docs + [doc_of(r, "assumeRolePolicy") for r in store_of(plan) if r.type == ROLE]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_wildcard_actions_and_no_star_resources(real_plan, stack):
+    docs = iam_documents(real_plan(stack))
+    assert len(docs) >= 4
+    for doc in docs:
+        assert doc["Version"] == "2012-10-17"
+        for s in doc["Statement"]:
+            assert "*" not in as_list(s.get("Resource", [])), s
+            if s["Effect"] == "Allow":
+                assert not [a for a in as_list(s["Action"]) if "*" in a], s
+                assert s.get("Principal") != "*", s
+
+
+def test_permission_policies_pass_iams_grammar_check(real_plan):
+    """moto's IAM validator (operators, action and ARN formats) accepts every permission policy."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        for stack in STACKS:
+            for r in store_of(real_plan(stack)):
+                if r.type in (MANAGED_POLICY, ROLE_POLICY):
+                    iam.create_policy(PolicyName=f"{stack}-{r.name}", PolicyDocument=r.inputs["policy"])
+
+
+def test_two_models_get_two_scoped_prefixes_and_two_reader_roles():
+    plan = plan_doc(with_models(stack_doc("prod"), TWO_MODELS), "prod")
+    arn = bucket_arn(plan)
+    roles = of_type(plan, ROLE)
+    assert len(roles) == 2 and len({r.inputs["name"] for r in roles}) == 2
+    writer = doc_of(only(plan, MANAGED_POLICY))
+    (listing,) = [s for s in writer["Statement"] if "s3:ListBucket" in as_list(s["Action"])]
+    assert sorted(as_list(listing["Condition"]["StringLike"]["s3:prefix"])) == sorted(model_prefix(m) + "*" for m in TWO_MODELS)
+    for model in TWO_MODELS:
+        other = next(m for m in TWO_MODELS if m != model)
+        own, foreign = bundle_keys(model, "1.0.0").bundle, bundle_keys(other, "1.0.0").bundle
+        assert allowed(writer, "s3:PutObject", f"{arn}/{own}")
+        role, policy = reader_of(plan, model)
+        assert role.inputs["tags"]["model"] == model
+        subject = doc_of(role, "assumeRolePolicy")["Statement"][0]["Condition"]["StringEquals"]
+        assert f"system:serviceaccount:models:{service_account_name(model)}" in subject.values()
+        assert allowed(doc_of(policy), "s3:GetObject", f"{arn}/{own}")
+        assert not allowed(doc_of(policy), "s3:GetObject", f"{arn}/{foreign}")
+    arns = plan.outputs["readerRoleArns"]
+    assert set(arns) == set(TWO_MODELS) and len(set(arns.values())) == 2
+
+
+def test_reader_role_names_fit_iam_for_the_longest_model_names():
+    long_a, long_b = "m" * 39 + "a", "m" * 39 + "b"
+    plan = plan_doc(with_models(stack_doc("staging"), [long_a, long_b]), "staging")
+    names = {reader_of(plan, m)[0].inputs["name"] for m in (long_a, long_b)}
+    assert len(names) == 2
+    assert all(len(n) <= 64 for n in names)
+
+
+# --------------------------------------------------------------------------- data safety
+
+
+def data_resources(plan: Plan) -> list[PlannedResource]:
+    return [r for r in store_of(plan) if r.type in (BUCKET, KMS_KEY, *SIDE_RESOURCES)]
+
+
+def test_prod_protects_and_retains_the_bucket_its_side_resources_and_its_key(real_plan):
+    resources = data_resources(real_plan("prod"))
+    assert {r.type for r in resources} >= {BUCKET, KMS_KEY, *SIDE_RESOURCES}
+    for r in resources:
+        assert r.options.get("protect") is True, r.name
+        assert r.options.get("retainOnDelete") is True, r.name
+
+
+def test_staging_is_unprotected_by_default_and_protected_on_request(real_plan):
+    assert all(not r.options.get("protect") and not r.options.get("retainOnDelete") for r in data_resources(real_plan("staging")))
+    protected = plan_with("staging", (f"{BUNDLE_STORE_KEY}.protect", True))
+    bucket = only(protected, BUCKET)
+    assert bucket.options.get("protect") is True and bucket.options.get("retainOnDelete") is True
+
+
+def test_removing_a_model_removes_its_reader_but_never_touches_the_bucket():
+    two = plan_doc(with_models(stack_doc("prod"), TWO_MODELS), "prod")
+    one = plan_doc(with_models(stack_doc("prod"), TWO_MODELS[:1]), "prod")
+    snapshot = lambda plan: {r.urn: (r.inputs, r.options) for r in data_resources(plan)}  # noqa: E731
+    assert snapshot(one) == snapshot(two), "the bucket and its side resources do not depend on the model list"
+    assert {r.name for r in one.by_type(READER)} == {f"{TWO_MODELS[0]}-reader"}
+    # Bundles are never Pulumi resources, so nothing a model owns in S3 can be deleted by a config change.
+    assert not [r for r in two.resources if r.type.startswith("aws:s3/bucketObject") or r.type.startswith("aws:s3/object")]
+
+
+# --------------------------------------------------------------------------- tags, outputs, plan
+
+
+def takes_tags(type_: str) -> bool:
+    module, cls = type_.split(":")[1].split("/")[0], type_.split(":")[2]
+    resource = getattr(getattr(aws, module), cls)
+    return "tags" in inspect.signature(resource._internal_init).parameters
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_taggable_aws_resource_is_tagged(real_plan, stack):
+    plan = real_plan(stack)
+    taggable = [r for r in store_of(plan) if r.custom and r.type.startswith("aws:") and takes_tags(r.type)]
+    assert {BUCKET, ROLE, MANAGED_POLICY} <= {r.type for r in taggable}
+    for r in taggable:
+        tags = r.inputs.get("tags", {})
+        assert tags.get("project") == PROJECT, r.name
+        assert tags.get("environment") == stack, r.name
+        assert tags.get("managed-by") == "pulumi", r.name
+        for key, value in cfg_value(stack, "tags").items():
+            assert tags.get(key) == value, (r.name, key)
+    role, _ = reader_of(plan, "days-to-sell")
+    assert role.inputs["tags"]["model"] == "days-to-sell"
+    assert "model" not in only(plan, BUCKET).inputs["tags"], "the bucket is shared by every model"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_outputs_name_the_store(real_plan, stack):
+    out = real_plan(stack).outputs
+    assert out["bucketName"] == expected_bucket_name(stack)
+    assert out["bucketArn"] == f"arn:aws:s3:::{expected_bucket_name(stack)}"
+    assert out["writerPolicyArn"].startswith("arn:aws:iam::") and ":policy/" in out["writerPolicyArn"]
+    assert set(out["readerRoleArns"]) == set(cfg_value(stack, "models"))
+    assert all(":role/" in arn for arn in out["readerRoleArns"].values())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_modelctl_plan_shows_the_whole_store(real_plan, stack):
+    plan = real_plan(stack)
+    tree = format_tree(plan)
+    for r in store_of(plan):
+        line = next((ln for ln in tree.splitlines() if f"{r.type}  {r.name}" in ln), None)
+        assert line is not None, f"{r.type} {r.name} missing from the tree"
+        if r.options.get("protect"):
+            assert "[protect]" in line and "[retainOnDelete]" in line
+    assert expected_bucket_name(stack) in tree
+
+
+# --------------------------------------------------------------------------- typed documents
+
+
+def test_documents_refuse_wildcard_grants_star_resources_and_public_allows():
+    with pytest.raises(ValueError, match="wildcard"):
+        Statement(sid="A", effect="Allow", actions=("s3:*",), resources=("arn:aws:s3:::b/*",))
+    with pytest.raises(ValueError, match="wildcard"):
+        Statement(sid="A", effect="Allow", actions=("s3:Get*",), resources=("arn:aws:s3:::b/*",))
+    with pytest.raises(ValueError, match="Resource"):
+        Statement(sid="A", effect="Allow", actions=("s3:GetObject",), resources=("*",))
+    with pytest.raises(ValueError, match="public"):
+        Statement(sid="A", effect="Allow", principal="*", actions=("s3:GetObject",), resources=("arn:aws:s3:::b/*",))
+    with pytest.raises(ValueError, match="duplicate"):
+        s = Statement(sid="A", effect="Allow", actions=("s3:GetObject",), resources=("arn:aws:s3:::b/*",))
+        PolicyDocument((s, s))
+    # A Deny may cover every action: refusing plain HTTP must not miss one.
+    Statement(sid="D", effect="Deny", principal="*", actions=("s3:*",), resources=("arn:aws:s3:::b",))
+
+
+def test_documents_serialize_as_iam_json():
+    s = Statement(
+        sid="Trust",
+        effect="Allow",
+        principal=Principal("Federated", ("arn:aws:iam::111122223333:oidc-provider/x",)),
+        actions=("sts:AssumeRoleWithWebIdentity",),
+    )
+    parsed = json.loads(PolicyDocument((s,)).to_json())
+    assert parsed == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Trust",
+                "Effect": "Allow",
+                "Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/x"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+            }
+        ],
+    }
