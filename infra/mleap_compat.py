@@ -1,16 +1,19 @@
-"""Which Databricks runtime can export which MLeap version.
+"""Which Databricks runtime can export which MLeap version, and the libraries that do it.
 
 A bundle exported by an MLeap that does not match the cluster's Spark/Scala
 fails at training time, hours after ``pulumi up`` succeeded; refusing the pair
-in config is cheaper. Facts (see docs/DESIGN.md): open-source MLeap is
-supported only up to Databricks Runtime 13.3 LTS ML; MLeap 0.23.x pairs with
-Spark 3.4 / Scala 2.12; 0.24+ targets Spark 4 / Scala 2.13 / Java 17.
+in config is cheaper. Facts (Databricks and MLeap release notes): open-source
+MLeap is supported only up to Databricks Runtime 13.3 LTS ML; MLeap 0.23.x
+pairs with Spark 3.4 / Scala 2.12; 0.24+ targets Spark 4 / Scala 2.13 / Java 17.
+
+The two tables below are the whole compatibility matrix: a new runtime or
+MLeap release is one line here (and one case in tests/test_mleap_compat.py).
 """
 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Optional
+from typing import Literal, NamedTuple, Optional
 
 
 class SparkLine(NamedTuple):
@@ -18,7 +21,7 @@ class SparkLine(NamedTuple):
     scala: str
 
 
-#: Databricks runtime (major.minor) -> Spark line it ships.
+#: Databricks LTS runtime (major.minor) -> Spark line it ships.
 DATABRICKS_RUNTIMES: dict[str, SparkLine] = {
     "10.4": SparkLine("3.2", "2.12"),
     "11.3": SparkLine("3.3", "2.12"),
@@ -52,6 +55,13 @@ class Runtime(NamedTuple):
     scala: str
 
 
+class Incompatibility(NamedTuple):
+    """Why a runtime/MLeap pair cannot work, and which of the two keys is at fault."""
+
+    key: Literal["sparkVersion", "mleapVersion"]
+    message: str
+
+
 def parse_runtime(spark_version: str) -> Optional[Runtime]:
     """Parse a Databricks runtime key such as ``13.3.x-cpu-ml-scala2.12``."""
     m = _RUNTIME_KEY.match(spark_version)
@@ -60,28 +70,49 @@ def parse_runtime(spark_version: str) -> Optional[Runtime]:
     return Runtime((int(m.group(1)), int(m.group(2))), bool(m.group(3)), m.group(4))
 
 
-def check_runtime_mleap_pair(spark_version: str, mleap_version: str) -> Optional[str]:
+def check_runtime_mleap_pair(spark_version: str, mleap_version: str) -> Optional[Incompatibility]:
     """Why ``spark_version`` cannot export bundles with ``mleap_version``, or None if it can."""
     runtime = parse_runtime(spark_version)
     if runtime is None:
-        return f"runtime {spark_version!r} is not a Databricks runtime key like '13.3.x-cpu-ml-scala2.12'"
-    mleap_line = ".".join(mleap_version.split(".")[:2])
-    mleap = MLEAP_RELEASES.get(mleap_line)
-    if mleap is None:
-        return f"MLeap {mleap_version} is not a known release (known: {', '.join(sorted(MLEAP_RELEASES))})"
+        return Incompatibility(
+            "sparkVersion", f"runtime {spark_version!r} is not a Databricks runtime key like '13.3.x-cpu-ml-scala2.12'"
+        )
     if not runtime.ml:
-        return f"runtime {spark_version!r} is not an ML runtime; MLeap is supported on Databricks Runtime ML only"
+        return Incompatibility(
+            "sparkVersion", f"runtime {spark_version!r} is not an ML runtime; MLeap is supported on Databricks Runtime ML only"
+        )
     if runtime.version > LAST_MLEAP_RUNTIME:
-        return (
-            f"runtime {spark_version!r} is newer than 13.3 LTS ML, the last Databricks runtime that supports "
-            f"open-source MLeap"
+        return Incompatibility(
+            "sparkVersion",
+            f"runtime {spark_version!r} is newer than 13.3 LTS ML, the last Databricks runtime that supports open-source MLeap",
         )
     line = DATABRICKS_RUNTIMES.get(f"{runtime.version[0]}.{runtime.version[1]}")
     if line is None:
-        return f"runtime {spark_version!r} is not a known LTS runtime (known: {', '.join(DATABRICKS_RUNTIMES)})"
+        return Incompatibility(
+            "sparkVersion", f"runtime {spark_version!r} is not a known LTS runtime (known: {', '.join(DATABRICKS_RUNTIMES)})"
+        )
+    mleap = MLEAP_RELEASES.get(".".join(mleap_version.split(".")[:2]))
+    if mleap is None:
+        return Incompatibility(
+            "mleapVersion", f"MLeap {mleap_version} is not a known release (known: {', '.join(sorted(MLEAP_RELEASES))})"
+        )
     if (line.spark, runtime.scala) != (mleap.spark, mleap.scala):
-        return (
+        return Incompatibility(
+            "mleapVersion",
             f"MLeap {mleap_version} needs Spark {mleap.spark} / Scala {mleap.scala}, but runtime "
-            f"{spark_version!r} has Spark {line.spark} / Scala {runtime.scala}"
+            f"{spark_version!r} has Spark {line.spark} / Scala {runtime.scala}",
         )
     return None
+
+
+def mleap_spark_coordinates(spark_version: str, mleap_version: str) -> str:
+    """Maven coordinates of ``mleap-spark`` built for the runtime's Scala line (the bundle exporter)."""
+    runtime = parse_runtime(spark_version)
+    if runtime is None:
+        raise ValueError(f"runtime {spark_version!r} is not a Databricks runtime key")
+    return f"ml.combust.mleap:mleap-spark_{runtime.scala}:{mleap_version}"
+
+
+def mleap_python_requirement(mleap_version: str) -> str:
+    """PyPI requirement of the ``mleap`` Python package (PySpark's bundle serializer), pinned like the jar."""
+    return f"mleap=={mleap_version}"

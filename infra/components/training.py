@@ -1,4 +1,9 @@
-"""Training: the Databricks cluster policy, discovery cluster and one training job per model."""
+"""Training: the Databricks cluster policy, discovery cluster and one training job per model.
+
+The production phase of the pipeline: each model's job trains a Spark ML
+pipeline on Databricks and ends with a checked MLeap bundle in the bundle
+store, written through an instance profile that holds the store's writer policy.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,10 @@ from typing import Optional
 
 import pulumi
 
+from infra.components.discovery_cluster import DiscoveryCluster, DiscoveryClusterArgs
+from infra.components.training_identity import TrainingInstanceProfile, TrainingInstanceProfileArgs
+from infra.components.training_job import TrainingJob, TrainingJobArgs
+from infra.components.training_policy import TeamClusterPolicy, TeamClusterPolicyArgs
 from infra.config import StackConfig
 
 
@@ -26,8 +35,36 @@ class Training(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrainingArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:training:Training", name, None, opts)
-        # TODO(issue 4)
-        self.policy_id = pulumi.Output.from_input("")
+        cfg = args.config
+        child = pulumi.ResourceOptions(parent=self)
+        policy = TeamClusterPolicy(f"{name}-policy", TeamClusterPolicyArgs(cfg), child)
+        identity = TrainingInstanceProfile(
+            f"{name}-instance-profile", TrainingInstanceProfileArgs(cfg, writer_policy_arn=args.writer_policy_arn), child
+        )
+        self.policy_id = policy.policy_id
         self.cluster_id = None
-        self.job_ids = {m: pulumi.Output.from_input("") for m in args.config.models}
-        self.register_outputs({})
+        if cfg.discovery_cluster_enabled:
+            discovery = DiscoveryCluster(
+                f"{name}-discovery",
+                DiscoveryClusterArgs(cfg, policy_id=policy.policy_id, instance_profile_arn=identity.instance_profile_arn),
+                child,
+            )
+            self.cluster_id = discovery.cluster_id
+        self.job_ids = {
+            model: TrainingJob(
+                f"{model}-training",
+                TrainingJobArgs(
+                    cfg,
+                    model=model,
+                    bucket_name=args.bucket_name,
+                    policy_id=policy.policy_id,
+                    instance_profile_arn=identity.instance_profile_arn,
+                ),
+                child,
+            ).job_id
+            for model in cfg.models
+        }
+        outputs: dict[str, pulumi.Input[object]] = {"policyId": self.policy_id, "jobIds": self.job_ids}
+        if self.cluster_id is not None:
+            outputs["clusterId"] = self.cluster_id
+        self.register_outputs(outputs)

@@ -1,0 +1,113 @@
+"""The runtime/MLeap compatibility table, and how a stack file with a bad pair is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import ConfigError
+from infra.mleap_compat import (
+    DATABRICKS_RUNTIMES,
+    LAST_MLEAP_RUNTIME,
+    MLEAP_RELEASES,
+    check_runtime_mleap_pair,
+    mleap_python_requirement,
+    mleap_spark_coordinates,
+    parse_runtime,
+)
+from tests.conftest import plan_doc, set_path, stack_doc
+
+DB = "model-platform:databricks"
+
+
+@pytest.mark.parametrize(
+    "runtime,mleap",
+    [
+        ("13.3.x-cpu-ml-scala2.12", "0.23.0"),
+        ("13.3.x-gpu-ml-scala2.12", "0.23.3"),
+        ("12.2.x-cpu-ml-scala2.12", "0.22.0"),
+        ("11.3.x-cpu-ml-scala2.12", "0.22.0"),
+        ("10.4.x-cpu-ml-scala2.12", "0.21.1"),
+        ("10.4.x-cpu-ml-scala2.12", "0.20.0"),
+    ],
+)
+def test_pairs_that_work_are_accepted(runtime, mleap):
+    assert check_runtime_mleap_pair(runtime, mleap) is None
+
+
+@pytest.mark.parametrize(
+    "runtime,mleap,key,reason",
+    [
+        # MLeap 0.24+ is built for Spark 4 / Scala 2.13; the last MLeap-capable runtime has Spark 3.4 / Scala 2.12.
+        ("13.3.x-cpu-ml-scala2.12", "0.24.0", "mleapVersion", "MLeap 0.24.0 needs Spark 4.0 / Scala 2.13"),
+        ("13.3.x-cpu-ml-scala2.12", "0.22.0", "mleapVersion", "needs Spark 3.3 / Scala 2.12, but runtime '13.3.x-cpu-ml-scala2.12' has Spark 3.4"),
+        ("12.2.x-cpu-ml-scala2.12", "0.23.0", "mleapVersion", "MLeap 0.23.0 needs Spark 3.4"),
+        ("13.3.x-cpu-ml-scala2.12", "0.19.0", "mleapVersion", "not a known release"),
+        # Newer runtimes have no open-source MLeap support, whatever the MLeap version.
+        ("14.3.x-cpu-ml-scala2.12", "0.23.0", "sparkVersion", "newer than 13.3 LTS ML"),
+        ("17.3.x-cpu-ml-scala2.13", "0.24.0", "sparkVersion", "newer than 13.3 LTS ML"),
+        ("13.3.x-scala2.12", "0.23.0", "sparkVersion", "not an ML runtime"),
+        ("13.3.x-photon-scala2.12", "0.23.0", "sparkVersion", "not an ML runtime"),
+        ("13.0.x-cpu-ml-scala2.12", "0.23.0", "sparkVersion", "not a known LTS runtime"),
+        ("13.3 LTS ML", "0.23.0", "sparkVersion", "not a Databricks runtime key"),
+    ],
+)
+def test_pairs_that_cannot_work_are_refused_naming_the_key_at_fault(runtime, mleap, key, reason):
+    problem = check_runtime_mleap_pair(runtime, mleap)
+    assert problem is not None
+    assert problem.key == key
+    assert reason in problem.message
+
+
+def test_no_mleap_release_pairs_with_a_runtime_newer_than_13_3():
+    usable = {
+        line
+        for runtime in DATABRICKS_RUNTIMES
+        for line in MLEAP_RELEASES
+        if check_runtime_mleap_pair(f"{runtime}.x-cpu-ml-scala{DATABRICKS_RUNTIMES[runtime].scala}", f"{line}.0") is None
+    }
+    # 0.24/0.25 need Spark 4, which only runtimes past 13.3 ship: nothing in the table may make them usable.
+    assert usable == {"0.20", "0.21", "0.22", "0.23"}
+    for runtime in DATABRICKS_RUNTIMES:
+        major, minor = map(int, runtime.split("."))
+        if (major, minor) > LAST_MLEAP_RUNTIME:
+            assert all(
+                check_runtime_mleap_pair(f"{runtime}.x-cpu-ml-scala2.12", f"{line}.0") is not None for line in MLEAP_RELEASES
+            )
+
+
+def test_parse_runtime_reads_version_ml_flag_and_scala():
+    assert parse_runtime("13.3.x-gpu-ml-scala2.12") == ((13, 3), True, "2.12")
+    assert parse_runtime("17.3.x-scala2.13") == ((17, 3), False, "2.13")
+    assert parse_runtime("latest") is None
+
+
+def test_mleap_libraries_follow_the_runtime_scala_and_the_mleap_version():
+    assert mleap_spark_coordinates("13.3.x-cpu-ml-scala2.12", "0.23.0") == "ml.combust.mleap:mleap-spark_2.12:0.23.0"
+    assert mleap_spark_coordinates("17.3.x-cpu-ml-scala2.13", "0.24.1") == "ml.combust.mleap:mleap-spark_2.13:0.24.1"
+    assert mleap_python_requirement("0.23.0") == "mleap==0.23.0"
+    with pytest.raises(ValueError):
+        mleap_spark_coordinates("not-a-runtime", "0.23.0")
+
+
+@pytest.mark.parametrize(
+    "path,value,expected",
+    [
+        (
+            f"{DB}.mleapVersion",
+            "0.24.0",
+            "stacks/Pulumi.staging.yaml: model-platform:databricks.mleapVersion: MLeap 0.24.0 needs Spark 4.0 / Scala 2.13, "
+            "but runtime '13.3.x-cpu-ml-scala2.12' has Spark 3.4 / Scala 2.12",
+        ),
+        (
+            f"{DB}.sparkVersion",
+            "15.4.x-cpu-ml-scala2.12",
+            "stacks/Pulumi.staging.yaml: model-platform:databricks.sparkVersion: runtime '15.4.x-cpu-ml-scala2.12' is newer "
+            "than 13.3 LTS ML, the last Databricks runtime that supports open-source MLeap",
+        ),
+    ],
+)
+def test_a_stack_with_an_incompatible_pair_is_refused_before_any_resource(path, value, expected):
+    doc = set_path(stack_doc("staging"), path, value)
+    with pytest.raises(ConfigError) as info:
+        plan_doc(doc, "staging")
+    assert str(info.value) == expected
