@@ -26,17 +26,18 @@ def aws_tags(cfg: StackConfig, model: Optional[str] = None) -> dict[str, str]:
     return tags
 
 
-def k8s_labels(cfg: StackConfig, model: str, version: str, component: str = "serving") -> dict[str, str]:
-    """Kubernetes recommended labels for one model's objects."""
+def k8s_labels(cfg: StackConfig, model: str, version: Optional[str], component: str = "serving") -> dict[str, str]:
+    """Kubernetes recommended labels; ``version`` is None for objects that belong to no one version."""
     labels = {
         "app.kubernetes.io/name": model,
         "app.kubernetes.io/instance": f"{model}-{cfg.environment.value}",
-        "app.kubernetes.io/version": version,
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": PROJECT,
         "app.kubernetes.io/managed-by": MANAGED_BY,
         "model-platform/environment": cfg.environment.value,
     }
+    if version is not None:
+        labels["app.kubernetes.io/version"] = version
     labels.update({f"model-platform/{k}": v for k, v in cfg.tags.items()})
     return labels
 

@@ -55,6 +55,7 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("discoveryClusterId", training.cluster_id)
     pulumi.export("trainingJobIds", training.job_ids)
     pulumi.export("airflowConfigurationOptions", airflow.configuration_options)
+    pulumi.export("airflowSecretsReaderPolicyArn", airflow.reader_policy_arn)
     pulumi.export("modelVersions", {name: m.version for name, m in cfg.models.items()})
     pulumi.export("servingEndpoints", serving.endpoints)
 

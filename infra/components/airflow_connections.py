@@ -1,0 +1,157 @@
+"""What the training DAG's Airflow connections and variables contain: pure values, no resources.
+
+Connections, each serialized in Airflow's JSON connection format (Airflow >= 2.3),
+which both Secrets Manager (MWAA) and ``AIRFLOW_CONN_*`` variables accept:
+
+``databricks_default``
+    ``host`` = the workspace URL. With ``databricks.auth: token`` the personal
+    access token is the ``password`` and ``login`` stays empty (the provider's
+    token auth). With ``oauth-m2m`` the service principal's ``clientId`` is the
+    ``login``, its OAuth secret the ``password``, and ``extra`` holds
+    ``{"service_principal_oauth": true}`` (the Databricks provider's M2M flow).
+``aws_default``
+    ``conn_type`` aws; ``extra.region_name`` = ``aws.region`` and, when
+    ``airflow.awsRoleArn`` is set, ``extra.role_arn`` (the role Airflow assumes).
+``<conn_id>`` from ``airflow.connections``
+    as declared; the password comes from the secure key named in ``passwordKey``.
+
+Variables, one set per model; names are snake_case (the model name with '-'
+turned into '_', which model names never contain otherwise) so they are valid
+environment variable names too:
+
+``<model>_training_job_id``   the Databricks job id of the model's training job
+``<model>_version``           the model version the stack serves and trains
+``<model>_bundle_uri``        ``s3://<bucket>/<model>/<version>/bundle.zip``
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from infra.config import AirflowConfig, AirflowConnectionConfig, SecretValue, StackConfig
+
+DATABRICKS_CONN_ID = "databricks_default"
+AWS_CONN_ID = "aws_default"
+
+#: The MWAA secrets backend, and the configuration keys MWAA takes it in.
+SECRETS_MANAGER_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+BACKEND_OPTION = "secrets.backend"
+BACKEND_KWARGS_OPTION = "secrets.backend_kwargs"
+
+#: Prefixes Airflow's EnvironmentVariablesBackend looks names up under.
+CONN_ENV_PREFIX = "AIRFLOW_CONN_"
+VAR_ENV_PREFIX = "AIRFLOW_VAR_"
+
+
+@dataclass(frozen=True)
+class AirflowConnection:
+    """One Airflow connection; its repr never shows the password."""
+
+    conn_id: str
+    conn_type: str
+    host: Optional[str] = None
+    login: Optional[str] = None
+    password: Optional[SecretValue] = None
+    schema: Optional[str] = None
+    port: Optional[int] = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Airflow's JSON connection format, password revealed: wrap the result in a Pulumi secret."""
+        document: dict[str, Any] = {"conn_type": self.conn_type}
+        for key in ("host", "login", "schema", "port"):
+            value = getattr(self, key)
+            if value is not None:
+                document[key] = value
+        if self.password is not None:
+            document["password"] = self.password.reveal()
+        if self.extra:
+            document["extra"] = dict(self.extra)
+        return json.dumps(document, sort_keys=True)
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable Airflow reads this connection from."""
+        return connection_env_var(self.conn_id)
+
+
+def connection_env_var(conn_id: str) -> str:
+    """``AIRFLOW_CONN_<CONN_ID>``: Airflow upper-cases the id and changes nothing else."""
+    return CONN_ENV_PREFIX + conn_id.upper()
+
+
+def variable_env_var(name: str) -> str:
+    """``AIRFLOW_VAR_<NAME>``, the name upper-cased as Airflow looks it up."""
+    return VAR_ENV_PREFIX + name.upper()
+
+
+def databricks_connection(cfg: StackConfig) -> AirflowConnection:
+    """``databricks_default``: a personal access token, or service principal OAuth (M2M)."""
+    db = cfg.databricks
+    if db.auth == "token":
+        assert cfg.databricks_token is not None  # enforced by the config parser
+        return AirflowConnection(DATABRICKS_CONN_ID, "databricks", host=db.host, password=cfg.databricks_token)
+    assert db.client_id and cfg.databricks_client_secret is not None  # enforced by the config parser
+    return AirflowConnection(
+        DATABRICKS_CONN_ID,
+        "databricks",
+        host=db.host,
+        login=db.client_id,
+        password=cfg.databricks_client_secret,
+        extra={"service_principal_oauth": True},
+    )
+
+
+def aws_connection(cfg: StackConfig) -> AirflowConnection:
+    """``aws_default``: region, and the role to assume when one is configured."""
+    extra: dict[str, Any] = {"region_name": cfg.aws.region}
+    if cfg.airflow.aws_role_arn:
+        extra["role_arn"] = cfg.airflow.aws_role_arn
+    return AirflowConnection(AWS_CONN_ID, "aws", extra=extra)
+
+
+def declared_connection(conn_id: str, conn: AirflowConnectionConfig, secrets: Mapping[str, SecretValue]) -> AirflowConnection:
+    """A connection listed under ``airflow.connections``."""
+    return AirflowConnection(
+        conn_id,
+        conn.conn_type,
+        host=conn.host,
+        login=conn.login,
+        password=secrets[conn.password_key] if conn.password_key else None,
+        schema=conn.schema_,
+        port=conn.port,
+        extra=conn.extra,
+    )
+
+
+def stack_connections(cfg: StackConfig) -> list[AirflowConnection]:
+    """Every connection the stack declares: the two built-in ones, then the configured ones."""
+    declared = [declared_connection(cid, conn, cfg.extra_secrets) for cid, conn in cfg.airflow.connections.items()]
+    return [databricks_connection(cfg), aws_connection(cfg), *declared]
+
+
+@dataclass(frozen=True)
+class ModelVariableNames:
+    """Names of the Airflow variables one model's DAG reads."""
+
+    training_job_id: str
+    version: str
+    bundle_uri: str
+
+
+def model_variable_names(model: str) -> ModelVariableNames:
+    stem = model.replace("-", "_")
+    return ModelVariableNames(f"{stem}_training_job_id", f"{stem}_version", f"{stem}_bundle_uri")
+
+
+def configuration_options(airflow: AirflowConfig) -> dict[str, str]:
+    """MWAA ``airflow_configuration_options`` that point Airflow at the stack's secrets."""
+    kwargs = {"connections_prefix": airflow.connections_prefix, "variables_prefix": airflow.variables_prefix}
+    return {BACKEND_OPTION: SECRETS_MANAGER_BACKEND, BACKEND_KWARGS_OPTION: json.dumps(kwargs, sort_keys=True)}
+
+
+def secret_name(prefix: str, secret_id: str) -> str:
+    """The Secrets Manager name SecretsManagerBackend reads ``secret_id`` from (its default separator)."""
+    return f"{prefix}/{secret_id}"
