@@ -1,0 +1,196 @@
+"""`modelctl promote`: a version validated in staging reaches prod as a reviewed two-line change."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from modelctl.stack_edit import BundlePin, StackDocument, plan_pin_change
+from modelctl.stacks import resolve_stack
+from tests.fixtures.release_env import MODEL, cli, moto_endpoint, project, s3, sha256_hex  # noqa: F401 (fixtures)
+
+NEW_VERSION = "1.5.0"
+BUNDLE = b"mleap bundle 1.5.0"
+NEW_DIGEST = sha256_hex(BUNDLE)
+KEY = f"model-platform:models.{MODEL}"
+PROMOTE = ("promote", MODEL, "--from", "staging", "--to", "prod")
+
+
+@pytest.fixture
+def released_to_staging(project):
+    """Staging serves NEW_VERSION (as `modelctl release` leaves it, without its report); prod does not yet."""
+    document = StackDocument(resolve_stack("staging"))
+    plan_pin_change(document, MODEL, BundlePin(NEW_VERSION, NEW_DIGEST)).write()
+    assert project.config("staging").models[MODEL].version == NEW_VERSION
+    assert project.config("prod").models[MODEL].version != NEW_VERSION
+    return project
+
+
+def test_promotion_copies_exactly_version_and_digest(released_to_staging, cli):
+    project = released_to_staging
+    # Staging differs from prod in much more than the pin: a canary, replicas, workers, schedule.
+    project.replace(
+        "staging",
+        "      serving:\n        replicas: {min: 1, max: 3}",
+        f"      canary:\n        version: 1.6.0-rc.1\n        bundleSha256: {sha256_hex(b'rc')}\n"
+        "      serving:\n        replicas: {min: 1, max: 3}",
+    )
+    staging_before, prod_before = project.read("staging"), project.read("prod")
+
+    code, out, err = cli(*PROMOTE)
+
+    assert code == 0, err
+    prod_after = project.read("prod")
+    expected = copy.deepcopy(yaml.safe_load(prod_before))
+    expected["config"]["model-platform:models"][MODEL].update(version=NEW_VERSION, bundleSha256=NEW_DIGEST)
+    assert yaml.safe_load(prod_after) == expected, "only version and bundleSha256 change in prod"
+    old_lines, new_lines = prod_before.decode().splitlines(True), prod_after.decode().splitlines(True)
+    assert len(old_lines) == len(new_lines)
+    changed = [(a, b) for a, b in zip(old_lines, new_lines) if a != b]
+    assert [b.split(":")[0].strip() for _, b in changed] == ["version", "bundleSha256"]
+    assert project.read("staging") == staging_before, "the source stack is only read"
+    assert "+++ b/stacks/Pulumi.prod.yaml" in out and f"'{NEW_VERSION}'" in out
+
+
+def test_promoting_the_version_prod_already_serves_says_so(released_to_staging, cli):
+    project = released_to_staging
+    assert cli(*PROMOTE)[0] == 0
+    before = project.snapshot()
+
+    code, out, _ = cli(*PROMOTE)
+
+    assert code == 0
+    assert f"stacks/Pulumi.prod.yaml: {KEY} is already {NEW_VERSION}" in out
+    assert project.snapshot() == before
+
+
+def test_dry_run_prints_the_change_and_writes_nothing(released_to_staging, cli):
+    project = released_to_staging
+    before = project.snapshot()
+
+    code, out, _ = cli(*PROMOTE, "--dry-run")
+
+    assert code == 0
+    assert f"+      version: {NEW_VERSION}" in out and "dry run" in out
+    assert project.snapshot() == before
+
+
+# --------------------------------------------------------------------------- refusals (files untouched)
+
+
+def test_a_model_missing_from_the_source_is_refused(project, cli):
+    before = project.snapshot()
+    code, _, err = cli("promote", "no-such-model", "--from", "staging", "--to", "prod")
+    assert code == 2
+    assert "stacks/Pulumi.staging.yaml: model-platform:models.no-such-model: no such model" in err
+    assert project.snapshot() == before
+
+
+def test_a_model_missing_from_the_target_must_be_added_deliberately(project, cli):
+    staging = project.path("staging").read_text()
+    entry = staging[staging.index(f"    {MODEL}:\n"):]
+    project.path("staging").write_text(staging + entry.replace(f"    {MODEL}:", "    list-price:", 1))
+    assert "list-price" in project.config("staging").models
+    before = project.snapshot()
+
+    code, _, err = cli("promote", "list-price", "--from", "staging", "--to", "prod")
+
+    assert code == 2
+    assert "stacks/Pulumi.prod.yaml: model-platform:models.list-price: no such model" in err
+    assert "deliberately" in err
+    assert project.snapshot() == before
+
+
+def test_the_same_version_with_another_bundle_is_refused(project, cli):
+    prod = project.config("prod").models[MODEL]
+    project.replace("prod", prod.bundle_sha256, sha256_hex(b"a rebuilt bundle"))
+    before = project.snapshot()
+
+    code, _, err = cli(*PROMOTE)
+
+    assert code == 1
+    assert f"stacks/Pulumi.prod.yaml: {KEY}.bundleSha256: version {prod.version} is pinned to" in err
+    assert project.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        pytest.param(("--from", "staging", "--to", "staging"), "same stack file", id="same-stack"),
+        pytest.param(("--from", "staging", "--to", "qa"), "stacks/Pulumi.qa.yaml: no such stack file", id="unknown-target"),
+        pytest.param(("--from", "staging"), "the following arguments are required: --to", id="no-target"),
+    ],
+)
+def test_bad_stack_arguments_are_refused(released_to_staging, cli, args, message):
+    project = released_to_staging
+    before = project.snapshot()
+    code, _, err = cli("promote", MODEL, *args)
+    assert code == 2
+    assert message in err
+    assert project.snapshot() == before
+
+
+def test_a_promotion_that_breaks_the_target_config_is_refused(released_to_staging, cli):
+    project = released_to_staging
+    project.replace(
+        "prod",
+        "      serving:\n        replicas: {min: 2, max: 10}",
+        f"      canary:\n        version: {NEW_VERSION}\n        bundleSha256: {NEW_DIGEST}\n"
+        "      serving:\n        replicas: {min: 2, max: 10}",
+    )
+    before = project.snapshot()
+    code, _, err = cli(*PROMOTE)
+    assert code == 2
+    assert f"stacks/Pulumi.prod.yaml: {KEY}.canary.version" in err
+    assert project.snapshot() == before
+
+
+# --------------------------------------------------------------------------- --verify (moto server)
+
+
+def test_verify_checks_the_target_bucket_then_promotes(released_to_staging, cli, s3):
+    project = released_to_staging
+    bucket = s3.create_bucket(project.config("prod"))
+    s3.release(bucket, NEW_VERSION, BUNDLE)
+
+    code, out, err = cli(*PROMOTE, "--verify")
+
+    assert code == 0, err
+    assert f"verified s3://{bucket}/{MODEL}/{NEW_VERSION}/bundle.zip" in out
+    assert project.config("prod").models[MODEL].version == NEW_VERSION
+
+
+def test_verify_refuses_a_bundle_present_only_in_the_source_bucket(released_to_staging, cli, s3):
+    project = released_to_staging
+    s3.release(s3.create_bucket(project.config("staging")), NEW_VERSION, BUNDLE)
+    prod_bucket = s3.create_bucket(project.config("prod"))
+    before = project.snapshot()
+
+    code, _, err = cli(*PROMOTE, "--verify")
+
+    assert code == 1
+    assert f"s3://{prod_bucket}/{MODEL}/{NEW_VERSION}/bundle.zip.sha256: no digest file" in err
+    assert project.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "bundle, digest_file, message",
+    [
+        pytest.param(None, f"{NEW_DIGEST}  bundle.zip\n", "bundle.zip: no such bundle", id="bundle-missing"),
+        pytest.param(b"another bundle", f"{sha256_hex(b'another bundle')}  bundle.zip\n", f"but the stack pins {NEW_DIGEST}", id="digest-differs-from-pin"),
+        pytest.param(b"corrupted", f"{NEW_DIGEST}  bundle.zip\n", "its bytes hash to", id="bundle-disagrees-with-digest"),
+    ],
+)
+def test_verify_refuses_a_target_bundle_that_does_not_check_out(released_to_staging, cli, s3, bundle, digest_file, message):
+    project = released_to_staging
+    bucket = s3.create_bucket(project.config("prod"))
+    s3.upload(bucket, NEW_VERSION, bundle, digest_file)
+    before = project.snapshot()
+
+    code, _, err = cli(*PROMOTE, "--verify", "--dry-run")
+
+    assert code == 1
+    assert f"s3://{bucket}/{MODEL}/{NEW_VERSION}/" in err and message in err
+    assert project.snapshot() == before
