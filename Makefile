@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STACK ?= staging
+BASE ?= origin/main
 
 .PHONY: setup plan plan-prod check diff render test bench clean config-doc
 
@@ -22,6 +23,9 @@ plan-prod: setup
 
 check: setup ## offline policy check of $(STACK)
 	$(BIN)/modelctl check $(STACK)
+
+diff: setup ## what this branch's change to $(STACK)'s stack file does, against $(BASE)
+	$(BIN)/modelctl diff $(STACK) --base $(BASE)
 
 render: setup ## Kubernetes manifests of $(STACK) into out/$(STACK)
 	$(BIN)/modelctl render $(STACK) --out out/$(STACK)

@@ -96,6 +96,8 @@ def _clean(value: Any) -> Any:
         return SECRET
     if isinstance(value, Unknown):
         return "[unknown]"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format carries every number as a double
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -14,11 +14,17 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:iam/role:Role": ("name",),
     "aws:iam/policy:Policy": ("name",),
     "kubernetes:apps/v1:Deployment": (
-        "metadata.name",
+        "metadata.namespace",
         "spec.template.metadata.labels.app.kubernetes.io/version",
-        "spec.replicas",
+        "spec.template.spec.containers[0].image",
     ),
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("spec.minReplicas", "spec.maxReplicas"),
+    "kubernetes:policy/v1:PodDisruptionBudget": ("spec.maxUnavailable", "spec.minAvailable"),
+    "kubernetes:core/v1:ServiceAccount": ("metadata.annotations.eks.amazonaws.com/role-arn",),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "rules[0].applyServerSideEncryptionByDefault.sseAlgorithm",
+        "rules[0].bucketKeyEnabled",
+    ),
     "databricks:index/job:Job": ("name",),
     "databricks:index/cluster:Cluster": ("clusterName", "sparkVersion"),
 }
@@ -28,9 +34,15 @@ _MAX_SHOWN = 4
 def key_inputs(r: PlannedResource) -> list[tuple[str, Any]]:
     flat = flatten(to_plain(r.inputs))
     wanted = KEY_INPUTS.get(r.type)
+    if wanted is None and r.type.startswith("kubernetes:"):
+        wanted = ("metadata.namespace", "metadata.name")
     if wanted:
         return [(k, flat[k]) for k in wanted if k in flat]
-    scalars = [(k, v) for k, v in to_plain(r.inputs).items() if isinstance(v, (str, int, float, bool)) and k != "__defaults"]
+    scalars = [
+        (k, v)
+        for k, v in to_plain(r.inputs).items()
+        if isinstance(v, (str, int, float, bool)) and k not in ("__defaults", "description")
+    ]
     return sorted(scalars)[:_MAX_SHOWN]
 
 

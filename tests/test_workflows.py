@@ -1,0 +1,634 @@
+"""The GitHub Actions workflows users run from CI (.github/workflows/).
+
+They must be valid workflows, run only commands that exist (modelctl sub-commands
+and arguments, Makefile targets), cover every stack with its own policy config,
+keep credentials away from forks, deploy prod only behind the protected
+`production` environment, and match what the README's Operating it section tells users to set up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+from check_jsonschema import main as check_jsonschema
+from click.testing import CliRunner
+
+from modelctl.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+README = ROOT / "README.md"
+
+
+def operating_section() -> str:
+    """The README's "## Operating it" section, up to the next second-level heading."""
+    text = README.read_text()
+    start = text.index("\n## Operating it\n") + 1
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start : end + 1]
+
+REUSABLE_STACK_WORKFLOW = "./.github/workflows/pulumi-stack.yml"
+PROJECT = "model-platform"
+
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+
+# Inputs each action documents (its action.yml / README); a name outside these is a typo the
+# workflow schema cannot catch, because it does not know the actions.
+DOCUMENTED_INPUTS: dict[str, set[str]] = {
+    "actions/checkout": {"repository", "ref", "token", "fetch-depth", "persist-credentials", "path", "clean", "sparse-checkout", "submodules", "lfs"},
+    "actions/setup-python": {"python-version", "python-version-file", "cache", "cache-dependency-path", "architecture", "check-latest"},
+    "aws-actions/configure-aws-credentials": {
+        "audience", "aws-region", "role-to-assume", "role-session-name", "role-duration-seconds",
+        "role-external-id", "role-skip-session-tagging", "mask-aws-account-id", "web-identity-token-file", "http-proxy",
+        "aws-access-key-id", "aws-secret-access-key", "aws-session-token",
+    },
+    "pulumi/actions": {
+        "command", "stack-name", "work-dir", "cloud-url", "comment-on-pr", "comment-on-summary", "github-token",
+        "refresh", "secrets-provider", "color", "log-verbosity", "log-flow", "debug", "config-map", "diff",
+        "comment-on-pr-number", "edit-pr-comment", "expect-no-changes", "message", "parallel", "policyPacks",
+        "policyPackConfigs", "pulumi-version", "pulumi-version-file", "remove", "replace", "target",
+        "target-dependents", "upsert", "exclude-protected", "suppress-outputs", "suppress-progress",
+        "omit-stdout", "plan", "always-include-summary", "continue-on-error",
+    },
+    "peter-evans/create-pull-request": {
+        "token", "path", "add-paths", "commit-message", "committer", "author", "signoff", "branch",
+        "delete-branch", "branch-suffix", "base", "push-to-fork", "title", "body", "body-path", "labels",
+        "assignees", "reviewers", "team-reviewers", "milestone", "draft",
+    },
+}
+
+
+# --- reading workflows -------------------------------------------------------------------
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def workflow(name: str) -> dict[str, Any]:
+    return load(WORKFLOWS / name)
+
+
+def triggers(doc: dict[str, Any]) -> dict[str, Any]:
+    """The `on:` block (YAML 1.1 reads the bare key `on` as True)."""
+    on = doc.get("on", doc.get(True))
+    return on if isinstance(on, dict) else {name: {} for name in ([on] if isinstance(on, str) else on)}
+
+
+def steps(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for job_id, job in doc["jobs"].items():
+        for step in job.get("steps", []):
+            yield job_id, step
+
+
+def action_name(uses: str) -> str:
+    """`pulumi/actions@v7` -> `pulumi/actions`."""
+    return uses.split("@", 1)[0]
+
+
+def stack_jobs(doc: dict[str, Any], command: str) -> dict[str, dict[str, Any]]:
+    """Jobs calling the reusable stack workflow with `command`, by stack (matrix entries expanded)."""
+    found: dict[str, dict[str, Any]] = {}
+    for job in doc["jobs"].values():
+        if job.get("uses") != REUSABLE_STACK_WORKFLOW or job["with"]["command"] != command:
+            continue
+        entries = job.get("strategy", {}).get("matrix", {}).get("include") or [{}]
+        for entry in entries:
+            args = {k: _matrix_value(v, entry) for k, v in job["with"].items()}
+            found[args["stack"]] = {"job": job, "with": args}
+    return found
+
+
+def _matrix_value(value: Any, entry: dict[str, Any]) -> Any:
+    m = re.fullmatch(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}", str(value))
+    return entry[m.group(1)] if m else value
+
+
+def stack_environment(stack: str) -> str:
+    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    return doc["config"][f"{PROJECT}:environment"]
+
+
+# --- reading shell scripts ---------------------------------------------------------------
+
+_OPERATORS = {"|", "||", "&&", ";", "&", "(", ")", ";;"}
+_KEYWORDS = {"if", "then", "elif", "else", "fi", "do", "done", "while", "until", "!", "{", "}", "time"}
+
+
+def shell_commands(script: str) -> list[list[str]]:
+    """Each simple command of a shell script as argv, shell variables replaced by `x`.
+
+    Heredoc bodies are skipped; commands are split at ;, |, &&, || and keywords such as `then`.
+    """
+    lines: list[str] = []
+    heredoc_end: str | None = None
+    pending = ""
+    for raw in script.splitlines():
+        if heredoc_end is not None:
+            if raw.strip() == heredoc_end:
+                heredoc_end = None
+            continue
+        m = re.search(r"(?<!<)<<-?(?!<)\s*['\"]?(\w+)['\"]?", raw)  # a heredoc, not a <<< here-string
+        if m:
+            heredoc_end = m.group(1)
+        line = pending + raw
+        if line.rstrip().endswith("\\"):
+            pending = line.rstrip()[:-1] + " "
+            continue
+        pending = ""
+        lines.append(line)
+    commands: list[list[str]] = []
+    for line in lines:
+        lexer = shlex.shlex(_substitute_variables(line), posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        current: list[str] = []
+        for token in lexer:
+            if token in _OPERATORS or (not current and token in _KEYWORDS):
+                if current:
+                    commands.append(current)
+                current = []
+            else:
+                current.append(token)
+        if current:
+            commands.append(current)
+    return commands
+
+
+def _substitute_variables(line: str) -> str:
+    return re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "x", line)
+
+
+def run_scripts(path: Path) -> list[tuple[str, str]]:
+    """(where, script) of every `run:` step of a workflow."""
+    return [(f"{path.name}:{job_id}:{step.get('name', step['run'][:40])}", step["run"])
+            for job_id, step in steps(load(path)) if "run" in step]
+
+
+def invocations(tool: str) -> list[tuple[str, list[str]]]:
+    """Every `modelctl ...` / `make ...` command the workflows run, with where it runs."""
+    found = []
+    for path in WORKFLOW_FILES:
+        for where, script in run_scripts(path):
+            for argv in shell_commands(script):
+                if Path(argv[0]).name == tool:
+                    found.append((where, argv))
+    return found
+
+
+def doc_invocations(tool: str) -> list[list[str]]:
+    """Every `modelctl ...` command in the shell code blocks of the README's Operating it section."""
+    blocks = re.findall(r"```(?:sh|bash|shell)\n(.*?)```", operating_section(), re.S)
+    return [argv for block in blocks for argv in shell_commands(block) if Path(argv[0]).name == tool]
+
+
+def modelctl_subcommands() -> set[str]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
+
+
+def parse_modelctl(argv: list[str]) -> None:
+    """Parse a modelctl command line as `modelctl` would; fail the test with argparse's message."""
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            build_parser().parse_args(argv[1:])
+    except SystemExit:
+        pytest.fail(f"`{shlex.join(argv)}` is not a valid modelctl command line: {stderr.getvalue().strip()}")
+
+
+def makefile_targets() -> set[str]:
+    text = (ROOT / "Makefile").read_text()
+    return {m.group(1) for m in re.finditer(r"^([A-Za-z0-9][\w.-]*)\s*:(?!=)", text, re.M)}
+
+
+# --- the workflows are valid -------------------------------------------------------------
+
+
+def test_there_are_workflows_for_pull_requests_deploys_and_promotion():
+    names = {p.name for p in WORKFLOW_FILES}
+    assert {"pull-request.yml", "deploy.yml", "promote.yml", "pulumi-stack.yml"} <= names
+
+
+def validate_workflow(path: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(check_jsonschema, ["--builtin-schema", "vendor.github-workflows", str(path)])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_workflow_validates_against_the_github_workflow_schema(path):
+    code, output = validate_workflow(path)
+    assert code == 0, output
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  test:\n    runs_on: ubuntu-latest\n    steps: [{run: make test}]\n")
+    code, output = validate_workflow(broken)
+    assert code == 1, output
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_actions_get_only_inputs_they_document(path):
+    for job_id, step in steps(load(path)):
+        if "uses" not in step or step["uses"].startswith("./"):
+            continue
+        name = action_name(step["uses"])
+        assert name in DOCUMENTED_INPUTS, f"{path.name}:{job_id}: {name}: add its documented inputs to this test"
+        unknown = set(step.get("with", {})) - DOCUMENTED_INPUTS[name]
+        assert not unknown, f"{path.name}:{job_id}: {name} has no input(s) {sorted(unknown)}"
+
+
+def test_calls_of_the_reusable_stack_workflow_match_its_inputs():
+    called = workflow("pulumi-stack.yml")
+    inputs = triggers(called)["workflow_call"]["inputs"]
+    required = {name for name, spec in inputs.items() if spec.get("required")}
+    calls = [(path.name, job) for path in WORKFLOW_FILES for job in load(path)["jobs"].values()
+             if job.get("uses") == REUSABLE_STACK_WORKFLOW]
+    assert calls
+    for name, job in calls:
+        given = set(job.get("with", {}))
+        assert given <= set(inputs), f"{name}: unknown input(s) {sorted(given - set(inputs))}"
+        assert required <= given, f"{name}: missing input(s) {sorted(required - given)}"
+
+
+# --- every command they run exists -------------------------------------------------------
+
+
+def test_workflows_run_modelctl_and_make():
+    assert invocations("modelctl") and invocations("make")
+
+
+def test_every_modelctl_subcommand_the_workflows_run_exists():
+    known = modelctl_subcommands()
+    for where, argv in invocations("modelctl"):
+        assert len(argv) > 1 and argv[1] in known, f"{where}: `{shlex.join(argv)}`: modelctl has {sorted(known)}"
+
+
+def test_every_modelctl_command_line_the_workflows_run_parses():
+    for _, argv in invocations("modelctl"):
+        parse_modelctl(argv)
+
+
+def test_every_make_target_the_workflows_run_exists():
+    targets = makefile_targets()
+    for where, argv in invocations("make"):
+        wanted = [a for a in argv[1:] if not a.startswith("-") and "=" not in a]
+        assert wanted, f"{where}: `{shlex.join(argv)}` names no target"
+        missing = set(wanted) - targets
+        assert not missing, f"{where}: Makefile has no target {sorted(missing)} (targets: {sorted(targets)})"
+
+
+def test_the_command_checker_sees_commands_in_every_shell_form():
+    script = (
+        'set -e\nif a; then\n  .venv/bin/modelctl diff "$STACK" \\\n  --base "origin/${BASE_REF}" | tee x\nfi\n'
+        "read -r a b <<< word\npython - <<'EOF'\nmodelctl plan in a heredoc\nEOF\nx && modelctl check prod\n"
+    )
+    assert [c for c in shell_commands(script) if c[0].endswith("modelctl")] == [
+        [".venv/bin/modelctl", "diff", "x", "--base", "origin/x"],
+        ["modelctl", "check", "prod"],
+    ]
+
+
+def test_the_promotion_runs_modelctl_promote_with_verification():
+    lines = [argv for where, argv in invocations("modelctl") if where.startswith("promote.yml") and argv[1] == "promote"]
+    assert len(lines) == 1
+    argv = lines[0]
+    assert argv[argv.index("--from") + 1] == "staging" and argv[argv.index("--to") + 1] == "prod"
+    assert "--verify" in argv and "--dry-run" not in argv
+
+
+# --- every stack is checked, previewed and deployed with its own policy config ------------
+
+
+def test_every_stack_is_policy_checked_and_diffed_on_pull_requests():
+    check = workflow("pull-request.yml")["jobs"]["check"]
+    assert sorted(check["strategy"]["matrix"]["stack"]) == STACKS
+    commands = [argv for step in check["steps"] if "run" in step for argv in shell_commands(step["run"])]
+    subcommands = {argv[1] for argv in commands if Path(argv[0]).name == "modelctl"}
+    assert {"check", "diff"} <= subcommands
+
+
+@pytest.mark.parametrize("workflow_name, command", [("pull-request.yml", "preview"), ("deploy.yml", "up")])
+def test_every_stack_runs_with_its_environments_policy_config(workflow_name, command):
+    jobs = stack_jobs(workflow(workflow_name), command)
+    assert sorted(jobs) == STACKS
+    for stack, job in jobs.items():
+        config = job["with"]["policy-config"]
+        assert config == f"policies/{stack_environment(stack)}.json", f"{stack}: {config}"
+        assert (ROOT / config).is_file(), f"{stack}: {config} does not exist"
+
+
+def test_every_pulumi_run_uses_the_policy_pack_and_the_given_config():
+    pulumi_steps = [s for _, s in steps(workflow("pulumi-stack.yml")) if action_name(s.get("uses", "")) == "pulumi/actions"]
+    assert len(pulumi_steps) == 1
+    args = pulumi_steps[0]["with"]
+    assert args["policyPacks"] == "policies"
+    assert args["policyPackConfigs"] == "${{ inputs.policy-config }}"
+    assert args["stack-name"] == "${{ inputs.stack }}"
+    assert args["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert args["secrets-provider"] == "${{ vars.PULUMI_SECRETS_PROVIDER }}"
+
+
+def test_previews_read_and_deploys_write_with_different_roles():
+    preview = stack_jobs(workflow("pull-request.yml"), "preview")
+    deploy = stack_jobs(workflow("deploy.yml"), "up")
+    roles = [jobs[s]["with"]["aws-role-arn"] for jobs in (preview, deploy) for s in STACKS]
+    assert len(set(roles)) == len(roles), roles
+
+
+# --- credentials: OIDC only, never for forks ---------------------------------------------
+
+
+def test_remote_actions_are_pinned_to_a_major_version_or_a_commit():
+    for path in WORKFLOW_FILES:
+        for job_id, step in steps(load(path)):
+            uses = step.get("uses", "")
+            if uses and not uses.startswith("./"):
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})", uses), f"{path.name}:{job_id}: {uses}"
+
+
+def test_no_long_lived_cloud_keys():
+    for path in WORKFLOW_FILES:
+        text = path.read_text()
+        assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, path.name
+        for job_id, step in steps(load(path)):
+            if action_name(step.get("uses", "")) == "aws-actions/configure-aws-credentials":
+                assert "role-to-assume" in step["with"], f"{path.name}:{job_id}"
+
+
+def test_jobs_that_assume_a_role_request_an_oidc_token_and_nothing_else_does():
+    for path in WORKFLOW_FILES:
+        doc = load(path)
+        if "workflow_call" in triggers(doc):
+            assert "permissions" not in doc, f"{path.name}: the calling job grants permissions; a called workflow can only narrow them"
+            continue
+        assert "permissions" in doc, f"{path.name}: set top-level permissions"
+        top = doc["permissions"] or {}
+        assert isinstance(top, dict) and set(top.values()) <= {"read", "none"}, f"{path.name}: top-level grants {top}"
+        for job_id, job in doc["jobs"].items():
+            uses_role = job.get("uses") == REUSABLE_STACK_WORKFLOW or any(
+                action_name(s.get("uses", "")) == "aws-actions/configure-aws-credentials" for s in job.get("steps", [])
+            )
+            grants_token = (job.get("permissions") or {}).get("id-token") == "write"
+            assert uses_role == grants_token, f"{path.name}:{job_id}: id-token: write only where a role is assumed"
+
+
+def test_no_expression_is_pasted_into_a_shell_script():
+    """Inputs, branch names and titles reach scripts through `env:`, never `${{ }}` (script injection)."""
+    for path in WORKFLOW_FILES:
+        for where, script in run_scripts(path):
+            assert "${{" not in script, where
+
+
+def test_pull_request_checks_that_run_for_forks_need_no_credentials():
+    pr = workflow("pull-request.yml")
+    assert list(triggers(pr)) == ["pull_request"], "pull_request_target would hand fork code the repository's secrets"
+    for job_id, job in pr["jobs"].items():
+        guarded = "github.event.pull_request.head.repo.full_name == github.repository" in str(job.get("if", ""))
+        if guarded:
+            continue
+        text = yaml.safe_dump(job)
+        assert "secrets." not in text and "vars." not in text, job_id
+        assert (job.get("permissions") or {}).get("id-token") != "write", job_id
+    preview = pr["jobs"]["preview"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+    assert preview["permissions"]["pull-requests"] == "write"  # comments the preview
+
+
+# --- deploys: staging, then prod behind `production`, never two at once -------------------
+
+
+def test_deploy_runs_on_push_to_main():
+    on = triggers(workflow("deploy.yml"))
+    assert on["push"]["branches"] == ["main"]
+
+
+def test_prod_deploys_after_staging_behind_the_protected_production_environment():
+    deploy = workflow("deploy.yml")
+    jobs = stack_jobs(deploy, "up")
+    staging_job_id = next(k for k, j in deploy["jobs"].items() if j is jobs["staging"]["job"])
+    prod = jobs["prod"]
+    assert prod["with"]["environment"] == "production"
+    assert staging_job_id in prod["job"]["needs"]
+    assert "needs.prod-changes.outputs.changed == 'true'" in prod["job"]["if"]
+    assert jobs["staging"]["with"].get("environment") != "production"
+    called = workflow("pulumi-stack.yml")["jobs"]["pulumi"]
+    assert called["environment"] == "${{ inputs.environment }}"
+
+
+def test_two_deploys_of_one_stack_never_overlap():
+    groups = {}
+    for stack, job in stack_jobs(workflow("deploy.yml"), "up").items():
+        concurrency = job["job"]["concurrency"]
+        group = concurrency["group"]
+        assert "${{" not in group and stack in group, f"{stack}: one fixed group per stack, got {group!r}"
+        assert concurrency["cancel-in-progress"] is False, f"{stack}: a running update must never be cancelled"
+        groups[stack] = group
+    assert len(set(groups.values())) == len(groups)
+
+
+# --- prod runs only when what prod is built from changed ----------------------------------
+
+
+def compare_step() -> dict[str, Any]:
+    job = workflow("deploy.yml")["jobs"]["prod-changes"]
+    return next(s for s in job["steps"] if s.get("id") == "compare")
+
+
+def test_the_change_check_looks_at_the_environment_prod_deploys_to():
+    assert compare_step()["env"]["ENVIRONMENT"] == stack_jobs(workflow("deploy.yml"), "up")["prod"]["with"]["environment"]
+
+
+FAKE_GH = """#!/usr/bin/env bash
+# gh api URL --jq FILTER, answered from JSON files like the GitHub REST API would.
+[ "$1" = api ] && [ "$3" = --jq ] || { echo "unexpected: gh $*" >&2; exit 2; }
+case "$2" in
+  repos/acme/models/deployments/42/statuses\\?*) file=$FAKE_STATUSES ;;
+  repos/acme/models/deployments\\?environment=production\\&*) file=$FAKE_DEPLOYMENTS ;;
+  *) echo "unexpected: gh api $2" >&2; exit 3 ;;
+esac
+jq -r "$4" "$file"
+"""
+
+REPO_FILES = [
+    "stacks/Pulumi.prod.yaml", "stacks/Pulumi.staging.yaml", "infra/program.py", "infra/components/serving.py",
+    "Pulumi.yaml", "requirements.txt", "pyproject.toml", "README.md", "docs/CONFIG.md", "modelctl/cli.py",
+    "policies/prod.json", "tests/test_config.py", ".github/workflows/deploy.yml",
+]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The newest `production` deployment GitHub reports: at the deployed commit or elsewhere."""
+
+    state: str = "success"
+    at_deployed_commit: bool = True
+
+
+@dataclass(frozen=True)
+class History:
+    """A git repo: one commit deployed to production, and one child commit per file changing that file."""
+
+    repo: Path
+    env: dict[str, str]
+    deployed: str
+    change_of: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> History:
+    if not (shutil.which("bash") and shutil.which("git") and shutil.which("jq")):
+        pytest.skip("needs bash, git and jq (gh's --jq is jq)")
+    root = tmp_path_factory.mktemp("history")
+    repo, bin_dir = root / "repo", root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(FAKE_GH)
+    (bin_dir / "gh").chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(root),
+        "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.com",
+        "GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@example.com",
+    }
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+    repo.mkdir()
+    git("init", "-q")
+    for name in REPO_FILES:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(f"{name}\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "deployed to production")
+    deployed = git("rev-parse", "HEAD")
+    change_of = {}
+    for name in REPO_FILES:
+        with (repo / name).open("a") as f:
+            f.write("changed\n")
+        git("commit", "-q", "-am", f"change {name}")
+        change_of[name] = git("rev-parse", "HEAD")
+        git("reset", "-q", "--hard", deployed)
+    return History(repo, env, deployed, change_of)
+
+
+def decide_prod(history: History, tmp_path: Path, changed_file: str, last: Deployment | None, event: str = "push") -> str:
+    """Run the deploy workflow's compare step at a commit where `changed_file` changed since the deploy."""
+    deployments = [] if last is None else [{"id": 42, "sha": history.deployed if last.at_deployed_commit else "f" * 40}]
+    (tmp_path / "deployments.json").write_text(json.dumps(deployments))
+    (tmp_path / "statuses.json").write_text(json.dumps([] if last is None else [{"state": last.state}]))
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    step = compare_step()
+    env = dict(history.env)
+    env.update({k: str(v) for k, v in step["env"].items() if "${{" not in str(v)})
+    env.update({
+        "GITHUB_REPOSITORY": "acme/models", "GITHUB_SHA": history.change_of[changed_file], "EVENT": event,
+        "GH_TOKEN": "test", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary),
+        "FAKE_DEPLOYMENTS": str(tmp_path / "deployments.json"), "FAKE_STATUSES": str(tmp_path / "statuses.json"),
+    })
+    run = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=history.repo, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return output.read_text().strip()
+
+
+@pytest.mark.parametrize("changed_file", [
+    "stacks/Pulumi.prod.yaml", "infra/program.py", "infra/components/serving.py", "Pulumi.yaml",
+    "requirements.txt", "pyproject.toml",
+])
+def test_prod_updates_when_what_it_is_built_from_changed(history, tmp_path, changed_file):
+    assert decide_prod(history, tmp_path, changed_file, Deployment()) == "changed=true"
+
+
+@pytest.mark.parametrize("changed_file", [
+    "stacks/Pulumi.staging.yaml", "README.md", "docs/CONFIG.md", "modelctl/cli.py", "tests/test_config.py",
+    "policies/prod.json", ".github/workflows/deploy.yml",
+])
+def test_prod_is_left_alone_when_only_other_files_changed(history, tmp_path, changed_file):
+    assert decide_prod(history, tmp_path, changed_file, Deployment()) == "changed=false"
+
+
+@pytest.mark.parametrize("last", [
+    None,  # never deployed
+    Deployment(state="failure"),  # the update failed: prod may be half-applied
+    Deployment(state="waiting"),  # an earlier change still awaits approval
+    Deployment(at_deployed_commit=False),  # deployed from a commit no longer in history
+], ids=["never-deployed", "last-failed", "last-awaiting-approval", "unknown-commit"])
+def test_prod_updates_when_its_last_deployment_is_not_a_known_success(history, tmp_path, last):
+    assert decide_prod(history, tmp_path, "stacks/Pulumi.staging.yaml", last) == "changed=true"
+
+
+def test_prod_updates_when_the_workflow_is_run_by_hand(history, tmp_path):
+    assert decide_prod(history, tmp_path, "README.md", Deployment(), event="workflow_dispatch") == "changed=true"
+
+
+# --- promotion --------------------------------------------------------------------------
+
+
+def test_promotion_takes_a_model_and_proposes_only_the_prod_stack_file():
+    promote = workflow("promote.yml")
+    model = triggers(promote)["workflow_dispatch"]["inputs"]["model"]
+    assert model["required"] is True
+    job = promote["jobs"]["promote"]
+    create_pr = next(s for s in job["steps"] if action_name(s.get("uses", "")) == "peter-evans/create-pull-request")
+    assert create_pr["with"]["add-paths"] == "stacks/Pulumi.prod.yaml"
+    promote_step = next(s for s in job["steps"] if "modelctl promote" in s.get("run", ""))
+    assert promote_step["env"]["MODEL"] == "${{ inputs.model }}"
+    assert job["permissions"]["pull-requests"] == "write"
+
+
+# --- the README's Operating it section is accurate to the workflows ---------------------------------------
+
+
+def referenced(kind: str) -> set[str]:
+    pattern = re.compile(rf"\b{kind}\.([A-Za-z_][A-Za-z0-9_]*)")
+    return {m for path in WORKFLOW_FILES for m in pattern.findall(path.read_text())}
+
+
+def documented_settings() -> set[str]:
+    """Names in the first column of the tables of the README's Operating it section (| `NAME` | ...)."""
+    return set(re.findall(r"^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|", operating_section(), re.M))
+
+
+def test_operating_section_is_in_the_readme():
+    assert operating_section().startswith("## Operating it\n")
+
+
+def test_every_variable_and_secret_the_workflows_use_is_documented_and_nothing_else():
+    used = referenced("vars") | referenced("secrets")
+    assert used, "the workflows use repository variables"
+    documented = documented_settings()
+    assert used - documented == set(), f"document in the README's Operating it section: {sorted(used - documented)}"
+    assert documented - used == set(), f"the README's Operating it section documents unused settings: {sorted(documented - used)}"
+
+
+def test_the_doc_names_every_workflow_and_only_existing_ones():
+    named = {Path(m).name for m in re.findall(r"[\w./-]+\.yml\b", operating_section())}
+    assert named == {p.name for p in WORKFLOW_FILES}
+
+
+def test_the_doc_names_the_protected_environment_the_prod_deploy_uses():
+    environment = stack_jobs(workflow("deploy.yml"), "up")["prod"]["with"]["environment"]
+    assert f"`{environment}`" in operating_section()
+
+
+def test_every_modelctl_command_in_the_doc_parses():
+    lines = doc_invocations("modelctl")
+    assert {argv[1] for argv in lines} >= {"release", "promote"}
+    for argv in lines:
+        parse_modelctl(argv)
