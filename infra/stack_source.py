@@ -12,11 +12,14 @@ import json
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
 from infra.config import PROJECT
+
+if TYPE_CHECKING:
+    from infra.config import StackConfig
 
 #: What a secure value reads as offline; never decrypted.
 SECRET_PLACEHOLDER = "[secret]"
@@ -102,6 +105,15 @@ class StackFile:
             else:
                 flat[key] = "" if value is None else str(value)
         return cls(path or Path(label), label, flat, tuple(secrets))
+
+    def stack_config(self) -> "StackConfig":
+        """The typed config, parsed as ``pulumi up`` would (secure values stay placeholders)."""
+        from infra.config import parse_stack_config
+
+        prefix = f"{PROJECT}:"
+        values = {k[len(prefix):]: decode(v) for k, v in self.config.items() if k.startswith(prefix)}
+        secrets = frozenset(k[len(prefix):] for k in self.secret_keys if k.startswith(prefix))
+        return parse_stack_config(values, secrets, self.label)
 
 
 def _has_secure(value: Any) -> bool:

@@ -22,8 +22,8 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-from infra.config import PROJECT, SEMVER, SHA256, StackConfig, parse_stack_config
-from infra.stack_source import StackFile, StackFileError, decode
+from infra.config import PROJECT, SEMVER, SHA256, StackConfig
+from infra.stack_source import StackFile, StackFileError
 from modelctl.diff import diff_plans, format_diff
 from modelctl.engine import plan_stack_file
 from modelctl.stacks import StackRef, UsageError
@@ -77,10 +77,7 @@ class BundlePin:
 
 def stack_config(stack_file: StackFile) -> StackConfig:
     """The typed config of a stack file, as ``pulumi up`` would parse it (secure values stay placeholders)."""
-    prefix = f"{PROJECT}:"
-    values = {k[len(prefix):]: decode(v) for k, v in stack_file.config.items() if k.startswith(prefix)}
-    secrets = frozenset(k[len(prefix):] for k in stack_file.secret_keys if k.startswith(prefix))
-    return parse_stack_config(values, secrets, stack_file.label)
+    return stack_file.stack_config()
 
 
 def _mapping_get(node: Any, key: str) -> Any:

@@ -19,9 +19,9 @@ import pulumi
 import pytest
 
 from infra.components.airflow import AirflowArgs, AirflowConnections
-from infra.config import PROJECT, ConfigError, StackConfig, parse_stack_config
+from infra.config import PROJECT, ConfigError, StackConfig
 from infra.layout import bundle_keys
-from infra.stack_source import SECRET_PLACEHOLDER, StackFile, decode
+from infra.stack_source import SECRET_PLACEHOLDER, StackFile
 from modelctl.engine import plan_stack_file
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
 
@@ -139,10 +139,7 @@ def stack_file(doc: dict, stack: str, secrets: dict[str, str]) -> StackFile:
 
 
 def parse(sf: StackFile) -> StackConfig:
-    prefix = f"{PROJECT}:"
-    values = {k[len(prefix):]: decode(v) for k, v in sf.config.items() if k.startswith(prefix)}
-    secrets = frozenset(k[len(prefix):] for k in sf.secret_keys if k.startswith(prefix))
-    return parse_stack_config(values, secrets, sf.label)
+    return sf.stack_config()
 
 
 def declare_airflow(cfg: StackConfig, bucket: str = "bundles-bucket", job_ids: dict[str, str] | None = None) -> Declared:

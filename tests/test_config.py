@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from infra.config import ConfigError, StackConfig, parse_stack_config
+from infra.config import ConfigError, StackConfig
 from infra.stack_source import StackFile
-from infra.stack_source import read_runtime_config  # noqa: F401  (import check)
 from tests.conftest import del_path, set_path, stack_doc
 
 M = "model-platform:models.days-to-sell"
 
 
 def parse(doc, stack="staging") -> StackConfig:
-    label = f"stacks/Pulumi.{stack}.yaml"
-    sf = StackFile.from_document(doc, label)
-    prefix = "model-platform:"
-    from infra.stack_source import decode
-
-    values = {k[len(prefix):]: decode(v) for k, v in sf.config.items() if k.startswith(prefix)}
-    secrets = frozenset(k[len(prefix):] for k in sf.secret_keys if k.startswith(prefix))
-    return parse_stack_config(values, secrets, label)
+    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
 
 
 def problems(doc, stack="staging") -> list[str]:
