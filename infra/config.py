@@ -119,15 +119,37 @@ class BundleStoreConfig(Block):
 
 class ClusterPolicyConfig(Block):
     max_workers: int = Field(8, ge=1, le=1000, description="Cap on workers for every cluster under the team policy.")
-    autotermination_minutes: int = Field(30, ge=10, le=10000, description="Autotermination fixed by the policy (minutes).")
+    autotermination_minutes: int = Field(
+        30,
+        ge=10,
+        le=10000,
+        description="Longest idle time (minutes) before a cluster under the policy stops, and its default; "
+        "autotermination cannot be turned off.",
+    )
+
+
+#: Idle minutes before the discovery cluster stops, unless configured (or capped lower by the policy).
+DEFAULT_DISCOVERY_AUTOTERMINATION_MINUTES = 30
 
 
 class DiscoveryClusterConfig(Block):
     enabled: Optional[bool] = Field(None, description="Create the all-purpose discovery cluster. Default: false in prod, true elsewhere.")
     min_workers: int = Field(1, ge=0, le=1000, description="Autoscale lower bound.")
     max_workers: int = Field(4, ge=1, le=1000, description="Autoscale upper bound.")
-    autotermination_minutes: int = Field(30, ge=10, le=10000, description="Idle minutes before the cluster stops (10..10000).")
+    autotermination_minutes: Optional[int] = Field(
+        None,
+        ge=10,
+        le=10000,
+        description="Idle minutes before the cluster stops (10..10000, at most clusterPolicy.autoterminationMinutes). "
+        "Default: 30, or the policy's limit when that is lower.",
+    )
     node_type: Optional[str] = Field(None, description="Worker node type (default: the first allow-listed node type).")
+    single_user_name: Optional[str] = Field(
+        None,
+        min_length=1,
+        description="Dedicate the cluster to this workspace user (SINGLE_USER access mode). Unset: the team shares it without "
+        "isolation, since DBR ML 13.3 and MLeap's Scala libraries do not run in shared (USER_ISOLATION) mode.",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> "DiscoveryClusterConfig":
@@ -153,6 +175,12 @@ class DatabricksConfig(Block):
     notification_emails: list[str] = Field(min_length=1, description="Addresses told about failed training runs.")
     cluster_policy: ClusterPolicyConfig = Field(default_factory=ClusterPolicyConfig, description="The team's cluster policy.")
     discovery_cluster: DiscoveryClusterConfig = Field(default_factory=DiscoveryClusterConfig, description="Notebook cluster.")
+    cross_account_role_name: Optional[str] = Field(
+        None,
+        pattern=r"^[\w+=,.@-]{1,64}$",
+        description="Name of the workspace's cross-account IAM role. Set: the stack lets it pass the training role "
+        "(iam:PassRole), which Databricks needs to launch clusters with the instance profile. Unset: grant it outside the stack.",
+    )
 
     @field_validator("notification_emails")
     @classmethod
@@ -168,7 +196,7 @@ class DatabricksConfig(Block):
             raise _err("clientId", "is required when auth is 'oauth-m2m'")
         problem = check_runtime_mleap_pair(self.spark_version, self.mleap_version)
         if problem:
-            raise _err("mleapVersion", problem)
+            raise _err(problem.key, problem.message)
         for key, node in (("driverNodeType", self.driver_node_type), ("discoveryCluster.nodeType", self.discovery_cluster.node_type)):
             if node and node not in self.node_types:
                 raise _err(key, f"{node!r} is not in nodeTypes {self.node_types}")
@@ -177,11 +205,27 @@ class DatabricksConfig(Block):
                 "discoveryCluster.maxWorkers",
                 f"{self.discovery_cluster.max_workers} is greater than clusterPolicy.maxWorkers ({self.cluster_policy.max_workers})",
             )
+        if (self.discovery_cluster.autotermination_minutes or 0) > self.cluster_policy.autotermination_minutes:
+            raise _err(
+                "discoveryCluster.autoterminationMinutes",
+                f"{self.discovery_cluster.autotermination_minutes} is greater than clusterPolicy.autoterminationMinutes "
+                f"({self.cluster_policy.autotermination_minutes}), the longest the policy allows",
+            )
         return self
 
     @property
     def default_node_type(self) -> str:
         return self.node_types[0]
+
+    @property
+    def driver_node_type_or_default(self) -> str:
+        return self.driver_node_type or self.default_node_type
+
+    @property
+    def discovery_autotermination_minutes(self) -> int:
+        """The discovery cluster's idle timeout: as configured, else 30 minutes within the policy's limit."""
+        configured = self.discovery_cluster.autotermination_minutes
+        return configured or min(DEFAULT_DISCOVERY_AUTOTERMINATION_MINUTES, self.cluster_policy.autotermination_minutes)
 
 
 # --------------------------------------------------------------------------- Airflow
@@ -201,22 +245,40 @@ class AirflowConnectionConfig(Block):
     @field_validator("extra")
     @classmethod
     def _no_credentials(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for key in v:
-            if _CREDENTIAL_FIELD.search(key):
-                raise ValueError(f"extra.{key} is a credential: put it in a secure key and name it in passwordKey")
+        def walk(node: Any, path: str) -> None:
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if _CREDENTIAL_FIELD.search(str(key)):
+                        raise ValueError(f"{path}.{key} is a credential: put it in a secure key and name it in passwordKey")
+                    walk(value, f"{path}.{key}")
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item, path)
+
+        walk(v, "extra")
         return v
+
+
+#: A Secrets Manager name prefix: '/'-separated segments of the characters AWS allows, no trailing '/'.
+SECRET_PREFIX = r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$"
 
 
 class AirflowConfig(Block):
     backend: Literal["secrets-manager", "kubernetes-secret"] = Field(
         "secrets-manager", description="secrets-manager (MWAA) or kubernetes-secret (self-hosted Airflow)."
     )
-    connections_prefix: str = Field("airflow/connections", min_length=1, description="Secrets Manager prefix for connections.")
-    variables_prefix: str = Field("airflow/variables", min_length=1, description="Secrets Manager prefix for variables.")
+    connections_prefix: str = Field(
+        "airflow/connections", pattern=SECRET_PREFIX, description="Secrets Manager prefix for connections (no trailing '/')."
+    )
+    variables_prefix: str = Field(
+        "airflow/variables", pattern=SECRET_PREFIX, description="Secrets Manager prefix for variables (no trailing '/')."
+    )
     kms_key_id: Optional[str] = Field(None, description="KMS key for the Secrets Manager secrets (default: aws/secretsmanager).")
     recovery_window_days: int = Field(7, ge=0, le=30, description="Secrets Manager recovery window (0 = delete at once; else 7..30).")
     namespace: str = Field("airflow", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description="Namespace of the Airflow Secret (kubernetes-secret).")
-    secret_name: str = Field("airflow-connections", description="Name of the Airflow Secret (kubernetes-secret).")
+    secret_name: str = Field(
+        "airflow-connections", pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", description="Name of the Airflow Secret (kubernetes-secret)."
+    )
     aws_role_arn: Optional[str] = Field(None, pattern=ARN + "iam::", description="Role the aws_default connection assumes.")
     connections: dict[str, AirflowConnectionConfig] = Field(
         default_factory=dict, description="Extra connections, keyed by conn_id."
@@ -231,6 +293,12 @@ class AirflowConfig(Block):
                 raise _err(f"connections.{conn_id}", "conn_id may hold only letters, digits, '_' and '-'")
             if conn_id in ("databricks_default", "aws_default"):
                 raise _err(f"connections.{conn_id}", "is declared by the stack itself; choose another conn_id")
+            if self.backend == "kubernetes-secret" and "-" in conn_id:
+                raise _err(
+                    f"connections.{conn_id}",
+                    "Airflow looks the connection up as AIRFLOW_CONN_<CONN_ID>, and '-' is not allowed in an environment "
+                    "variable name: use '_' in the conn_id with the kubernetes-secret backend",
+                )
         return self
 
 
@@ -264,6 +332,31 @@ class KubernetesConfig(Block):
     allowed_namespaces: list[str] = Field(
         default_factory=list, description="Namespaces whose pods may call the models (NetworkPolicy). Empty: same namespace only."
     )
+    allowed_pod_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="When set, only pods carrying all these labels (in the serving or an allowed namespace) may call the models.",
+    )
+    run_as_user: int = Field(
+        10001, ge=1, le=2147483647, description="Numeric non-root UID/GID the serving pods run as (the images must not need root)."
+    )
+
+    @field_validator("allowed_namespaces")
+    @classmethod
+    def _namespaces(cls, v: list[str]) -> list[str]:
+        for ns in v:
+            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", ns):
+                raise ValueError(f"{ns!r} is not a namespace name (DNS label)")
+        return v
+
+    @field_validator("allowed_pod_labels")
+    @classmethod
+    def _pod_labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not re.fullmatch(r"([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", key):
+                raise ValueError(f"{key!r} is not a label key")
+            if not re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?", value):
+                raise ValueError(f"{key}: {value!r} is not a label value")
+        return v
 
     @field_validator("version")
     @classmethod
@@ -293,6 +386,20 @@ class ScheduleConfig(Block):
             raise ValueError(f"{v!r} is not a Quartz cron expression (6 or 7 fields: sec min hour day month weekday [year])")
         return v
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        import zoneinfo
+
+        known = zoneinfo.available_timezones()
+        if known and v not in known:  # no tz database on this machine: leave it to Databricks
+            raise ValueError(f"{v!r} is not a timezone id such as 'UTC' or 'Europe/London'")
+        return v
+
+
+#: Named parameters the platform passes to every training task; ``training.parameters`` may not redefine them.
+PLATFORM_TASK_PARAMETERS = ("model", "model-version", "bundle-uri", "digest-uri", "samples-uri")
+
 
 class TrainingConfig(Block):
     package: str = Field(
@@ -305,6 +412,7 @@ class TrainingConfig(Block):
     schedule: Optional[ScheduleConfig] = Field(None, description="Databricks schedule; unset when Airflow triggers the job.")
     timeout_minutes: int = Field(120, ge=1, le=2880, description="Timeout of each task.")
     max_retries: int = Field(1, ge=0, le=10, description="Retries of each task.")
+    retry_interval_minutes: int = Field(5, ge=0, le=180, description="Minutes between a failed task and its retry.")
     parameters: dict[str, str] = Field(default_factory=dict, description="Extra named parameters passed to every task.")
 
     @field_validator("package")
@@ -316,9 +424,33 @@ class TrainingConfig(Block):
             raise ValueError("must contain '{version}' so the package follows the model version")
         return v
 
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key in PLATFORM_TASK_PARAMETERS:
+                raise ValueError(f"{key!r} is set by the platform (reserved: {', '.join(PLATFORM_TASK_PARAMETERS)})")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
+                raise ValueError(f"{key!r} is not a parameter name (letters, digits, '_' and '-')")
+        return v
+
+    @model_validator(mode="after")
+    def _main_class(self) -> "TrainingConfig":
+        if not self.is_wheel and not self.package_name:
+            raise _err("packageName", "is required for a jar: the main class the tasks run")
+        return self
+
     @property
     def is_wheel(self) -> bool:
         return self.package.endswith(".whl")
+
+    def package_uri(self, version: str) -> str:
+        """The wheel or jar of ``version``: the package pinned to the model version."""
+        return self.package.replace("{version}", version)
+
+    def entry_package(self, model: str) -> str:
+        """Wheel package name or jar main class (default for wheels: the model name with '_')."""
+        return self.package_name or model.replace("-", "_")
 
 
 class ReplicasConfig(Block):
@@ -363,6 +495,11 @@ class IngressConfig(Block):
     host: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", description="Host name.")
     class_name: str = Field("nginx", description="IngressClass name.")
     tls_secret: Optional[str] = Field(None, description="Secret holding the TLS certificate.")
+    controller_namespace: str = Field(
+        "ingress-nginx",
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Namespace of the ingress controller; the NetworkPolicy admits it on the serving port.",
+    )
 
 
 class ServingConfig(Block):
@@ -372,6 +509,24 @@ class ServingConfig(Block):
     resources: ServingResources = Field(default_factory=ServingResources, description="Container requests and limits.")
     image: Optional[str] = Field(None, description="Serving image for this model (default: kubernetes.images.serving).")
     ingress: Optional[IngressConfig] = Field(None, description="Expose the model through an Ingress.")
+    max_ram_percentage: int = Field(75, ge=25, le=90, description="JVM heap as a percentage of the memory limit (-XX:MaxRAMPercentage).")
+    startup_timeout_seconds: int = Field(
+        300, ge=30, le=3600, description="Time a pod gets for JVM start and bundle load before it is restarted (startupProbe)."
+    )
+    progress_deadline_seconds: int = Field(
+        600, ge=60, le=7200, description="A rollout that makes no progress for this long fails (and `pulumi up` with it)."
+    )
+    min_ready_seconds: int = Field(10, ge=0, le=600, description="Seconds a new pod must stay ready before the rollout moves on.")
+
+    @model_validator(mode="after")
+    def _rollout_timing(self) -> "ServingConfig":
+        if self.startup_timeout_seconds + self.min_ready_seconds >= self.progress_deadline_seconds:
+            raise _err(
+                "progressDeadlineSeconds",
+                f"{self.progress_deadline_seconds} leaves no time for a pod to start: it must exceed "
+                f"startupTimeoutSeconds + minReadySeconds ({self.startup_timeout_seconds + self.min_ready_seconds})",
+            )
+        return self
 
 
 class CanaryConfig(Block):

@@ -6,6 +6,7 @@ touches only that model's resources.
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from infra.config import PROJECT, StackConfig
@@ -37,9 +38,19 @@ def k8s_labels(cfg: StackConfig, model: str, version: Optional[str], component: 
         "model-platform/environment": cfg.environment.value,
     }
     if version is not None:
-        labels["app.kubernetes.io/version"] = version
-    labels.update({f"model-platform/{k}": v for k, v in cfg.tags.items()})
+        labels["app.kubernetes.io/version"] = label_value(version)
+    labels.update({f"model-platform/{k}": label_value(v) for k, v in cfg.tags.items()})
     return labels
+
+
+def label_value(text: str) -> str:
+    """``text`` made a valid label value (at most 63 of ``[-A-Za-z0-9_.]``, alphanumeric ends).
+
+    A semantic version's build metadata (``1.4.0+build.7``) holds a '+', which
+    label values forbid; keep the exact text in an annotation where it matters.
+    """
+    value = re.sub(r"[^-A-Za-z0-9_.]", "_", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
 
 
 def service_account_name(model: str) -> str:

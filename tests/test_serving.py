@@ -1,0 +1,510 @@
+"""Serving on Kubernetes: what a platform engineer relies on when a model version ships.
+
+Every test plans the real program offline (mock runtime) and reads the
+Kubernetes objects it declares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.config import ConfigError, ImagesConfig
+from infra.layout import bundle_keys
+from infra.naming import service_account_name
+from modelctl.diff import diff_plans
+from modelctl.engine import Plan, PlannedResource
+from tests.conftest import plan_doc, set_path, stack_doc, with_models
+
+MODEL = "days-to-sell"
+M = f"model-platform:models.{MODEL}"
+K8S = "model-platform:kubernetes"
+CANDIDATE = {"version": "1.5.0", "bundleSha256": "a" * 64, "replicas": 1}
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def model_cfg(stack: str, model: str = MODEL) -> dict[str, Any]:
+    return stack_doc(stack)["config"]["model-platform:models"][model]
+
+
+def k8s_cfg(stack: str) -> dict[str, Any]:
+    return stack_doc(stack)["config"][K8S]
+
+
+def kube(plan: Plan) -> list[PlannedResource]:
+    return [r for r in plan.resources if r.type.startswith("kubernetes:")]
+
+
+def obj(plan: Plan, type_: str, name: str = MODEL) -> dict[str, Any]:
+    return plan.get(type_, name).inputs
+
+
+def pod_spec(plan: Plan, deployment: str = MODEL) -> dict[str, Any]:
+    return obj(plan, DEPLOYMENT, deployment)["spec"]["template"]["spec"]
+
+
+def container(plan: Plan, name: str, deployment: str = MODEL) -> dict[str, Any]:
+    spec = pod_spec(plan, deployment)
+    (found,) = [c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == name]
+    return found
+
+
+def env(c: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in c.get("env", [])}
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def k8s_changes(base: Plan, head: Plan):
+    """The Kubernetes part of a plan diff: (added, removed, {resource name: changed paths})."""
+    d = diff_plans(base, head)
+    is_k8s = lambda t: t.startswith("kubernetes:")  # noqa: E731
+    changed = {(c.type, c.name): [p.path for p in c.properties] for c in d.changed if is_k8s(c.type)}
+    return [r for r in d.added if is_k8s(r.type)], [r for r in d.removed if is_k8s(r.type)], changed
+
+
+def doc_with(stack: str, **paths: Any) -> dict[str, Any]:
+    doc = stack_doc(stack)
+    for path, value in paths.items():
+        set_path(doc, path, value)
+    return doc
+
+
+# --------------------------------------------------------------------------- objects per model
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_each_model_has_its_serving_objects_in_the_serving_namespace(stack, real_plan):
+    plan = real_plan(stack)
+    namespace = k8s_cfg(stack).get("namespace", "models")
+    for type_ in (DEPLOYMENT, SERVICE, SERVICE_ACCOUNT, HPA, PDB, NETWORK_POLICY):
+        meta = obj(plan, type_)["metadata"]
+        assert meta["namespace"] == namespace, type_
+    assert obj(plan, SERVICE_ACCOUNT)["metadata"]["name"] == service_account_name(MODEL)
+    assert plan.get(NAMESPACE, namespace).inputs["metadata"]["name"] == namespace
+
+
+def test_service_account_carries_the_models_reader_role_for_irsa(real_plan):
+    plan = real_plan("prod")
+    account = obj(plan, SERVICE_ACCOUNT)
+    role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role == plan.outputs["readerRoleArns"][MODEL]
+    assert pod_spec(plan)["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_existing_namespace_is_used_not_created():
+    plan = plan_doc(doc_with("staging", **{f"{K8S}.createNamespace": False, f"{K8S}.namespace": "ml-serving"}), "staging")
+    assert not plan.by_type(NAMESPACE)
+    assert obj(plan, DEPLOYMENT)["metadata"]["namespace"] == "ml-serving"
+    assert plan.outputs["servingEndpoints"][MODEL] == f"http://{MODEL}.ml-serving.svc.cluster.local:65327"
+
+
+# --------------------------------------------------------------------------- the pod: fetch, verify, serve
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_init_container_fetches_this_versions_bundle_from_the_store(stack, real_plan):
+    plan = real_plan(stack)
+    fetch = container(plan, "fetch-bundle")
+    values = env(fetch)
+    cfg = model_cfg(stack)
+    key = bundle_keys(MODEL, cfg["version"]).bundle
+    assert values["BUNDLE_URI"] == f"s3://{plan.outputs['bucketName']}/{key}"
+    assert values["BUNDLE_SHA256"] == cfg["bundleSha256"]
+    images = k8s_cfg(stack).get("images", {})
+    assert fetch["image"] == images.get("init", ImagesConfig().init)
+
+
+def test_init_container_writes_the_mleap_startup_config_the_server_reads(real_plan):
+    plan = real_plan("staging")
+    values = env(container(plan, "fetch-bundle"))
+    request = json.loads(values["MLEAP_LOAD_REQUEST"])
+    assert request["modelName"] == MODEL
+    assert request["uri"] == f"file:{values['BUNDLE_PATH']}"
+    # A long idle timeout: MLeap's default (15 min) would unload the model between quiet periods.
+    assert min(request["config"]["memoryTimeout"], request["config"]["diskTimeout"]) >= 24 * 3600 * 1000
+    java = env(container(plan, "mleap"))["JAVA_TOOL_OPTIONS"]
+    assert f"-Dmleap.model.config={values['LOAD_REQUEST_PATH']}" in java.split()
+
+
+def _run_fetch_script(plan: Plan, tmp_path: Path, bundle: bytes) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run the init container's own script against a fake ``aws`` that 'downloads' ``bundle``."""
+    fetch = container(plan, "fetch-bundle")
+    source = tmp_path / "source.zip"
+    source.write_bytes(bundle)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_aws = bin_dir / "aws"
+    fake_aws.write_text('#!/bin/sh\nfor dest; do :; done\ncp "$FAKE_S3_OBJECT" "$dest"\n')
+    fake_aws.chmod(0o755)
+    load_request = tmp_path / "load-request.json"
+    run_env = {
+        **env(fetch),
+        "BUNDLE_PATH": str(tmp_path / "bundle.zip"),
+        "LOAD_REQUEST_PATH": str(load_request),
+        "FAKE_S3_OBJECT": str(source),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(fetch["command"], env=run_env, capture_output=True, text=True, timeout=30)
+    return result, load_request
+
+
+def test_bundle_with_the_configured_digest_is_accepted(tmp_path):
+    bundle = b"PK\x03\x04 a trained model"
+    plan = plan_doc(doc_with("staging", **{f"{M}.bundleSha256": hashlib.sha256(bundle).hexdigest()}), "staging")
+    result, load_request = _run_fetch_script(plan, tmp_path, bundle)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(load_request.read_text())["modelName"] == MODEL
+
+
+def test_bundle_with_another_digest_fails_the_init_container(tmp_path):
+    bundle = b"PK\x03\x04 a tampered model"
+    plan = plan_doc(doc_with("staging", **{f"{M}.bundleSha256": hashlib.sha256(b"the real one").hexdigest()}), "staging")
+    result, load_request = _run_fetch_script(plan, tmp_path, bundle)
+    assert result.returncode != 0
+    assert "digest mismatch" in result.stderr
+    assert not load_request.exists(), "the server must never be told to load an unverified bundle"
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_server_container_image_port_heap_and_resources(stack, real_plan):
+    plan = real_plan(stack)
+    server = container(plan, "mleap")
+    images = k8s_cfg(stack).get("images", {})
+    assert server["image"] == (model_cfg(stack)["serving"].get("image") or images.get("serving", ImagesConfig().serving))
+    port = k8s_cfg(stack).get("servingPort", 65327)
+    assert [p["containerPort"] for p in server["ports"]] == [port]
+    assert any(o.startswith("-XX:MaxRAMPercentage=") for o in env(server)["JAVA_TOOL_OPTIONS"].split())
+    wanted = model_cfg(stack)["serving"]["resources"]
+    assert server["resources"]["requests"] == wanted["requests"]
+    assert server["resources"]["limits"] == wanted["limits"]
+
+
+def test_prod_serving_image_is_pinned_by_digest(real_plan):
+    for c in pod_spec(real_plan("prod"))["initContainers"] + pod_spec(real_plan("prod"))["containers"]:
+        assert "@sha256:" in c["image"], c["name"]
+
+
+def test_model_specific_serving_image_overrides_the_default():
+    image = "registry.example.com/ml/custom-mleap:0.23.0"
+    plan = plan_doc(doc_with("staging", **{f"{M}.serving.image": image}), "staging")
+    assert container(plan, "mleap")["image"] == image
+
+
+def test_probes_wait_for_the_model_not_just_the_jvm(real_plan):
+    plan = real_plan("staging")
+    server = container(plan, "mleap")
+    meta = f"/models/{MODEL}/meta"
+    assert server["startupProbe"]["httpGet"]["path"] == meta
+    assert server["readinessProbe"]["httpGet"]["path"] == meta
+    assert server["livenessProbe"]
+    startup = server["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300  # the default startupTimeoutSeconds
+
+
+def test_startup_timeout_is_configurable():
+    timing = {f"{M}.serving.startupTimeoutSeconds": 900, f"{M}.serving.progressDeadlineSeconds": 1200}
+    plan = plan_doc(doc_with("staging", **timing), "staging")
+    startup = container(plan, "mleap")["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 900
+    assert obj(plan, DEPLOYMENT)["spec"]["progressDeadlineSeconds"] == 1200
+
+
+def test_rollout_deadline_shorter_than_startup_is_refused():
+    with pytest.raises(ConfigError) as err:
+        plan_doc(doc_with("staging", **{f"{M}.serving.startupTimeoutSeconds": 600}), "staging")
+    assert f"{M}.serving.progressDeadlineSeconds" in str(err.value)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_pods_run_restricted(stack, real_plan):
+    spec = pod_spec(real_plan(stack))
+    pod = spec["securityContext"]
+    assert pod["runAsNonRoot"] is True
+    assert isinstance(pod["runAsUser"], (int, float)) and pod["runAsUser"] > 0
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for c in spec["initContainers"] + spec["containers"]:
+        sc = c["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False, c["name"]
+        assert sc["capabilities"]["drop"] == ["ALL"], c["name"]
+        assert sc["readOnlyRootFilesystem"] is True, c["name"]
+        tmp = [m for m in c["volumeMounts"] if m["mountPath"] == "/tmp"]
+        assert tmp and "emptyDir" in volumes[tmp[0]["name"]], f"{c['name']} needs a writable /tmp"
+
+
+def test_server_cannot_modify_the_verified_bundle(real_plan):
+    server = container(real_plan("staging"), "mleap")
+    bundle_dir = str(Path(env(container(real_plan("staging"), "fetch-bundle"))["BUNDLE_PATH"]).parent)
+    (mount,) = [m for m in server["volumeMounts"] if m["mountPath"] == bundle_dir]
+    assert mount["readOnly"] is True
+
+
+# --------------------------------------------------------------------------- rollouts
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_rolling_update_never_drops_capacity(stack, real_plan):
+    spec = obj(real_plan(stack), DEPLOYMENT)["spec"]
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert spec["progressDeadlineSeconds"] > 0
+    assert spec["minReadySeconds"] > 0
+
+
+def test_replica_count_is_left_to_the_autoscaler(real_plan):
+    plan = real_plan("prod")
+    assert "replicas" not in obj(plan, DEPLOYMENT)["spec"]
+    assert obj(plan, HPA)["spec"]["minReplicas"] == model_cfg("prod")["serving"]["replicas"]["min"]
+
+
+def test_pods_spread_across_zones(real_plan):
+    plan = real_plan("prod")
+    spec = pod_spec(plan)
+    labels = obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]["labels"]
+    zone = [t for t in spec["topologySpreadConstraints"] if t["topologyKey"] == "topology.kubernetes.io/zone"]
+    assert zone and zone[0]["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert matches(zone[0]["labelSelector"]["matchLabels"], labels)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_pods_carry_recommended_labels_version_and_digest(stack, real_plan):
+    plan = real_plan(stack)
+    template = obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]
+    cfg = model_cfg(stack)
+    labels = template["labels"]
+    assert labels["app.kubernetes.io/name"] == MODEL
+    assert labels["app.kubernetes.io/version"] == cfg["version"]
+    assert labels["app.kubernetes.io/part-of"] == "model-platform"
+    assert labels["app.kubernetes.io/managed-by"] == "pulumi"
+    assert cfg["bundleSha256"] in template["annotations"].values()
+    assert cfg["version"] in template["annotations"].values()
+    assert matches(obj(plan, DEPLOYMENT)["spec"]["selector"]["matchLabels"], labels)
+
+
+def test_version_with_build_metadata_makes_a_valid_label_and_keeps_the_exact_version():
+    plan = plan_doc(doc_with("staging", **{f"{M}.version": "1.5.0+build.7"}), "staging")
+    template = obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]
+    label = template["labels"]["app.kubernetes.io/version"]
+    assert "+" not in label and label.startswith("1.5.0")
+    assert "1.5.0+build.7" in template["annotations"].values()
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_version_bump_changes_only_the_pod_template(stack, real_plan):
+    doc = doc_with(stack, **{f"{M}.version": "9.9.9", f"{M}.bundleSha256": "b" * 64})
+    added, removed, changed = k8s_changes(real_plan(stack), plan_doc(doc, stack))
+    assert not added and not removed
+    assert list(changed) == [(DEPLOYMENT, MODEL)]
+    paths = changed[(DEPLOYMENT, MODEL)]
+    assert paths and all(p.startswith("spec.template.") for p in paths), paths
+
+
+def test_version_bump_with_a_canary_leaves_the_canary_alone():
+    base = plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+    doc = doc_with("staging", **{f"{M}.canary": dict(CANDIDATE), f"{M}.version": "1.4.1", f"{M}.bundleSha256": "b" * 64})
+    added, removed, changed = k8s_changes(base, plan_doc(doc, "staging"))
+    assert not added and not removed
+    assert list(changed) == [(DEPLOYMENT, MODEL)]
+    assert all(p.startswith("spec.template.") for p in changed[(DEPLOYMENT, MODEL)])
+
+
+def test_new_candidate_changes_only_the_canary_pod_template():
+    base = plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+    doc = doc_with("staging", **{f"{M}.canary": {**CANDIDATE, "version": "1.6.0", "bundleSha256": "c" * 64}})
+    added, removed, changed = k8s_changes(base, plan_doc(doc, "staging"))
+    assert not added and not removed
+    assert list(changed) == [(DEPLOYMENT, f"{MODEL}-canary")]
+    assert all(p.startswith("spec.template.") for p in changed[(DEPLOYMENT, f"{MODEL}-canary")])
+
+
+# --------------------------------------------------------------------------- traffic, scaling, disruption
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_service_is_cluster_internal_and_reaches_the_pods(stack, real_plan):
+    plan = real_plan(stack)
+    spec = obj(plan, SERVICE)["spec"]
+    port = k8s_cfg(stack).get("servingPort", 65327)
+    assert spec["type"] == "ClusterIP"
+    assert [p["port"] for p in spec["ports"]] == [port]
+    assert matches(spec["selector"], obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]["labels"])
+    namespace = k8s_cfg(stack).get("namespace", "models")
+    assert plan.outputs["servingEndpoints"] == {MODEL: f"http://{MODEL}.{namespace}.svc.cluster.local:{port}"}
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_autoscaler_follows_the_config(stack, real_plan):
+    plan = real_plan(stack)
+    spec = obj(plan, HPA)["spec"]
+    serving = model_cfg(stack)["serving"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (serving["replicas"]["min"], serving["replicas"]["max"])
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": MODEL}
+    (metric,) = spec["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    assert metric["resource"]["target"] == {"type": "Utilization", "averageUtilization": serving.get("targetCpuUtilization", 70)}
+    assert spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == serving.get("scaleDownStabilizationSeconds", 300)
+
+
+def test_scale_down_stabilization_is_configurable():
+    plan = plan_doc(doc_with("staging", **{f"{M}.serving.scaleDownStabilizationSeconds": 900}), "staging")
+    assert obj(plan, HPA)["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900
+
+
+def test_disruption_budget_never_lets_a_drain_take_all_prod_pods(real_plan):
+    plan = real_plan("prod")
+    spec = obj(plan, PDB)["spec"]
+    assert matches(spec["selector"]["matchLabels"], obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]["labels"])
+    assert spec["maxUnavailable"] < model_cfg("prod")["serving"]["replicas"]["min"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_network_policy_admits_only_the_configured_namespaces_on_the_serving_port(stack, real_plan):
+    plan = real_plan(stack)
+    spec = obj(plan, NETWORK_POLICY)["spec"]
+    assert spec["policyTypes"] == ["Ingress"]
+    assert matches(spec["podSelector"]["matchLabels"], obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]["labels"])
+    (rule,) = spec["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [k8s_cfg(stack).get("servingPort", 65327)]
+    (peer,) = rule["from"]
+    (expr,) = peer["namespaceSelector"]["matchExpressions"]
+    assert expr["key"] == "kubernetes.io/metadata.name" and expr["operator"] == "In"
+    wanted = {k8s_cfg(stack).get("namespace", "models"), *k8s_cfg(stack).get("allowedNamespaces", [])}
+    assert set(expr["values"]) == wanted
+    assert "podSelector" not in peer
+
+
+def test_network_policy_can_also_require_caller_labels():
+    plan = plan_doc(doc_with("staging", **{f"{K8S}.allowedPodLabels": {"model-client": "true"}}), "staging")
+    (peer,) = obj(plan, NETWORK_POLICY)["spec"]["ingress"][0]["from"]
+    assert peer["podSelector"]["matchLabels"] == {"model-client": "true"}
+    assert peer["namespaceSelector"], "labels narrow the namespaces, they do not replace them"
+
+
+def test_invalid_allowed_namespace_is_refused():
+    with pytest.raises(ConfigError) as err:
+        plan_doc(doc_with("staging", **{f"{K8S}.allowedNamespaces": ["Pricing_API"]}), "staging")
+    assert f"{K8S}.allowedNamespaces" in str(err.value)
+
+
+def test_no_ingress_unless_configured(real_plan):
+    assert not real_plan("staging").by_type(INGRESS)
+    assert not real_plan("prod").by_type(INGRESS)
+
+
+def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it():
+    ingress_cfg = {
+        "host": "days-to-sell.ml.example.com",
+        "className": "alb",
+        "tlsSecret": "ml-tls",
+        "controllerNamespace": "kube-system",
+    }
+    plan = plan_doc(doc_with("staging", **{f"{M}.serving.ingress": ingress_cfg}), "staging")
+    spec = obj(plan, INGRESS)["spec"]
+    assert spec["ingressClassName"] == "alb"
+    (rule,) = spec["rules"]
+    assert rule["host"] == ingress_cfg["host"]
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == obj(plan, SERVICE)["metadata"]["name"]
+    assert spec["tls"] == [{"hosts": [ingress_cfg["host"]], "secretName": "ml-tls"}]
+    peers = obj(plan, NETWORK_POLICY)["spec"]["ingress"][0]["from"]
+    admitted = {v for p in peers for e in p["namespaceSelector"]["matchExpressions"] for v in e["values"]}
+    assert "kube-system" in admitted
+
+
+# --------------------------------------------------------------------------- canary
+
+
+def test_canary_is_a_second_deployment_behind_the_same_service():
+    plan = plan_doc(doc_with("staging", **{f"{M}.canary": {**CANDIDATE, "replicas": 2}}), "staging")
+    canary = obj(plan, DEPLOYMENT, f"{MODEL}-canary")
+    stable = obj(plan, DEPLOYMENT)
+    assert canary["spec"]["replicas"] == 2
+    canary_pods = canary["spec"]["template"]["metadata"]["labels"]
+    stable_pods = stable["spec"]["template"]["metadata"]["labels"]
+    assert canary_pods["app.kubernetes.io/version"] == CANDIDATE["version"]
+    assert env(container(plan, "fetch-bundle", f"{MODEL}-canary"))["BUNDLE_SHA256"] == CANDIDATE["bundleSha256"]
+    assert CANDIDATE["version"] in env(container(plan, "fetch-bundle", f"{MODEL}-canary"))["BUNDLE_URI"]
+    service_selector = obj(plan, SERVICE)["spec"]["selector"]
+    assert matches(service_selector, canary_pods) and matches(service_selector, stable_pods)
+    # Each Deployment owns only its own pods.
+    assert not matches(stable["spec"]["selector"]["matchLabels"], canary_pods)
+    assert not matches(canary["spec"]["selector"]["matchLabels"], stable_pods)
+    # The autoscaler drives the stable Deployment only; the budget covers both.
+    assert obj(plan, HPA)["spec"]["scaleTargetRef"]["name"] == MODEL
+    assert matches(obj(plan, PDB)["spec"]["selector"]["matchLabels"], canary_pods)
+
+
+def test_abandoning_a_canary_removes_only_its_deployment():
+    with_canary = plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+    added, removed, changed = k8s_changes(with_canary, plan_doc(stack_doc("staging"), "staging"))
+    assert not added and not changed
+    assert [(r.type, r.name) for r in removed] == [(DEPLOYMENT, f"{MODEL}-canary")]
+
+
+def test_promoting_a_canary_rolls_the_stable_pods_to_the_candidate():
+    with_canary = plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+    promoted = doc_with("staging", **{f"{M}.version": CANDIDATE["version"], f"{M}.bundleSha256": CANDIDATE["bundleSha256"]})
+    head = plan_doc(promoted, "staging")
+    added, removed, changed = k8s_changes(with_canary, head)
+    assert not added
+    assert [(r.type, r.name) for r in removed] == [(DEPLOYMENT, f"{MODEL}-canary")]
+    assert list(changed) == [(DEPLOYMENT, MODEL)]
+    assert env(container(head, "fetch-bundle"))["BUNDLE_SHA256"] == CANDIDATE["bundleSha256"]
+
+
+def test_canary_of_the_served_version_is_refused():
+    with pytest.raises(ConfigError) as err:
+        plan_doc(doc_with("staging", **{f"{M}.canary": {**CANDIDATE, "version": model_cfg("staging")["version"]}}), "staging")
+    assert f"{M}.canary.version" in str(err.value)
+
+
+# --------------------------------------------------------------------------- several models
+
+
+def test_two_models_get_two_isolated_sets_of_objects():
+    plan = plan_doc(with_models(stack_doc("staging"), ["days-to-sell", "price-band"]), "staging")
+    names = {}
+    for model in ("days-to-sell", "price-band"):
+        owned = [r for r in kube(plan) if r.inputs["metadata"].get("labels", {}).get("app.kubernetes.io/name") == model]
+        names[model] = {(r.type, r.inputs["metadata"]["name"]) for r in owned}
+        assert {t for t, _ in names[model]} == {DEPLOYMENT, SERVICE, SERVICE_ACCOUNT, HPA, PDB, NETWORK_POLICY}
+    assert not names["days-to-sell"] & names["price-band"]
+    pods_b = obj(plan, DEPLOYMENT, "price-band")["spec"]["template"]["metadata"]["labels"]
+    selectors = {
+        SERVICE: obj(plan, SERVICE, "days-to-sell")["spec"]["selector"],
+        PDB: obj(plan, PDB, "days-to-sell")["spec"]["selector"]["matchLabels"],
+        NETWORK_POLICY: obj(plan, NETWORK_POLICY, "days-to-sell")["spec"]["podSelector"]["matchLabels"],
+    }
+    for type_, selector in selectors.items():
+        assert not matches(selector, pods_b), f"{type_} of days-to-sell selects price-band's pods"
+    assert pod_spec(plan, "price-band")["serviceAccountName"] == service_account_name("price-band")
+    assert set(plan.outputs["servingEndpoints"]) == {"days-to-sell", "price-band"}
+
+
+def test_adding_a_model_leaves_the_other_models_objects_untouched():
+    base = plan_doc(with_models(stack_doc("staging"), ["days-to-sell"]), "staging")
+    head = plan_doc(with_models(stack_doc("staging"), ["days-to-sell", "price-band"]), "staging")
+    added, removed, changed = k8s_changes(base, head)
+    assert not removed and not changed
+    assert {r.inputs["metadata"]["labels"]["app.kubernetes.io/name"] for r in added} == {"price-band"}
+
