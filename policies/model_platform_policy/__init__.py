@@ -1,0 +1,34 @@
+"""model-platform's CrossGuard policies, importable without starting the pack.
+
+``policies/__main__.py`` hands :data:`POLICIES` to ``PolicyPack`` (which
+serves the Analyzer protocol and blocks); tests and tools import the rule
+modules directly.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from model_platform_policy import (
+    airflow,
+    credentials,
+    databricks,
+    iam,
+    kubernetes,
+    s3,
+    tags,
+)
+
+PACK_NAME = "model-platform"
+DESCRIPTION = "Keeps MLeap bundles safe and model serving healthy: S3, IAM, Kubernetes, Databricks, Airflow, tags."
+
+#: Every policy of the pack, grouped by concern.
+POLICIES: list[Policy] = [
+    *s3.POLICIES,
+    *iam.POLICIES,
+    *kubernetes.POLICIES,
+    *databricks.POLICIES,
+    *airflow.POLICIES,
+    *credentials.POLICIES,
+    *tags.POLICIES,
+]

@@ -1,0 +1,108 @@
+"""Airflow: every connection the stack declares has a secret holding it.
+
+The DAG looks connections up by id; one without a secret falls back to the
+metadata database, where it silently does not exist, and the run fails
+hours later. Declared connections are the built-in ones
+(``requiredConnections``) plus the stack config's ``airflow.connections``.
+A connection's secret is a Secrets Manager secret ``<connectionsPrefix>/<conn_id>``
+with a SecretVersion (MWAA), or an ``AIRFLOW_CONN_<CONN_ID>`` key of a
+Kubernetes Secret (self-hosted Airflow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Optional
+
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UnknownValueError
+
+from model_platform_policy import stack_config
+from model_platform_policy import types as t
+from model_platform_policy.rules import Config, stack_policy, strings, text
+from model_platform_policy.values import get, mapping
+
+CONN_ENV_PREFIX = "AIRFLOW_CONN_"
+
+
+def declared_connections(config: Config) -> list[str]:
+    airflow = stack_config.stack_object("airflow")
+    return sorted(set(config["requiredConnections"]) | set(mapping(airflow.get("connections"))))
+
+
+def connections_prefix(config: Config) -> str:
+    return str(stack_config.stack_object("airflow").get("connectionsPrefix") or config["connectionsPrefix"])
+
+
+def _version_of(version: PolicyResource, secret: PolicyResource) -> bool:
+    if version.parent is not None and version.parent.urn == secret.urn:
+        return True
+    if any(d.urn == secret.urn for d in version.property_dependencies.get("secretId", [])):
+        return True
+    secret_id = get(version.props, "secretId")
+    return secret_id is not None and secret_id in (get(secret.props, "name"), get(secret.props, "arn"))
+
+
+def _secret_problem(name: str, secret: PolicyResource, resources: list[PolicyResource]) -> Optional[str]:
+    versions = [r for r in resources if r.resource_type == t.SM_SECRET_VERSION and _version_of(r, secret)]
+    if not any(get(v.props, "secretString") or get(v.props, "secretBinary") for v in versions):
+        return f"secret {name!r} has no SecretVersion holding the connection"
+    return None
+
+
+def _kubernetes_secret_keys(resources: list[PolicyResource]) -> set[str]:
+    """Keys of every Kubernetes Secret; contents not known here (redacted) make the rule unable to judge.
+
+    The CLI hands a Secret's ``data``/``stringData`` over as a map. An offline
+    plan redacts a secret map whole, so its keys are unknown: like any value
+    unknown during preview, that makes the policy report it cannot run
+    (advisory) rather than a violation.
+    """
+    keys: set[str] = set()
+    for r in resources:
+        if r.resource_type != t.K8S_SECRET:
+            continue
+        for field in ("stringData", "data"):
+            value = get(r.props, field)
+            if value is not None and not isinstance(value, Mapping):
+                raise UnknownValueError(UNKNOWN_OBJECT_VALUE, [r.name, field])
+            keys |= set(mapping(value))
+    return keys
+
+
+def _connection_secrets(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
+    prefix = connections_prefix(config)
+    secrets = {get(r.props, "name"): r for r in args.resources if r.resource_type == t.SM_SECRET}
+    missing = []
+    for conn_id in declared_connections(config):
+        name = f"{prefix}/{conn_id}"
+        if name in secrets:
+            problem = _secret_problem(name, secrets[name], args.resources)
+            if problem:
+                report(f"connection {conn_id!r}: {problem}", secrets[name].urn)
+        else:
+            missing.append(conn_id)
+    env_keys = _kubernetes_secret_keys(args.resources) if missing else set()
+    for conn_id in missing:
+        env_var = CONN_ENV_PREFIX + conn_id.upper()
+        if env_var not in env_keys:
+            report(
+                f"connection {conn_id!r} has no secret: no Secrets Manager secret {prefix + '/' + conn_id!r} and no "
+                f"Kubernetes Secret key {env_var!r}"
+            )
+
+
+connection_secrets = stack_policy(
+    "airflow-connection-secrets",
+    "Every Airflow connection the stack declares (databricks_default, aws_default and airflow.connections) has a "
+    "secret holding it: a Secrets Manager secret '<connectionsPrefix>/<conn_id>' with a SecretVersion, or an "
+    "AIRFLOW_CONN_<CONN_ID> key in the Airflow Kubernetes Secret. Fix: declare the connection through the airflow "
+    "component (airflow.connections in the stack file), never by hand in the Airflow UI.",
+    _connection_secrets,
+    settings=[
+        strings("requiredConnections", ["databricks_default", "aws_default"], "Connections every stack declares."),
+        text("connectionsPrefix", "airflow/connections", "Secrets Manager prefix when the stack config names none."),
+    ],
+)
+
+POLICIES = [connection_secrets]

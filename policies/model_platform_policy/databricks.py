@@ -1,0 +1,375 @@
+"""Databricks: clusters stop when idle, live under a policy with capped workers, run an MLeap-capable
+allow-listed runtime; training jobs time out, retry, never pile up, report failures and keep tasks sorted.
+
+A "cluster spec" is an all-purpose ``Cluster`` or the ``newCluster`` of a
+job cluster or task: the rules judge them alike. The runtime/MLeap matrix is
+``infra.mleap_compat``, the same table the stack config is validated with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Iterator, Optional
+
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from infra.mleap_compat import (
+    LAST_MLEAP_RUNTIME,
+    check_runtime_mleap_pair,
+    parse_runtime,
+)
+from model_platform_policy import types as t
+from model_platform_policy.rules import (
+    Config,
+    count,
+    resource_policy,
+    stack_policy,
+    strings,
+)
+from model_platform_policy.values import (
+    get,
+    items,
+    json_document,
+    mapping,
+    number,
+    show,
+)
+
+MLEAP_JAR = re.compile(r"^ml\.combust\.mleap:mleap-[a-z-]+_(?P<scala>2\.\d+):(?P<version>[0-9][0-9A-Za-z.+-]*)$")
+MLEAP_WHEEL = re.compile(r"^mleap==(?P<version>[0-9][0-9A-Za-z.+-]*)$")
+
+
+def cluster_specs(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(label, spec)`` of every cluster a Cluster or Job declares."""
+    if resource_type == t.DB_CLUSTER:
+        yield "cluster", props
+    elif resource_type == t.DB_JOB:
+        for jc in items(get(props, "jobClusters")):
+            if get(jc, "newCluster"):
+                yield f"job cluster {get(jc, 'jobClusterKey', default='?')!r}", mapping(get(jc, "newCluster"))
+        for task in items(get(props, "tasks")):
+            if get(task, "newCluster"):
+                yield f"task {get(task, 'taskKey', default='?')!r} cluster", mapping(get(task, "newCluster"))
+
+
+def max_workers(spec: Mapping[str, Any]) -> Optional[float]:
+    return number(get(spec, "autoscale", "maxWorkers", default=get(spec, "numWorkers", default=0)))
+
+
+def policy_definition(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return mapping(json_document(get(props, "definition")))
+
+
+# --------------------------------------------------------------------------- autotermination
+
+
+def _autotermination(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+    low, high = config["minMinutes"], config["maxMinutes"]
+    if args.resource_type == t.DB_CLUSTER:
+        minutes = number(get(args.props, "autoterminationMinutes"))
+        if minutes is None or not low <= minutes <= high:
+            report(f"autoterminationMinutes is {show(minutes)}, not within {show(low)}..{show(high)}")
+        return
+    rule = mapping(get(policy_definition(args.props), "autotermination_minutes"))
+    kind = get(rule, "type")
+    limit = (
+        number(get(rule, "value")) if kind == "fixed" else number(get(rule, "maxValue")) if kind == "range" else None
+    )
+    if limit is None or not low <= limit <= high or (kind == "range" and not number(get(rule, "minValue"))):
+        report(
+            f"definition.autotermination_minutes must be 'fixed' or a 'range' with minValue >= 1 and maxValue within "
+            f"{show(low)}..{show(high)} (found {dict(rule) or 'nothing'})"
+        )
+
+
+autotermination = resource_policy(
+    "databricks-autotermination",
+    "Every all-purpose cluster stops when idle, within the environment's bounds, and every cluster policy enforces "
+    "it (a policy without autotermination lets users create clusters that never stop). Fix: set "
+    "autotermination_minutes on the cluster (databricks.discoveryCluster.autoterminationMinutes) and an "
+    "'autotermination_minutes' range or fixed value in the cluster policy definition.",
+    _autotermination,
+    types=[t.DB_CLUSTER, t.DB_CLUSTER_POLICY],
+    settings=[
+        count("minMinutes", 10, "Shortest autotermination allowed (Databricks' own minimum is 10).", minimum=1),
+        count("maxMinutes", 120, "Longest autotermination allowed.", minimum=10),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- under a policy
+
+
+def _under_policy(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    for label, spec in cluster_specs(args.resource_type, args.props):
+        if not get(spec, "policyId"):
+            report(f"{label} has no policyId")
+
+
+under_policy = resource_policy(
+    "databricks-cluster-under-policy",
+    "Every cluster (all-purpose, job cluster or task cluster) is created under a cluster policy, which fixes the "
+    "node types, runtimes, autotermination and worker cap the team agreed on. Fix: set policy_id (and "
+    "apply_policy_default_values) to the stack's ClusterPolicy id.",
+    _under_policy,
+    types=[t.DB_CLUSTER, t.DB_JOB],
+)
+
+
+# --------------------------------------------------------------------------- workers capped
+
+
+def policy_worker_cap(definition: Mapping[str, Any]) -> Optional[float]:
+    """The most workers a policy allows, or None when it leaves num_workers or autoscale.max_workers uncapped."""
+    caps = []
+    for attribute in ("num_workers", "autoscale.max_workers"):
+        rule = mapping(get(definition, attribute))
+        kind = get(rule, "type")
+        cap = (
+            number(get(rule, "value"))
+            if kind == "fixed"
+            else number(get(rule, "maxValue"))
+            if kind == "range"
+            else None
+        )
+        if cap is None:
+            return None
+        caps.append(cap)
+    return max(caps)
+
+
+def _policy_of(
+    spec: Mapping[str, Any], owner: PolicyResource, policies: list[PolicyResource]
+) -> Optional[PolicyResource]:
+    """The stack's ClusterPolicy a spec names, when the engine tells (a dependency of ``policyId``)."""
+    dependencies = {d.urn for deps in owner.property_dependencies.values() for d in deps}
+    linked = [p for p in policies if p.urn in dependencies]
+    return linked[0] if len(linked) == 1 and get(spec, "policyId") else None
+
+
+def _workers_capped(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
+    ceiling = config["maxWorkers"]
+    policies = [r for r in args.resources if r.resource_type == t.DB_CLUSTER_POLICY]
+    for policy in policies:
+        cap = policy_worker_cap(policy_definition(policy.props))
+        if cap is None:
+            report(f"cluster policy {policy.name!r} does not cap num_workers and autoscale.max_workers", policy.urn)
+        elif cap > ceiling:
+            report(f"cluster policy {policy.name!r} allows {show(cap)} workers, above {show(ceiling)}", policy.urn)
+    for owner in args.resources:
+        for label, spec in cluster_specs(owner.resource_type, owner.props):
+            workers = max_workers(spec) or 0
+            policy = _policy_of(spec, owner, policies)
+            cap = policy_worker_cap(policy_definition(policy.props)) if policy else None
+            if workers > ceiling:
+                report(f"{owner.name}: {label} asks for {show(workers)} workers, above {show(ceiling)}", owner.urn)
+            elif cap is not None and workers > cap:
+                report(
+                    f"{owner.name}: {label} asks for {show(workers)} workers, above its policy's {show(cap)}", owner.urn
+                )
+
+
+workers_capped = stack_policy(
+    "databricks-workers-capped",
+    "Every cluster policy caps num_workers and autoscale.max_workers, and no cluster asks for more workers than its "
+    "policy or the environment's ceiling allows, so one job cannot burn the budget. Fix: keep "
+    "databricks.clusterPolicy.maxWorkers, models.<name>.training.numWorkers and discoveryCluster.maxWorkers within "
+    "the ceiling.",
+    _workers_capped,
+    settings=[count("maxWorkers", 32, "Most workers any cluster or policy may allow.", minimum=1)],
+)
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+def mleap_libraries(libraries: Any) -> Iterator[tuple[str, Optional[str]]]:
+    """``(MLeap version, Scala line or None)`` of each MLeap library among ``libraries``."""
+    for lib in items(libraries):
+        jar = MLEAP_JAR.match(str(get(lib, "maven", "coordinates", default="")))
+        if jar:
+            yield jar["version"], jar["scala"]
+        wheel = MLEAP_WHEEL.match(str(get(lib, "pypi", "package", default="")))
+        if wheel:
+            yield wheel["version"], None
+
+
+def runtime_problem(runtime: Any, allowed: list[str]) -> Optional[str]:
+    if runtime not in allowed:
+        return f"runtime {runtime!r} is not allow-listed ({', '.join(allowed)})"
+    parsed = parse_runtime(str(runtime))
+    if parsed is None or not parsed.ml or parsed.version > LAST_MLEAP_RUNTIME:
+        return f"runtime {runtime!r} cannot run open-source MLeap (Databricks Runtime ML up to 13.3 LTS only)"
+    return None
+
+
+def library_problems(runtime: Any, libraries: Any) -> Iterator[str]:
+    parsed = parse_runtime(str(runtime))
+    for version, scala in mleap_libraries(libraries):
+        problem = check_runtime_mleap_pair(str(runtime), version)
+        if problem:
+            yield problem.message
+        elif parsed and scala and scala != parsed.scala:
+            yield f"MLeap library built for Scala {scala} on runtime {runtime!r} (Scala {parsed.scala})"
+
+
+def _task_runtimes(props: Mapping[str, Any]) -> Iterator[tuple[str, Any, Any]]:
+    """``(label, runtime, libraries)`` of each job task, the runtime from its own or its job cluster."""
+    shared = {
+        get(jc, "jobClusterKey"): get(jc, "newCluster", "sparkVersion") for jc in items(get(props, "jobClusters"))
+    }
+    for task in items(get(props, "tasks")):
+        runtime = get(task, "newCluster", "sparkVersion", default=shared.get(get(task, "jobClusterKey")))
+        if runtime is not None:
+            yield f"task {get(task, 'taskKey', default='?')!r}", runtime, get(task, "libraries")
+
+
+def _runtime(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+    allowed = list(config["allowedRuntimes"])
+    if args.resource_type == t.DB_CLUSTER_POLICY:
+        rule = mapping(get(policy_definition(args.props), "spark_version"))
+        runtimes = [get(rule, "value")] if get(rule, "type") == "fixed" else list(items(get(rule, "values")))
+        if get(rule, "type") not in ("fixed", "allowlist") or not runtimes:
+            report("definition.spark_version must be 'fixed' or an 'allowlist' of MLeap-capable runtimes")
+        for problem in filter(None, (runtime_problem(r, allowed) for r in runtimes)):
+            report(f"definition.spark_version: {problem}")
+        return
+    for label, spec in cluster_specs(args.resource_type, args.props):
+        problem = runtime_problem(get(spec, "sparkVersion"), allowed)
+        if problem:
+            report(f"{label}: {problem}")
+    if args.resource_type == t.DB_CLUSTER:
+        for problem in library_problems(get(args.props, "sparkVersion"), get(args.props, "libraries")):
+            report(f"cluster: {problem}")
+    for label, runtime, libraries in _task_runtimes(args.props) if args.resource_type == t.DB_JOB else ():
+        for problem in library_problems(runtime, libraries):
+            report(f"{label}: {problem}")
+
+
+runtime_allowed = resource_policy(
+    "databricks-runtime-allowed",
+    "Every cluster and cluster policy uses an allow-listed Databricks Runtime ML that open-source MLeap supports "
+    "(13.3 LTS ML or older), and every MLeap library matches the runtime's Spark/Scala line. Fix: set "
+    "databricks.sparkVersion to an allow-listed runtime and databricks.mleapVersion to its MLeap line (0.23.x for "
+    "13.3 LTS ML).",
+    _runtime,
+    types=[t.DB_CLUSTER, t.DB_JOB, t.DB_CLUSTER_POLICY],
+    settings=[
+        strings(
+            "allowedRuntimes",
+            ["13.3.x-cpu-ml-scala2.12", "13.3.x-gpu-ml-scala2.12"],
+            "Databricks runtime keys clusters may use.",
+        )
+    ],
+)
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def tasks(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [mapping(task) for task in items(get(props, "tasks"))]
+
+
+def task_key(task: Mapping[str, Any]) -> str:
+    return str(get(task, "taskKey", default="?"))
+
+
+def _timeouts(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    if (number(get(args.props, "timeoutSeconds")) or 0) > 0:
+        return
+    missing = [task_key(task) for task in tasks(args.props) if not (number(get(task, "timeoutSeconds")) or 0) > 0]
+    if missing or not tasks(args.props):
+        report(f"no job timeoutSeconds, and tasks {missing} have no timeoutSeconds")
+
+
+job_timeouts = resource_policy(
+    "databricks-job-timeouts",
+    "Every training job times out: a hung Spark job otherwise holds its cluster (and the next run) forever. Fix: "
+    "set timeout_seconds on each task (models.<name>.training.timeoutMinutes) or on the job.",
+    _timeouts,
+    types=[t.DB_JOB],
+)
+
+
+def _retries(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+    for task in tasks(args.props):
+        retries = number(get(task, "maxRetries"))
+        if retries is None or retries < config["minRetries"]:
+            report(f"task {task_key(task)!r} retries {show(retries)} times, fewer than {show(config['minRetries'])}")
+
+
+job_retries = resource_policy(
+    "databricks-job-retries",
+    "Every training task retries transient failures (spot loss, S3 throttling) before failing the run. Fix: set "
+    "max_retries on each task (models.<name>.training.maxRetries, at least the environment's minimum).",
+    _retries,
+    types=[t.DB_JOB],
+    settings=[count("minRetries", 1, "Fewest retries a task may have.")],
+)
+
+
+def _concurrency(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+    runs = number(get(args.props, "maxConcurrentRuns"))
+    if runs is None or not 1 <= runs <= config["maxConcurrentRuns"]:
+        report(f"maxConcurrentRuns is {show(runs)}, not within 1..{show(config['maxConcurrentRuns'])}")
+
+
+job_concurrency = resource_policy(
+    "databricks-job-concurrency",
+    "Every training job sets max_concurrent_runs explicitly and low, so a retrigger never trains the same model "
+    "twice at once and writes two bundles for one version. Fix: set max_concurrent_runs=1 on the job.",
+    _concurrency,
+    types=[t.DB_JOB],
+    settings=[count("maxConcurrentRuns", 1, "Most concurrent runs of one job.", minimum=1)],
+)
+
+
+def _failure_notifications(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    emails = items(get(args.props, "emailNotifications", "onFailures"))
+    hooks = items(get(args.props, "webhookNotifications", "onFailures"))
+    if not emails and not hooks:
+        report("no emailNotifications.onFailures or webhookNotifications.onFailures")
+
+
+job_failure_notifications = resource_policy(
+    "databricks-job-failure-notifications",
+    "Every training job tells someone when it fails: a silently failing retrain leaves a stale model in "
+    "production. Fix: set email_notifications.on_failures (databricks.notificationEmails) or "
+    "webhook_notifications.on_failures on the job.",
+    _failure_notifications,
+    types=[t.DB_JOB],
+)
+
+
+def _tasks_sorted(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    keys = [task_key(task) for task in tasks(args.props)]
+    if keys != sorted(set(keys)):
+        report(f"tasks are declared as {keys}; declare them sorted by task_key, each key once")
+
+
+job_tasks_sorted = resource_policy(
+    "databricks-job-tasks-sorted",
+    "A job's tasks are declared sorted by task_key: the provider returns them sorted, so any other order shows a "
+    "diff on every `pulumi up` (pulumi-databricks #49). Fix: sort the tasks list by task_key.",
+    _tasks_sorted,
+    types=[t.DB_JOB],
+)
+
+POLICIES = [
+    autotermination,
+    under_policy,
+    workers_capped,
+    runtime_allowed,
+    job_timeouts,
+    job_retries,
+    job_concurrency,
+    job_failure_notifications,
+    job_tasks_sorted,
+]

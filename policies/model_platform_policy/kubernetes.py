@@ -1,0 +1,355 @@
+"""Kubernetes: pinned images, sized and probed containers, locked-down pods, safe rollouts and autoscaling.
+
+Workload rules read the pod template of Deployments (and of the other
+workload kinds, so a new one is covered too). The serving rules are stack
+policies: a serving Deployment (pod label ``app.kubernetes.io/component:
+serving``) must be covered by a PodDisruptionBudget and targeted by a
+HorizontalPodAutoscaler in its namespace.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Iterator, Optional
+
+from pulumi_policy import (
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from model_platform_policy import types as t
+from model_platform_policy.rules import (
+    Config,
+    count,
+    resource_policy,
+    stack_policy,
+    strings,
+    text,
+)
+from model_platform_policy.values import get, items, mapping, number, show
+
+#: Where each workload kind keeps its pod spec.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    t.K8S_DEPLOYMENT: ("spec", "template", "spec"),
+    t.K8S_STATEFUL_SET: ("spec", "template", "spec"),
+    t.K8S_DAEMON_SET: ("spec", "template", "spec"),
+    t.K8S_JOB: ("spec", "template", "spec"),
+    t.K8S_CRON_JOB: ("spec", "jobTemplate", "spec", "template", "spec"),
+    t.K8S_POD: ("spec",),
+}
+WORKLOADS = list(POD_SPEC_PATHS)
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+COMPONENT_LABEL = "app.kubernetes.io/component"
+TRACK_LABEL = "model-platform/track"
+
+
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return mapping(get(props, *POD_SPEC_PATHS.get(resource_type, ("-",))))
+
+
+def containers(spec: Mapping[str, Any], include_init: bool = True) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(label, container)`` of the pod's containers, init containers included unless told otherwise."""
+    kinds = (("containers", "container"), ("initContainers", "init container"))
+    for key, kind in kinds if include_init else kinds[:1]:
+        for c in items(get(spec, key)):
+            yield f"{kind} {get(c, 'name', default='?')!r}", mapping(c)
+
+
+def image_tag(image: str) -> Optional[str]:
+    """The tag of an image reference (``registry:5000/repo:tag@sha256:...``), or None."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _image_no_latest(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    for label, c in containers(pod_spec(args.resource_type, args.props)):
+        image = str(get(c, "image", default=""))
+        tag = image_tag(image)
+        if not DIGEST.search(image) and (tag is None or tag == "latest"):
+            report(f"{label}: image {image!r} floats ({'no tag' if tag is None else ':latest'})")
+
+
+image_no_latest = resource_policy(
+    "k8s-image-no-latest",
+    "Every container image names a fixed version: never ':latest' or no tag, which redeploys whatever was pushed "
+    "last. Fix: set kubernetes.images.* (or models.<name>.serving.image) to an explicit tag, or better a digest "
+    "(image:tag@sha256:<64 hex>).",
+    _image_no_latest,
+    types=WORKLOADS,
+)
+
+
+def _image_digest(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    for label, c in containers(pod_spec(args.resource_type, args.props)):
+        image = str(get(c, "image", default=""))
+        if not DIGEST.search(image):
+            report(f"{label}: image {image!r} is not pinned by digest")
+
+
+image_digest = resource_policy(
+    "k8s-image-digest",
+    "Every container image is pinned by digest, which cannot be moved the way a tag can. Fix: append "
+    "'@sha256:<64 hex>' to kubernetes.images.serving/init and any models.<name>.serving.image "
+    "(`docker buildx imagetools inspect IMAGE` prints the digest).",
+    _image_digest,
+    types=WORKLOADS,
+)
+
+
+# --------------------------------------------------------------------------- resources and probes
+
+REQUIRED_AMOUNTS = (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
+
+
+def _resources(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    for label, c in containers(pod_spec(args.resource_type, args.props)):
+        missing = [f"{kind}.{what}" for kind, what in REQUIRED_AMOUNTS if not get(c, "resources", kind, what)]
+        if missing:
+            report(f"{label} sets no {', '.join(missing)}")
+
+
+resources_set = resource_policy(
+    "k8s-resources-set",
+    "Every container requests CPU and memory (the scheduler places it, the HPA scales on the CPU request) and "
+    "limits memory (a leaking JVM is restarted rather than starving its node). Fix: set resources.requests.cpu, "
+    "resources.requests.memory and resources.limits.memory (models.<name>.serving.resources).",
+    _resources,
+    types=WORKLOADS,
+)
+
+
+def _probes(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    for label, c in containers(pod_spec(args.resource_type, args.props), include_init=False):
+        missing = [p for p in ("startupProbe", "readinessProbe") if not get(c, p)]
+        if missing:
+            report(f"{label} has no {' or '.join(missing)}")
+
+
+probes_set = resource_policy(
+    "k8s-probes-set",
+    "Every serving container has a startupProbe (covering JVM start and bundle load) and a readinessProbe (on the "
+    "model endpoint, GET /models/<name>/meta), so a pod receives traffic only once its model is loaded and a bad "
+    "version never replaces a good one. Fix: declare both probes on the container.",
+    _probes,
+    types=[t.K8S_DEPLOYMENT, t.K8S_STATEFUL_SET, t.K8S_DAEMON_SET],
+)
+
+
+# --------------------------------------------------------------------------- security context
+
+
+def _security_problems(pod: Mapping[str, Any], c: Mapping[str, Any]) -> Iterator[str]:
+    pod_ctx, ctx = mapping(get(pod, "securityContext")), mapping(get(c, "securityContext"))
+
+    def effective(key: str) -> Any:
+        value = get(ctx, key)
+        return get(pod_ctx, key) if value is None else value
+
+    if effective("runAsNonRoot") is not True:
+        yield "runAsNonRoot is not true"
+    if number(effective("runAsUser")) == 0:
+        yield "runAsUser is 0 (root)"
+    if get(ctx, "allowPrivilegeEscalation") is not False:
+        yield "allowPrivilegeEscalation is not false"
+    if get(ctx, "privileged") is True:
+        yield "privileged is true"
+    if get(ctx, "readOnlyRootFilesystem") is not True:
+        yield "readOnlyRootFilesystem is not true"
+    if "ALL" not in [str(cap) for cap in items(get(ctx, "capabilities", "drop"))]:
+        yield "capabilities.drop does not include ALL"
+
+
+def _security_context(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    for label, c in containers(spec):
+        for problem in _security_problems(spec, c):
+            report(f"{label}: securityContext.{problem}")
+
+
+security_context = resource_policy(
+    "k8s-security-context",
+    "Every container runs as a non-root user, cannot gain privileges, has a read-only root filesystem and drops "
+    "all capabilities. Fix: set securityContext {runAsNonRoot: true, allowPrivilegeEscalation: false, "
+    "readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}} on each container (a numeric runAsUser on the pod), "
+    "and mount an emptyDir where the process must write (/tmp).",
+    _security_context,
+    types=WORKLOADS,
+)
+
+
+# --------------------------------------------------------------------------- rollouts
+
+
+def _is_zero(value: Any) -> bool:
+    return number(value) == 0 or value == "0%"
+
+
+def _rolling_update(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    strategy = mapping(get(args.props, "spec", "strategy"))
+    kind = get(strategy, "type", default="RollingUpdate")
+    if kind != "RollingUpdate":
+        report(f"strategy {kind!r} stops every pod before starting the new ones")
+        return
+    max_unavailable = get(strategy, "rollingUpdate", "maxUnavailable")
+    max_surge = get(strategy, "rollingUpdate", "maxSurge")
+    if max_unavailable is None or not _is_zero(max_unavailable):
+        shown = "unset (25%)" if max_unavailable is None else show(max_unavailable)
+        report(f"rollingUpdate.maxUnavailable is {shown}; a rollout would serve with fewer pods than desired")
+    if max_surge is not None and _is_zero(max_surge):
+        report("rollingUpdate.maxSurge is 0; with maxUnavailable 0 the rollout cannot start a new pod")
+
+
+rolling_update = resource_policy(
+    "k8s-rolling-update-keeps-capacity",
+    "A rollout never serves with fewer pods than desired: new pods start (and pass readiness) before old ones stop. "
+    "Fix: strategy {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}} on the Deployment.",
+    _rolling_update,
+    types=[t.K8S_DEPLOYMENT],
+)
+
+
+# --------------------------------------------------------------------------- PDB and HPA of serving Deployments
+
+
+def namespace(resource: PolicyResource) -> str:
+    return str(get(resource.props, "metadata", "namespace", default="default"))
+
+
+def object_name(resource: PolicyResource) -> Optional[str]:
+    return get(resource.props, "metadata", "name")
+
+
+def template_labels(deployment: PolicyResource) -> Mapping[str, Any]:
+    return mapping(get(deployment.props, "spec", "template", "metadata", "labels"))
+
+
+def serving_deployments(resources: list[PolicyResource], component: str) -> list[PolicyResource]:
+    return [
+        r
+        for r in resources
+        if r.resource_type == t.K8S_DEPLOYMENT and template_labels(r).get(COMPONENT_LABEL) == component
+    ]
+
+
+def selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    """Whether a LabelSelector (matchLabels and In/NotIn/Exists/DoesNotExist expressions) matches ``labels``."""
+    match_labels = mapping(get(selector, "matchLabels"))
+    expressions = items(get(selector, "matchExpressions"))
+    if not match_labels and not expressions:
+        return False  # an empty selector in a PDB matches every pod of the namespace: never what was meant
+    if any(labels.get(k) != v for k, v in match_labels.items()):
+        return False
+    for e in expressions:
+        key, op, values = get(e, "key"), get(e, "operator"), [str(v) for v in items(get(e, "values"))]
+        present = key in labels
+        ok = {
+            "In": present and str(labels.get(key)) in values,
+            "NotIn": not present or str(labels.get(key)) not in values,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }.get(str(op), False)
+        if not ok:
+            return False
+    return True
+
+
+def _pdb_problem(pdb: PolicyResource) -> Optional[str]:
+    spec = mapping(get(pdb.props, "spec"))
+    if _is_zero(get(spec, "maxUnavailable", default="-")) or get(spec, "minAvailable") == "100%":
+        return f"PodDisruptionBudget {object_name(pdb) or pdb.name!r} allows no disruption, which blocks node drains"
+    return None
+
+
+def _serving_pdb(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
+    pdbs = [r for r in args.resources if r.resource_type == t.K8S_PDB]
+    for deployment in serving_deployments(args.resources, config["servingComponent"]):
+        covering = [
+            p
+            for p in pdbs
+            if namespace(p) == namespace(deployment)
+            and selects(mapping(get(p.props, "spec", "selector")), template_labels(deployment))
+        ]
+        label = f"Deployment {object_name(deployment) or deployment.name!r}"
+        if not covering:
+            report(f"{label} has no PodDisruptionBudget selecting its pods", deployment.urn)
+        for problem in filter(None, map(_pdb_problem, covering)):
+            report(f"{label}: {problem}", deployment.urn)
+
+
+serving_pdb = stack_policy(
+    "k8s-serving-pdb",
+    "Every serving Deployment has a PodDisruptionBudget (policy/v1) in its namespace selecting its pods and "
+    "allowing some disruption, so node drains and upgrades never take a model's last pods at once. Fix: declare a "
+    "PodDisruptionBudget with the Deployment's selector and maxUnavailable: 1.",
+    _serving_pdb,
+    settings=[text("servingComponent", "serving", "Pod label app.kubernetes.io/component of serving Deployments.")],
+)
+
+
+def _targets(hpa: PolicyResource, deployment: PolicyResource) -> bool:
+    ref = mapping(get(hpa.props, "spec", "scaleTargetRef"))
+    if namespace(hpa) != namespace(deployment) or get(ref, "kind") != "Deployment":
+        return False
+    if any(d.urn == deployment.urn for d in hpa.property_dependencies.get("spec", [])):
+        return True
+    name = object_name(deployment)
+    return name is not None and get(ref, "name") == name
+
+
+def _serving_hpa(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
+    hpas = [r for r in args.resources if r.resource_type == t.K8S_HPA]
+    floor = config["minReplicas"]
+    for deployment in serving_deployments(args.resources, config["servingComponent"]):
+        if template_labels(deployment).get(TRACK_LABEL) in config["fixedReplicaTracks"]:
+            continue
+        label = f"Deployment {object_name(deployment) or deployment.name!r}"
+        targeting = [h for h in hpas if _targets(h, deployment)]
+        if not targeting:
+            report(f"{label} has no HorizontalPodAutoscaler", deployment.urn)
+        for hpa in targeting:
+            low = number(get(hpa.props, "spec", "minReplicas", default=1))
+            high = number(get(hpa.props, "spec", "maxReplicas"))
+            if low is None or high is None or low > high:
+                report(f"{label}: HPA minReplicas {show(low)} is not <= maxReplicas {show(high)}", deployment.urn)
+            elif low < floor:
+                report(
+                    f"{label}: HPA minReplicas {show(low)} is below {show(floor)}, this environment's minimum",
+                    deployment.urn,
+                )
+
+
+serving_hpa = stack_policy(
+    "k8s-serving-hpa",
+    "Every serving Deployment is scaled by a HorizontalPodAutoscaler (autoscaling/v2) in its namespace with "
+    "minReplicas <= maxReplicas and minReplicas at least the environment's minimum (2 in prod, so one pod can fail "
+    "or be drained while the other serves). A canary (pod label model-platform/track: canary) keeps fixed replicas: "
+    "its share of the traffic is its share of the pods. Fix: set models.<name>.serving.replicas {min, max}.",
+    _serving_hpa,
+    settings=[
+        count("minReplicas", 2, "Lowest HPA minReplicas allowed.", minimum=1),
+        strings(
+            "fixedReplicaTracks",
+            ["canary"],
+            "Values of the pod label model-platform/track whose Deployments keep fixed replicas (no HPA).",
+        ),
+        text("servingComponent", "serving", "Pod label app.kubernetes.io/component of serving Deployments."),
+    ],
+)
+
+POLICIES = [
+    image_no_latest,
+    image_digest,
+    resources_set,
+    probes_set,
+    security_context,
+    rolling_update,
+    serving_pdb,
+    serving_hpa,
+]

@@ -1,0 +1,106 @@
+"""Tags on every AWS resource and labels on every Kubernetes object (and pod template).
+
+Cost reports, ownership and clean-up all start from ``project``,
+``environment``, ``managed-by`` and the team tags (``infra.naming.aws_tags``);
+Kubernetes objects carry the recommended ``app.kubernetes.io/*`` labels
+(``infra.naming.k8s_labels``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from model_platform_policy import types as t
+from model_platform_policy.kubernetes import POD_SPEC_PATHS
+from model_platform_policy.rules import Config, resource_policy, strings
+from model_platform_policy.values import get, mapping
+
+#: AWS types whose API has no tags (configuration attached to a tagged parent).
+UNTAGGABLE_AWS = frozenset(
+    {
+        t.BUCKET_VERSIONING,
+        t.BUCKET_ENCRYPTION,
+        t.BUCKET_PUBLIC_ACCESS_BLOCK,
+        t.BUCKET_POLICY,
+        t.BUCKET_LIFECYCLE,
+        t.BUCKET_OWNERSHIP,
+        t.BUCKET_ACL,
+        "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration",
+        "aws:s3/bucketLogging:BucketLogging",
+        "aws:s3/bucketNotification:BucketNotification",
+        t.IAM_ROLE_POLICY,
+        t.IAM_ROLE_POLICY_ATTACHMENT,
+        t.IAM_USER_POLICY,
+        t.IAM_GROUP_POLICY,
+        "aws:iam/policyAttachment:PolicyAttachment",
+        "aws:kms/alias:Alias",
+        "aws:kms/grant:Grant",
+        t.SM_SECRET_VERSION,
+        "aws:secretsmanager/secretPolicy:SecretPolicy",
+        "aws:secretsmanager/secretRotation:SecretRotation",
+    }
+)
+
+
+def missing_keys(found: Any, required: list[str]) -> list[str]:
+    present = mapping(found)
+    return [k for k in required if not present.get(k)]
+
+
+def _aws_tags(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+    missing = missing_keys(get(args.props, "tags"), list(config["requiredTags"]))
+    if missing:
+        report(f"tags {missing} are missing or empty")
+
+
+aws_tagged = resource_policy(
+    "aws-tags",
+    "Every taggable AWS resource carries the stack's tags (project, environment, managed-by, and the team tags of "
+    "model-platform:tags), which cost reports and ownership rely on. Fix: pass tags=infra.naming.aws_tags(cfg, "
+    "model) to the resource, and set team tags under model-platform:tags in the stack file.",
+    _aws_tags,
+    types=lambda resource_type: resource_type.startswith("aws:") and resource_type not in UNTAGGABLE_AWS,
+    settings=[
+        strings(
+            "requiredTags",
+            ["project", "environment", "managed-by", "team", "cost-centre"],
+            "Tag keys every taggable AWS resource must carry (non-empty).",
+        )
+    ],
+)
+
+
+def _k8s_labels(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
+    if not isinstance(args.props, Mapping) or "kind" not in args.props:
+        return  # a component (yaml, helm), not an object
+    required = list(config["requiredLabels"])
+    missing = missing_keys(get(args.props, "metadata", "labels"), required)
+    if missing:
+        report(f"metadata.labels {missing} are missing or empty")
+    template = POD_SPEC_PATHS.get(args.resource_type, ())[:-1]
+    if len(template) > 1:
+        missing = missing_keys(get(args.props, *template, "metadata", "labels"), required)
+        if missing:
+            report(f"pod template labels {missing} are missing or empty")
+
+
+k8s_labelled = resource_policy(
+    "k8s-labels",
+    "Every Kubernetes object, and every pod template, carries the recommended labels (app.kubernetes.io/part-of, "
+    "app.kubernetes.io/managed-by, model-platform/environment, ...), which selectors, dashboards and clean-up rely "
+    "on. Fix: set metadata.labels (and the pod template's) from infra.naming.k8s_labels(cfg, model, version).",
+    _k8s_labels,
+    types=lambda resource_type: resource_type.startswith("kubernetes:"),
+    settings=[
+        strings(
+            "requiredLabels",
+            ["app.kubernetes.io/part-of", "app.kubernetes.io/managed-by", "model-platform/environment"],
+            "Label keys every Kubernetes object and pod template must carry (non-empty).",
+        )
+    ],
+)
+
+POLICIES = [aws_tagged, k8s_labelled]

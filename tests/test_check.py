@@ -1,0 +1,166 @@
+"""``modelctl check``: the real pack, fed a stack's offline plan over the Analyzer protocol."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.config import ConfigError
+from infra.stack_source import StackFile
+from modelctl.check import PolicyPackError, load_policy_config, run_pack
+from modelctl.cli import main
+from modelctl.engine import SECRET, Plan
+from tests.conftest import plan_doc, set_path, stack_doc
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PACK = ROOT / "policies"
+
+
+def check(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def mandatory_policies(out: str) -> set[str]:
+    return {
+        line.split("] ", 1)[1].split(":", 1)[0] for line in out.splitlines() if line.strip().startswith("[mandatory]")
+    }
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_committed_stacks_have_no_mandatory_violation(capsys, stack):
+    code, out, err = check(capsys, stack)
+    assert code == 0, out + err
+    assert out.startswith(f"policy check of {stack} (model-platform@") and f"policies/{stack}.json" in out
+    assert "[mandatory]" not in out
+
+
+@pytest.mark.parametrize(
+    "fixture, expected",
+    [
+        ("prod-broken-storage", {"s3-bucket-encrypted"}),
+        ("prod-broken-training", {"databricks-autotermination", "databricks-workers-capped", "databricks-job-retries"}),
+        ("prod-broken-tags", {"aws-tags"}),
+        ("staging-broken-image", {"k8s-image-no-latest"}),
+    ],
+)
+def test_a_broken_stack_fails_naming_the_rules_it_breaks(capsys, fixture, expected):
+    code, out, _ = check(capsys, str(FIXTURES / f"Pulumi.{fixture}.yaml"))
+    assert code == 1
+    assert mandatory_policies(out) == expected
+    assert "how to fix:" in out and all(f"  {name}: " in out for name in expected)
+
+
+def test_violations_are_grouped_under_their_resource(capsys):
+    _, out, _ = check(capsys, str(FIXTURES / "Pulumi.prod-broken-storage.yaml"))
+    block = out.split("\n\n")[1].splitlines()
+    assert block[0] == "aws:s3/bucket:Bucket bundle-store-bucket"
+    assert block[1].startswith("  [mandatory] s3-bucket-encrypted: bucket 'model-platform-prod-bundles-444455556666'")
+
+
+def test_a_policy_config_can_relax_a_rule_to_advisory(capsys, tmp_path):
+    relaxed = json.loads((PACK / "prod.json").read_text())
+    relaxed["s3-bucket-encrypted"] = {"enforcementLevel": "advisory", "requireKms": True}
+    config = tmp_path / "relaxed.json"
+    config.write_text(json.dumps(relaxed))
+    code, out, _ = check(capsys, str(FIXTURES / "Pulumi.prod-broken-storage.yaml"), "--policy-config", str(config))
+    assert code == 0
+    assert "[advisory] s3-bucket-encrypted" in out
+
+
+@pytest.mark.parametrize(
+    "document, expected",
+    [
+        (
+            {"all": "mandatory", "s3-bucket-encryptd": "advisory"},
+            "s3-bucket-encryptd: not a policy of the model-platform pack",
+        ),
+        ({"k8s-serving-hpa": {"minReplicas": "two"}}, "k8s-serving-hpa: minReplicas: 'two' is not of type integer"),
+        ({"k8s-serving-hpa": {"minReplica": 2}}, "'minReplica' is not a setting of this policy"),
+        ({"all": "strict"}, "all: enforcement level 'strict' is not one of"),
+    ],
+)
+def test_policy_config_errors_exit_2_naming_the_file_and_the_entry(capsys, tmp_path, document, expected):
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps(document))
+    code, out, err = check(capsys, "staging", "--policy-config", str(config))
+    assert code == 2 and out == ""
+    assert expected in err and "bad.json" in err
+
+
+def test_a_stack_config_error_exits_2_before_any_policy_runs(capsys, tmp_path):
+    broken = tmp_path / "Pulumi.staging.yaml"
+    broken.write_text(
+        (ROOT / "stacks" / "Pulumi.staging.yaml").read_text().replace("environment: staging", "environment: qa")
+    )
+    code, out, err = check(capsys, str(broken))
+    assert code == 2 and out == ""
+    assert "model-platform:environment" in err
+
+
+# --------------------------------------------------------------------------- tampered plans
+
+
+def tampered(plan: Plan) -> Plan:
+    """The plan with the mistakes config validation cannot let through, made by hand."""
+    resources = copy.deepcopy(plan.resources)
+    by_type = {r.type: r for r in resources}
+    deployment = by_type["kubernetes:apps/v1:Deployment"]
+    deployment.inputs["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] = 1
+    server = deployment.inputs["spec"]["template"]["spec"]["containers"][0]
+    server.pop("readinessProbe")
+    server["env"].append({"name": "DATABRICKS_TOKEN", "value": SECRET})
+    reader = next(r for r in resources if r.type == "aws:iam/rolePolicy:RolePolicy")
+    document = json.loads(reader.inputs["policy"])
+    document["Statement"][0]["Action"] = ["s3:GetObject", "s3:PutObject"]
+    reader.inputs["policy"] = json.dumps(document)
+    job = by_type["databricks:index/job:Job"]
+    job.inputs["tasks"].reverse()
+    resources.remove(by_type["aws:s3/bucketVersioning:BucketVersioning"])
+    resources.remove(by_type["kubernetes:policy/v1:PodDisruptionBudget"])
+    return Plan(plan.stack, resources, plan.outputs)
+
+
+def test_a_tampered_plan_fails_every_rule_it_breaks(real_plan):
+    stack_file = StackFile.load(ROOT / "stacks" / "Pulumi.prod.yaml", "stacks/Pulumi.prod.yaml")
+    result = run_pack(tampered(real_plan("prod")), stack_file, PACK / "prod.json", "policies/prod.json", PACK)
+    assert result.policies_violated("mandatory") == {
+        "k8s-rolling-update-keeps-capacity",
+        "k8s-probes-set",
+        "no-plain-credentials",
+        "iam-reader-get-only",
+        "databricks-job-tasks-sorted",
+        "s3-bucket-versioned",
+        "k8s-serving-pdb",
+    }
+    credential = next(v for v in result.violations if v.policy == "no-plain-credentials")
+    assert credential.urn and credential.urn.endswith("Deployment::days-to-sell")
+    stack_level = next(v for v in result.violations if v.policy == "s3-bucket-versioned")
+    assert stack_level.urn and stack_level.urn.endswith("Bucket::bundle-store-bucket")
+
+
+def test_a_canary_release_passes_the_prod_pack():
+    doc = set_path(
+        stack_doc("prod"), "model-platform:models.days-to-sell.canary", {"version": "1.5.0", "bundleSha256": "c" * 64}
+    )
+    stack_file = StackFile.from_document(doc, "stacks/Pulumi.prod.yaml")
+    result = run_pack(plan_doc(doc, "prod"), stack_file, PACK / "prod.json", "policies/prod.json", PACK)
+    assert "Deployment days-to-sell-canary" in " ".join(result.resource_labels.values())
+    assert result.mandatory == []
+
+
+def test_a_folder_that_is_not_a_policy_pack_is_refused(real_plan, tmp_path):
+    stack_file = StackFile.load(ROOT / "stacks" / "Pulumi.staging.yaml", "stacks/Pulumi.staging.yaml")
+    with pytest.raises(PolicyPackError, match="PulumiPolicy.yaml"):
+        run_pack(real_plan("staging"), stack_file, PACK / "staging.json", "policies/staging.json", tmp_path)
+
+
+def test_a_missing_environment_config_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_policy_config(tmp_path / "dev.json", "policies/dev.json")
+    assert err.value.source == "policies/dev.json"
