@@ -273,7 +273,12 @@ class AirflowConfig(Block):
     variables_prefix: str = Field(
         "airflow/variables", pattern=SECRET_PREFIX, description="Secrets Manager prefix for variables (no trailing '/')."
     )
-    kms_key_id: Optional[str] = Field(None, description="KMS key for the Secrets Manager secrets (default: aws/secretsmanager).")
+    kms_key_arn: Optional[str] = Field(
+        None,
+        pattern=ARN + r"kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
+        description="ARN of the customer-managed KMS key of the Secrets Manager secrets (default: aws/secretsmanager); "
+        "the secrets-reader policy may decrypt with this key only.",
+    )
     recovery_window_days: int = Field(7, ge=0, le=30, description="Secrets Manager recovery window (0 = delete at once; else 7..30).")
     namespace: str = Field("airflow", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description="Namespace of the Airflow Secret (kubernetes-secret).")
     secret_name: str = Field(

@@ -43,6 +43,9 @@ class PlannedResource:
     custom: bool
     inputs: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    #: URNs each input depends on (what the engine hands policy packs), and all dependencies.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": to_plain(self.inputs)}
@@ -93,6 +96,12 @@ def _clean(value: Any) -> Any:
     from pulumi.runtime import rpc
 
     if rpc.is_rpc_secret(value):
+        # Keep a secret map's or list's shape (a Secret's keys are not secret), redact its values.
+        inner = rpc.unwrap_rpc_secret(value)
+        if isinstance(inner, dict):
+            return {k: SECRET for k in inner}
+        if isinstance(inner, list):
+            return [SECRET for _ in inner]
         return SECRET
     if isinstance(value, Unknown):
         return "[unknown]"
@@ -180,7 +189,7 @@ def _recording_monitor(mocks: Any, sink: list[PlannedResource]) -> Any:
                 if getattr(request, "retainOnDelete", False):
                     options["retainOnDelete"] = True
                 if request.provider:
-                    options["provider"] = request.provider.split("::")[0]
+                    options["provider"] = request.provider.rsplit("::", 1)[0]  # "<urn>::<id>"
                 if list(request.ignoreChanges):
                     options["ignoreChanges"] = list(request.ignoreChanges)
                 sink.append(
@@ -192,6 +201,10 @@ def _recording_monitor(mocks: Any, sink: list[PlannedResource]) -> Any:
                         custom=bool(request.custom),
                         inputs=inputs,
                         options=options,
+                        property_dependencies={
+                            key: sorted(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
+                        },
+                        dependencies=sorted(request.dependencies),
                     )
                 )
             return response

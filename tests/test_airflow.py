@@ -243,18 +243,21 @@ def test_extra_connections_come_from_config_with_password_from_a_secure_key(Conn
     assert http.extra_dejson == {"timeout": 10}
 
 
+PROD_KEY = "arn:aws:kms:eu-west-2:444455556666:key/1b2c3d4e-0000-4f5a-9b6c-7d8e9f0a1b2c"
+
+
 def test_secrets_use_the_configured_prefixes_kms_key_window_and_tags():
     doc = stack_doc("prod")
     set_path(doc, "model-platform:airflow.connectionsPrefix", "mwaa/prod/connections")
     set_path(doc, "model-platform:airflow.variablesPrefix", "mwaa/prod/variables")
-    set_path(doc, "model-platform:airflow.kmsKeyId", "alias/airflow-prod")
+    set_path(doc, "model-platform:airflow.kmsKeyArn", PROD_KEY)
     cfg = cfg_of(doc, "prod")
     declared = declare_airflow(cfg)
     secrets = declared.of_type(SM_SECRET)
     assert secrets["connection-databricks_default"]["name"] == "mwaa/prod/connections/databricks_default"
     assert secrets["variable-days-to-sell-version"]["name"] == "mwaa/prod/variables/days_to_sell_version"
     for name, secret in secrets.items():
-        assert secret["kmsKeyId"] == "alias/airflow-prod", name
+        assert secret["kmsKeyId"] == PROD_KEY, name
         assert secret["recoveryWindowInDays"] == cfg.airflow.recovery_window_days == 30, name
         assert secret["tags"]["environment"] == "prod", name
     assert secrets["variable-days-to-sell-version"]["tags"]["model"] == "days-to-sell"
@@ -280,7 +283,8 @@ def test_secret_names_are_where_airflows_backend_looks(airflow_home):
 
 
 def test_reader_policy_covers_both_prefixes_and_the_kms_key():
-    doc = set_path(stack_doc("staging"), "model-platform:airflow.kmsKeyId", "alias/airflow")
+    key = "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b"
+    doc = set_path(stack_doc("staging"), "model-platform:airflow.kmsKeyArn", key)
     cfg = cfg_of(doc)
     (policy,) = declare_airflow(cfg).of_type(IAM_POLICY).values()
     statements = json.loads(policy["policy"])["Statement"]
@@ -289,7 +293,17 @@ def test_reader_policy_covers_both_prefixes_and_the_kms_key():
         f"arn:aws:secretsmanager:eu-west-2:{cfg.aws.account_id}:secret:airflow/connections/*",
         f"arn:aws:secretsmanager:eu-west-2:{cfg.aws.account_id}:secret:airflow/variables/*",
     ]
-    assert any(s["Action"] == "kms:Decrypt" for s in statements)
+    (decrypt,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    assert decrypt["Resource"] == key, "decrypt with the secrets' own key only"
+
+
+def test_kms_key_must_be_a_key_arn():
+    from infra.config import ConfigError
+
+    doc = set_path(stack_doc("staging"), "model-platform:airflow.kmsKeyArn", "alias/airflow")
+    with pytest.raises(ConfigError) as info:
+        cfg_of(doc)
+    assert any(p.startswith("model-platform:airflow.kmsKeyArn: 'alias/airflow' does not match") for p in info.value.problems)
 
 
 # --------------------------------------------------------------------------- variables
@@ -403,7 +417,9 @@ def test_credentials_never_appear_in_the_plan(backend, auth):
         assert plan.get(SM_VERSION, "connection-databricks_default").to_json()["inputs"]["secretString"] == SECRET_PLACEHOLDER
     else:
         (secret,) = plan.by_type(K8S_SECRET)
-        assert secret.to_json()["inputs"]["stringData"] == SECRET_PLACEHOLDER
+        string_data = secret.to_json()["inputs"]["stringData"]
+        assert "AIRFLOW_CONN_DATABRICKS_DEFAULT" in string_data, "the Secret's keys stay readable"
+        assert set(string_data.values()) == {SECRET_PLACEHOLDER}
 
 
 @pytest.mark.parametrize(

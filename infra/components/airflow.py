@@ -148,7 +148,7 @@ class AirflowConnections(pulumi.ComponentResource):
             aws.secretsmanager.SecretArgs(
                 name=physical,
                 description=f"{what}; managed by Pulumi: change the stack file, not this secret.",
-                kms_key_id=cfg.airflow.kms_key_id,
+                kms_key_id=cfg.airflow.kms_key_arn,
                 recovery_window_in_days=cfg.airflow.recovery_window_days,
                 tags=tags,
             ),
@@ -210,13 +210,13 @@ def reader_policy_document(cfg: StackConfig) -> dict:
             "Resource": [f"{base}{airflow.connections_prefix}/*", f"{base}{airflow.variables_prefix}/*"],
         }
     ]
-    if airflow.kms_key_id:
+    if airflow.kms_key_arn:
         statements.append(
             {
                 "Sid": "DecryptAirflowSecrets",
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
-                "Resource": "*",
+                "Resource": airflow.kms_key_arn,
                 "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
             }
         )
