@@ -38,6 +38,7 @@ test: setup ## the whole test suite
 
 bench: setup ## plan time and memory for 1, 10 and 50 models
 	$(BIN)/python benchmarks/plan_bench.py
+	$(BIN)/python benchmarks/render_bench.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
