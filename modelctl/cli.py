@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 from infra.config import ConfigError
 from infra.stack_source import StackFileError
 from modelctl.commands import COMMAND_MODULES
+from modelctl.engine import PlanError
 from modelctl.stacks import UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"{exc.source}: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (StackFileError, UsageError) as exc:
+    except (StackFileError, UsageError, PlanError) as exc:
         print(f"modelctl: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -34,6 +34,10 @@ class Secret:
 SECRET = Secret()
 
 
+class PlanError(Exception):
+    """The program declares something the real engine would refuse (e.g. two resources with one URN)."""
+
+
 @dataclass
 class PlannedResource:
     urn: str
@@ -150,6 +154,23 @@ def _computed_outputs(type_: str, name: str, inputs: dict[str, Any], region: str
     return state
 
 
+def _invoke_result(token: str, args: dict[str, Any], region: str, account: str) -> dict[str, Any]:
+    """Plausible data-source results for the invokes the program makes."""
+    if token == "aws:eks/getCluster:getCluster":
+        name = args.get("name", "cluster")
+        fid = _fake_id(token, name).upper()
+        return {
+            "name": name,
+            "arn": f"arn:aws:eks:{region}:{account}:cluster/{name}",
+            "endpoint": f"https://{fid}.gr7.{region}.eks.amazonaws.com",
+            "certificateAuthorities": [{"data": "TU9DSy1DQQ=="}],
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{fid}"}]}],
+            "version": "1.31",
+            "status": "ACTIVE",
+        }
+    return {}
+
+
 class _RecordingMocks:
     """Pulumi ``Mocks``: fakes provider outputs; the monitor below records registrations."""
 
@@ -169,7 +190,7 @@ class _RecordingMocks:
                 return rid, state
 
             def call(inner, args):  # noqa: N805
-                return {}, None
+                return _invoke_result(args.token, args.args, region, account)
 
         self.mocks = _M()
 
@@ -240,6 +261,13 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
     _sync_await(run_pulumi_func(program))
     root = settings.get_root_resource()
     outputs = {name: _resolve(value) for name, value in (root.outputs if root else {}).items()}
+    seen: set[str] = set()
+    duplicates = sorted({r.urn for r in recorded if r.urn in seen or seen.add(r.urn)})  # type: ignore[func-returns-value]
+    if duplicates:
+        raise PlanError(
+            f"{stack_file.label}: the program declares {len(duplicates)} URN(s) twice, which `pulumi up` refuses "
+            f"(\"Duplicate resource URN\"): " + ", ".join(duplicates)
+        )
     recorded.sort(key=lambda r: r.urn)
     return Plan(stack=stack, resources=recorded, outputs=outputs)
 

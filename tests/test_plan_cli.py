@@ -155,3 +155,22 @@ def test_diff_against_a_git_revision(tmp_path):
 def test_diff_needs_exactly_one_comparison():
     out = run_cli("diff", "staging")
     assert out.returncode == 2 and "either two stacks" in out.stderr
+
+
+def test_duplicate_urns_fail_the_plan_as_the_real_engine_would():
+    import pulumi
+
+    from infra.stack_source import StackFile
+    from modelctl.engine import PlanError, plan_stack_file
+
+    class Thing(pulumi.ComponentResource):
+        def __init__(self, name):
+            super().__init__("test:index:Thing", name, None, None)
+
+    def program():
+        Thing("same")
+        Thing("same")
+
+    doc = stack_doc("staging")
+    with pytest.raises(PlanError, match="declares 1 URN\\(s\\) twice.*test:index:Thing::same"):
+        plan_stack_file(StackFile.from_document(doc, "stacks/Pulumi.staging.yaml"), "staging", program=program)
