@@ -10,24 +10,33 @@ every error names the stack file and the full key path, e.g.::
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal, Mapping, Optional
+from typing import Any, Iterable, Literal, Mapping, Optional
 
 from pulumi import RunError
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 
 from infra.mleap_compat import check_runtime_mleap_pair
 
 PROJECT = "model-platform"
+#: Config namespaces a stack file may use besides the project's: those of the providers and of Pulumi itself.
+#: Any other namespace is a typo (``model-platfrom:``) whose keys nothing would read.
+FOREIGN_NAMESPACES = ("aws", "kubernetes", "databricks", "pulumi")
+#: What a secure value reads as offline (``modelctl``); never decrypted.
+SECRET_PLACEHOLDER = "[secret]"
 
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
 SHA256 = r"^[0-9a-f]{64}$"
@@ -37,6 +46,16 @@ QUANTITY_MEM = r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
 BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 ARN = r"^arn:aws[a-z-]*:"
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+#: An image tag that is a plain version, e.g. ``0.23.0``: read as the MLeap version the image serves.
+IMAGE_VERSION_TAG = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+#: A label name (the part after ``model-platform/``): tags become Kubernetes labels as well as AWS tags.
+LABEL_NAME = re.compile(r"[A-Za-z0-9]([-_.A-Za-z0-9]{0,61}[A-Za-z0-9])?")
+#: A label value: empty, or a label name's characters and length.
+LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-_.A-Za-z0-9]{0,61}[A-Za-z0-9])?)?")
+#: Tag keys the platform sets itself (``infra.naming.aws_tags``); a user tag must not override them.
+PLATFORM_TAG_KEYS = ("project", "environment", "managed-by", "model")
+#: Suffix of a model's canary Deployment name (``<model>-canary``).
+CANARY_SUFFIX = "-canary"
 
 #: Config keys (under the project namespace) that hold credentials. They are
 #: accepted only as secure values (``pulumi config set --secret KEY``).
@@ -57,9 +76,27 @@ class ConfigError(RunError):
         super().__init__("\n".join(f"{source}: {p}" for p in problems))
 
 
+#: A problem a validator found: (key path below the validated block or field, "" for the field itself; message).
+Problem = tuple[str, str]
+
+
 def _err(subpath: str, message: str) -> PydanticCustomError:
-    """A cross-field error pointing at ``subpath`` below the model that raised it."""
-    return PydanticCustomError("cross_field", message, {"subpath": subpath})
+    """The error of a validator that has a single check: one problem at ``subpath``."""
+    return PydanticCustomError("cross_field", "{summary}", {"problems": ((subpath, message),), "summary": message})
+
+
+def _raise_problems(problems: Iterable[Problem]) -> None:
+    """Raise every problem a validator found, as one error.
+
+    Pydantic keeps one error per validator, so a validator that stopped at its
+    first problem would hide the rest; the list travels in the error's context
+    and ``parse_stack_config`` reports each with its own key path.
+    """
+    found = tuple(problems)
+    if found:
+        raise PydanticCustomError(
+            "cross_field", "{summary}", {"problems": found, "summary": "; ".join(message for _, message in found)}
+        )
 
 
 class _Model(BaseModel):
@@ -74,8 +111,11 @@ def _camel(name: str) -> str:
 
 
 class Block(_Model):
+    """A config block. Stack files spell keys in camelCase only: a snake_case key is unknown
+    (and, if it looks like a credential, refused as one), so no key has two spellings."""
+
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=_camel, populate_by_name=True
+        extra="forbid", frozen=True, alias_generator=_camel, validate_by_alias=True, validate_by_name=False
     )
 
 
@@ -104,7 +144,9 @@ class BundleStoreConfig(Block):
     noncurrent_version_days: int = Field(90, ge=1, le=3650, description="Days after which noncurrent bundle versions expire.")
     abort_multipart_days: int = Field(7, ge=1, le=365, description="Days after which incomplete multipart uploads are aborted.")
     protect: Optional[bool] = Field(
-        None, description="protect + retain_on_delete on the bucket. Default: true in prod, false elsewhere."
+        None,
+        description="protect + retain_on_delete on the bucket, its side resources and the KMS key the stack creates "
+        "(the serving namespace is always retained, and protected too when this is on). Default: true in prod, false elsewhere.",
     )
 
     @model_validator(mode="after")
@@ -185,32 +227,32 @@ class DatabricksConfig(Block):
     @field_validator("notification_emails")
     @classmethod
     def _emails(cls, v: list[str]) -> list[str]:
-        for e in v:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", e):
-                raise ValueError(f"{e!r} is not an email address")
+        _raise_problems(("", f"{e!r} is not an email address") for e in v if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", e))
         return v
 
     @model_validator(mode="after")
     def _cross(self) -> "DatabricksConfig":
+        problems: list[Problem] = []
         if self.auth == "oauth-m2m" and not self.client_id:
-            raise _err("clientId", "is required when auth is 'oauth-m2m'")
-        problem = check_runtime_mleap_pair(self.spark_version, self.mleap_version)
-        if problem:
-            raise _err(problem.key, problem.message)
+            problems.append(("clientId", "is required when auth is 'oauth-m2m'"))
+        incompatible = check_runtime_mleap_pair(self.spark_version, self.mleap_version)
+        if incompatible:
+            problems.append((incompatible.key, incompatible.message))
         for key, node in (("driverNodeType", self.driver_node_type), ("discoveryCluster.nodeType", self.discovery_cluster.node_type)):
             if node and node not in self.node_types:
-                raise _err(key, f"{node!r} is not in nodeTypes {self.node_types}")
+                problems.append((key, f"{node!r} is not in nodeTypes {self.node_types}"))
         if self.discovery_cluster.max_workers > self.cluster_policy.max_workers:
-            raise _err(
+            problems.append((
                 "discoveryCluster.maxWorkers",
                 f"{self.discovery_cluster.max_workers} is greater than clusterPolicy.maxWorkers ({self.cluster_policy.max_workers})",
-            )
+            ))
         if (self.discovery_cluster.autotermination_minutes or 0) > self.cluster_policy.autotermination_minutes:
-            raise _err(
+            problems.append((
                 "discoveryCluster.autoterminationMinutes",
                 f"{self.discovery_cluster.autotermination_minutes} is greater than clusterPolicy.autoterminationMinutes "
                 f"({self.cluster_policy.autotermination_minutes}), the longest the policy allows",
-            )
+            ))
+        _raise_problems(problems)
         return self
 
     @property
@@ -245,17 +287,21 @@ class AirflowConnectionConfig(Block):
     @field_validator("extra")
     @classmethod
     def _no_credentials(cls, v: dict[str, Any]) -> dict[str, Any]:
+        problems: list[Problem] = []
+
         def walk(node: Any, path: str) -> None:
             if isinstance(node, dict):
                 for key, value in node.items():
                     if _CREDENTIAL_FIELD.search(str(key)):
-                        raise ValueError(f"{path}.{key} is a credential: put it in a secure key and name it in passwordKey")
-                    walk(value, f"{path}.{key}")
+                        problems.append(("", f"{path}.{key} is a credential: put it in a secure key and name it in passwordKey"))
+                    else:
+                        walk(value, f"{path}.{key}")
             elif isinstance(node, list):
                 for item in node:
                     walk(item, path)
 
         walk(v, "extra")
+        _raise_problems(problems)
         return v
 
 
@@ -279,7 +325,14 @@ class AirflowConfig(Block):
         description="ARN of the customer-managed KMS key of the Secrets Manager secrets (default: aws/secretsmanager); "
         "the secrets-reader policy may decrypt with this key only.",
     )
-    recovery_window_days: int = Field(7, ge=0, le=30, description="Secrets Manager recovery window (0 = delete at once; else 7..30).")
+    recovery_window_days: int = Field(
+        7,
+        ge=0,
+        le=30,
+        description="Secrets Manager recovery window (0 = delete at once; else 7..30). A removed secret keeps its name "
+        "this many days: re-adding it sooner needs `aws secretsmanager restore-secret` + `pulumi import`, or a "
+        "force-delete (see infra/components/airflow.py).",
+    )
     namespace: str = Field("airflow", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description="Namespace of the Airflow Secret (kubernetes-secret).")
     secret_name: str = Field(
         "airflow-connections", pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", description="Name of the Airflow Secret (kubernetes-secret)."
@@ -291,30 +344,39 @@ class AirflowConfig(Block):
 
     @model_validator(mode="after")
     def _window(self) -> "AirflowConfig":
+        problems: list[Problem] = []
         if 0 < self.recovery_window_days < 7:
-            raise _err("recoveryWindowDays", f"{self.recovery_window_days} is not 0 or 7..30 (Secrets Manager's allowed values)")
+            problems.append(("recoveryWindowDays", f"{self.recovery_window_days} is not 0 or 7..30 (Secrets Manager's allowed values)"))
         for conn_id in self.connections:
             if not re.fullmatch(r"[A-Za-z0-9_-]+", conn_id):
-                raise _err(f"connections.{conn_id}", "conn_id may hold only letters, digits, '_' and '-'")
+                problems.append((f"connections.{conn_id}", "conn_id may hold only letters, digits, '_' and '-'"))
             if conn_id in ("databricks_default", "aws_default"):
-                raise _err(f"connections.{conn_id}", "is declared by the stack itself; choose another conn_id")
+                problems.append((f"connections.{conn_id}", "is declared by the stack itself; choose another conn_id"))
             if self.backend == "kubernetes-secret" and "-" in conn_id:
-                raise _err(
+                problems.append((
                     f"connections.{conn_id}",
                     "Airflow looks the connection up as AIRFLOW_CONN_<CONN_ID>, and '-' is not allowed in an environment "
                     "variable name: use '_' in the conn_id with the kubernetes-secret backend",
-                )
+                ))
+        _raise_problems(problems)
         return self
 
 
 # --------------------------------------------------------------------------- Kubernetes
 
 
+#: The serving image when a stack names none: the last public mleap-spring-boot image.
+DEFAULT_SERVING_IMAGE = "combustml/mleap-spring-boot:0.21.0"
+
+
 class ImagesConfig(Block):
     serving: str = Field(
-        "combustml/mleap-spring-boot:0.21.0",
+        DEFAULT_SERVING_IMAGE,
         min_length=1,
-        description="MLeap serving image (HTTP on servingPort). Build your own for MLeap >= 0.22; pin by digest in prod.",
+        description="MLeap serving image (HTTP on servingPort); pin by digest in prod. A version tag (X.Y.Z, before any "
+        "'@sha256:') must be on databricks.mleapVersion's major.minor line. The default is the last public image, which "
+        "serves MLeap 0.21 bundles only: a stack exporting another MLeap line (0.23 on 13.3 LTS ML) is refused until it "
+        "names an image built for that line.",
     )
     init: str = Field(
         "public.ecr.aws/aws-cli/aws-cli:2.22.35",
@@ -324,8 +386,17 @@ class ImagesConfig(Block):
 
 
 class KubernetesConfig(Block):
-    context: Optional[str] = Field(None, description="kubeconfig context Pulumi deploys with (default: the current context).")
-    cluster_name: str = Field(min_length=1, description="EKS cluster name (labels, documentation).")
+    context: Optional[str] = Field(
+        None,
+        pattern=r"^[^\s]+$",
+        description="Named kubeconfig context to deploy with instead of the kubeconfig generated for clusterName "
+        "(e.g. a local cluster). Default: unset.",
+    )
+    cluster_name: str = Field(
+        pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$",
+        description="The EKS cluster (in aws.region) the stack deploys to: the Kubernetes provider's kubeconfig is "
+        "built for exactly this cluster, authenticated with `aws eks get-token`.",
+    )
     version: str = Field("1.31", pattern=r"^1\.\d+$", description="Kubernetes minor version of the cluster (1.29 or newer).")
     namespace: str = Field("models", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description="Namespace the models are served in.")
     create_namespace: bool = Field(True, description="Create the serving namespace (false: it exists already).")
@@ -348,19 +419,21 @@ class KubernetesConfig(Block):
     @field_validator("allowed_namespaces")
     @classmethod
     def _namespaces(cls, v: list[str]) -> list[str]:
-        for ns in v:
-            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", ns):
-                raise ValueError(f"{ns!r} is not a namespace name (DNS label)")
+        _raise_problems(
+            ("", f"{ns!r} is not a namespace name (DNS label)") for ns in v if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", ns)
+        )
         return v
 
     @field_validator("allowed_pod_labels")
     @classmethod
     def _pod_labels(cls, v: dict[str, str]) -> dict[str, str]:
+        problems: list[Problem] = []
         for key, value in v.items():
-            if not re.fullmatch(r"([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", key):
-                raise ValueError(f"{key!r} is not a label key")
-            if not re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?", value):
-                raise ValueError(f"{key}: {value!r} is not a label value")
+            if not re.fullmatch(r"([a-z0-9.-]{1,253}/)?" + LABEL_NAME.pattern, key):
+                problems.append(("", f"{key!r} is not a label key"))
+            if not LABEL_VALUE.fullmatch(value):
+                problems.append(("", f"{key}: {value!r} is not a label value"))
+        _raise_problems(problems)
         return v
 
     @field_validator("version")
@@ -427,16 +500,20 @@ class TrainingConfig(Block):
             raise ValueError(f"{v!r} is neither a .whl nor a .jar")
         if "{version}" not in v:
             raise ValueError("must contain '{version}' so the package follows the model version")
+        if v.startswith("s3://") and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^/].*[^/]", v):
+            raise ValueError(f"{v!r} is not s3://<bucket>/<key of the package file>")
         return v
 
     @field_validator("parameters")
     @classmethod
     def _parameters(cls, v: dict[str, str]) -> dict[str, str]:
+        problems: list[Problem] = []
         for key in v:
             if key in PLATFORM_TASK_PARAMETERS:
-                raise ValueError(f"{key!r} is set by the platform (reserved: {', '.join(PLATFORM_TASK_PARAMETERS)})")
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
-                raise ValueError(f"{key!r} is not a parameter name (letters, digits, '_' and '-')")
+                problems.append(("", f"{key!r} is set by the platform (reserved: {', '.join(PLATFORM_TASK_PARAMETERS)})"))
+            elif not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
+                problems.append(("", f"{key!r} is not a parameter name (letters, digits, '_' and '-')"))
+        _raise_problems(problems)
         return v
 
     @model_validator(mode="after")
@@ -482,10 +559,12 @@ class ServingResources(Block):
 
     @model_validator(mode="after")
     def _cpu(self) -> "ServingResources":
+        problems: list[Problem] = []
         if not self.requests.cpu:
-            raise _err("requests.cpu", "is required: the HPA scales on CPU utilization of the request")
+            problems.append(("requests.cpu", "is required: the HPA scales on CPU utilization of the request"))
         if _mem_bytes(self.limits.memory) < _mem_bytes(self.requests.memory):
-            raise _err("limits.memory", f"{self.limits.memory} is below requests.memory ({self.requests.memory})")
+            problems.append(("limits.memory", f"{self.limits.memory} is below requests.memory ({self.requests.memory})"))
+        _raise_problems(problems)
         return self
 
 
@@ -579,16 +658,22 @@ class SecretValue:
     def __hash__(self) -> int:
         return hash(self._value)
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        """Only the parser makes SecretValues (from secure keys): plain text is never accepted in their place."""
+        return core_schema.is_instance_schema(cls)
+
 
 class StackConfig(Block):
     """The whole of one stack's configuration (keys under ``model-platform:``)."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=_camel, populate_by_name=True, arbitrary_types_allowed=True
-    )
-
     environment: Environment = Field(description="dev, staging or prod; prod turns on production requirements.")
-    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags/labels on every resource (e.g. team, cost-centre).")
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra tags on every AWS resource and Databricks cluster, and labels (model-platform/<key>) on every "
+        "Kubernetes object (e.g. team, cost-centre). Keys and values follow label rules: at most 63 letters, digits, "
+        f"'-', '_' or '.', starting and ending with a letter or digit. Reserved: {', '.join(PLATFORM_TAG_KEYS)}.",
+    )
     aws: AwsConfig = Field(description="AWS account and region.")
     bundle_store: BundleStoreConfig = Field(default_factory=BundleStoreConfig, description="The S3 bucket of MLeap bundles.")
     databricks: DatabricksConfig = Field(description="Databricks workspace, runtime and training defaults.")
@@ -603,6 +688,28 @@ class StackConfig(Block):
     extra_secrets: dict[str, SecretValue] = Field(
         default_factory=dict, exclude=True, description="Other secure keys, referenced by passwordKey."
     )
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        problems: list[Problem] = []
+        for key, value in v.items():
+            if not LABEL_NAME.fullmatch(key):
+                problems.append((
+                    "",
+                    f"{key!r} is not a valid tag key: tags are Kubernetes labels too (model-platform/<key>), so a key is "
+                    "1..63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+                ))
+            elif key.lower() in PLATFORM_TAG_KEYS:
+                problems.append((key, f"is set by the platform on every resource (reserved: {', '.join(PLATFORM_TAG_KEYS)})"))
+            if not LABEL_VALUE.fullmatch(value):
+                problems.append((
+                    key,
+                    f"{value!r} is not a valid tag value: it is a Kubernetes label value too, so at most 63 letters, digits, "
+                    "'-', '_' or '.', starting and ending with a letter or digit",
+                ))
+        _raise_problems(problems)
+        return v
 
     @property
     def production(self) -> bool:
@@ -626,22 +733,144 @@ class StackConfig(Block):
         return f"{PROJECT}-{self.environment.value}-bundles{suffix}"
 
 
-def _cross_stack_problems(cfg: StackConfig) -> list[tuple[str, str]]:
-    """Rules spanning blocks, and the production requirements."""
-    out: list[tuple[str, str]] = []
-    db = cfg.databricks
-    if db.auth == "token" and cfg.databricks_token is None:
+# --------------------------------------------------------------------------- Rules spanning blocks
+
+
+@dataclass(frozen=True)
+class _ModelParts:
+    """The parts of one model's config that validated; None where invalid (reported already)."""
+
+    training: Optional[TrainingConfig]
+    serving: Optional[ServingConfig]
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The blocks of a stack's config that validated; None where invalid (reported already).
+
+    Rules spanning blocks run on these, so one bad field elsewhere does not hide
+    them: every problem of a stack file is reported in one go.
+    """
+
+    environment: Optional[Environment]
+    bundle_store: Optional[BundleStoreConfig]
+    databricks: Optional[DatabricksConfig]
+    airflow: Optional[AirflowConfig]
+    kubernetes: Optional[KubernetesConfig]
+    models: Mapping[str, _ModelParts]
+    secure_keys: frozenset[str]
+
+    @classmethod
+    def of(cls, cfg: StackConfig) -> "_Parts":
+        secure = set(cfg.extra_secrets)
+        secure |= {k for k, v in (("databricksToken", cfg.databricks_token), ("databricksClientSecret", cfg.databricks_client_secret)) if v}
+        return cls(
+            cfg.environment,
+            cfg.bundle_store,
+            cfg.databricks,
+            cfg.airflow,
+            cfg.kubernetes,
+            {name: _ModelParts(m.training, m.serving) for name, m in cfg.models.items()},
+            frozenset(secure),
+        )
+
+    @classmethod
+    def salvage(cls, data: Mapping[str, Any], secure_keys: frozenset[str]) -> "_Parts":
+        """The parts of ``data`` (keyed as in the stack file) that validate on their own."""
+        return cls(
+            _valid_field("environment", data),
+            _valid_field("bundle_store", data),
+            _valid_field("databricks", data),
+            _valid_field("airflow", data),
+            _valid_field("kubernetes", data),
+            _valid_models(data.get("models")),
+            secure_keys,
+        )
+
+
+def _valid(adapter: TypeAdapter[Any], raw: Any) -> Any:
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError:
+        return None
+
+
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def _valid_field(name: str, data: Mapping[str, Any]) -> Any:
+    """Top-level field ``name`` validated alone: its default when absent, None when invalid."""
+    field = StackConfig.model_fields[name]
+    if field.alias not in data:
+        return None if field.is_required() else field.get_default(call_default_factory=True)
+    return _valid(_adapter(field.annotation), data[field.alias])
+
+
+def _valid_models(raw: Any) -> dict[str, _ModelParts]:
+    """Each model, or failing that its training and serving blocks, validated alone."""
+    if not isinstance(raw, Mapping):
+        return {}
+    out: dict[str, _ModelParts] = {}
+    for name, model in raw.items():
+        whole = _valid(_adapter(ModelConfig), model)
+        if whole is not None:
+            out[str(name)] = _ModelParts(whole.training, whole.serving)
+            continue
+        model = model if isinstance(model, Mapping) else {}
+        out[str(name)] = _ModelParts(
+            _valid(_adapter(TrainingConfig), model["training"]) if "training" in model else None,
+            _valid(_adapter(ServingConfig), model.get("serving", {})),
+        )
+    return out
+
+
+def mleap_line(version: str) -> str:
+    """The major.minor line of a version: '0.23' for '0.23.1'."""
+    major, minor = version.split(".")[:2]
+    return f"{int(major)}.{int(minor)}"
+
+
+def image_mleap_line(image: str) -> Optional[str]:
+    """The MLeap line an image's tag names ('0.23' for '…/mleap-serving:0.23.0@sha256:…'), None if the tag is no version."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    _, colon, tag = name.rpartition(":")
+    return mleap_line(tag) if colon and IMAGE_VERSION_TAG.fullmatch(tag) else None
+
+
+def _credential_problems(parts: _Parts) -> list[Problem]:
+    db = parts.databricks
+    if db is None:
+        return []
+    out: list[Problem] = []
+    if db.auth == "token" and "databricksToken" not in parts.secure_keys:
         out.append(("databricksToken", "is required when databricks.auth is 'token' (pulumi config set --secret databricksToken)"))
-    if db.auth == "oauth-m2m" and cfg.databricks_client_secret is None:
+    if db.auth == "oauth-m2m" and "databricksClientSecret" not in parts.secure_keys:
         out.append(
             ("databricksClientSecret", "is required when databricks.auth is 'oauth-m2m' (pulumi config set --secret databricksClientSecret)")
         )
-    for conn_id, conn in cfg.airflow.connections.items():
-        if conn.password_key and conn.password_key not in cfg.extra_secrets:
-            out.append(
-                (f"airflow.connections.{conn_id}.passwordKey", f"names {conn.password_key!r}, which is not a secure key of this stack")
-            )
-    for name, model in cfg.models.items():
+    return out
+
+
+def _password_key_problems(parts: _Parts) -> list[Problem]:
+    if parts.airflow is None:
+        return []
+    return [
+        (f"airflow.connections.{conn_id}.passwordKey", f"names {conn.password_key!r}, which is not a secure key of this stack")
+        for conn_id, conn in parts.airflow.connections.items()
+        if conn.password_key and conn.password_key not in parts.secure_keys
+    ]
+
+
+def _training_compute_problems(parts: _Parts) -> list[Problem]:
+    db = parts.databricks
+    if db is None:
+        return []
+    out: list[Problem] = []
+    for name, model in parts.models.items():
+        if model.training is None:
+            continue
         node = model.training.node_type
         if node and node not in db.node_types:
             out.append((f"models.{name}.training.nodeType", f"{node!r} is not in databricks.nodeTypes {db.node_types}"))
@@ -649,99 +878,250 @@ def _cross_stack_problems(cfg: StackConfig) -> list[tuple[str, str]]:
             out.append(
                 (f"models.{name}.training.numWorkers", f"{model.training.num_workers} is greater than databricks.clusterPolicy.maxWorkers ({db.cluster_policy.max_workers})")
             )
-    if cfg.production:
-        images = {"kubernetes.images.serving": cfg.kubernetes.images.serving, "kubernetes.images.init": cfg.kubernetes.images.init}
-        images.update({f"models.{n}.serving.image": m.serving.image for n, m in cfg.models.items() if m.serving.image})
-        for path, image in images.items():
-            if not IMAGE_DIGEST.search(image):
-                out.append((path, f"{image!r} must be pinned by digest (…@sha256:<64 hex>) in prod"))
-        for name, model in cfg.models.items():
-            if model.serving.replicas.min < 2:
-                out.append((f"models.{name}.serving.replicas.min", f"{model.serving.replicas.min} is below 2, the prod minimum"))
-        if cfg.bundle_store.protect is False:
-            out.append(("bundleStore.protect", "cannot be false in prod: the bundles are the only copy of every model"))
-        if cfg.airflow.recovery_window_days == 0:
-            out.append(("airflow.recoveryWindowDays", "cannot be 0 in prod: keep a recovery window of 7..30 days"))
     return out
+
+
+def _serving_images(parts: _Parts) -> dict[str, str]:
+    """Serving images by key path: the per-model ones, and the default when some model uses it."""
+    images: dict[str, str] = {}
+    k8s = parts.kubernetes
+    if k8s is not None and (not parts.models or any(m.serving is None or not m.serving.image for m in parts.models.values())):
+        images["kubernetes.images.serving"] = k8s.images.serving
+    images.update({f"models.{n}.serving.image": m.serving.image for n, m in parts.models.items() if m.serving and m.serving.image})
+    return images
+
+
+def _serving_image_mleap_problems(parts: _Parts) -> list[Problem]:
+    """An image tagged with an MLeap version serves that line's bundles only: it must match what training exports."""
+    db = parts.databricks
+    if db is None:
+        return []
+    line = mleap_line(db.mleap_version)
+    out: list[Problem] = []
+    for path, image in _serving_images(parts).items():
+        tagged = image_mleap_line(image)
+        if tagged is not None and tagged != line:
+            default = " (the default)" if path == "kubernetes.images.serving" and image == DEFAULT_SERVING_IMAGE else ""
+            out.append((
+                path,
+                f"{image!r}{default} is tagged for MLeap {tagged}, but databricks.mleapVersion is {db.mleap_version}: "
+                f"serve the bundles with an image built for MLeap {line}",
+            ))
+    return out
+
+
+def _production_problems(parts: _Parts) -> list[Problem]:
+    if parts.environment is not Environment.prod:
+        return []
+    out: list[Problem] = []
+    images: dict[str, str] = {}
+    if parts.kubernetes is not None:
+        images = {"kubernetes.images.serving": parts.kubernetes.images.serving, "kubernetes.images.init": parts.kubernetes.images.init}
+    images.update({f"models.{n}.serving.image": m.serving.image for n, m in parts.models.items() if m.serving and m.serving.image})
+    for path, image in images.items():
+        if not IMAGE_DIGEST.search(image):
+            out.append((path, f"{image!r} must be pinned by digest (…@sha256:<64 hex>) in prod"))
+    for name, model in parts.models.items():
+        if model.serving is not None and model.serving.replicas.min < 2:
+            out.append((f"models.{name}.serving.replicas.min", f"{model.serving.replicas.min} is below 2, the prod minimum"))
+    if parts.bundle_store is not None and parts.bundle_store.protect is False:
+        out.append(("bundleStore.protect", "cannot be false in prod: the bundles are the only copy of every model"))
+    if parts.airflow is not None and parts.airflow.recovery_window_days == 0:
+        out.append(("airflow.recoveryWindowDays", "cannot be 0 in prod: keep a recovery window of 7..30 days"))
+    return out
+
+
+def _cross_stack_problems(parts: _Parts) -> list[Problem]:
+    """Rules spanning blocks, and the production requirements; each runs when the blocks it reads validated."""
+    return [
+        *_credential_problems(parts),
+        *_password_key_problems(parts),
+        *_training_compute_problems(parts),
+        *_serving_image_mleap_problems(parts),
+        *_production_problems(parts),
+    ]
 
 
 # --------------------------------------------------------------------------- Parsing
 
 
-def _format_loc(loc: tuple[Any, ...], ctx: Mapping[str, Any] | None) -> str:
-    parts = [str(p) for p in loc]
-    if ctx and ctx.get("subpath"):
-        parts.append(str(ctx["subpath"]))
-    return f"{PROJECT}:" + ".".join(parts)
+def _key_path(loc: tuple[Any, ...], subpath: str = "") -> str:
+    return f"{PROJECT}:" + ".".join([str(p) for p in loc] + ([subpath] if subpath else []))
+
+
+def _is_sensitive(error: Mapping[str, Any]) -> bool:
+    """Whether the error's input may be a credential, which must never be echoed."""
+    if error["type"] == "is_instance_of" and (error.get("ctx") or {}).get("class") == SecretValue.__name__:
+        return True
+    return any(isinstance(p, str) and _CREDENTIAL_FIELD.search(p) for p in error["loc"])
 
 
 def _describe(error: Mapping[str, Any]) -> str:
-    kind, msg, value = error["type"], error["msg"], error.get("input")
+    kind, msg = error["type"], error["msg"]
+    value = None if _is_sensitive(error) else error.get("input")
     if kind == "extra_forbidden":
         key = str(error["loc"][-1])
         if _CREDENTIAL_FIELD.search(key):
             return "is a credential: set it as a secure top-level key (pulumi config set --secret ...), never in plain text"
+        if _camel(key) != key:
+            return f"unknown key: stack files spell keys in camelCase ({_camel(key)})"
         return "unknown key (typo?)"
     if kind == "missing":
         return "is required"
-    if kind == "cross_field":
-        return msg
     if kind == "string_pattern_mismatch" and isinstance(value, str):
         return f"{value!r} does not match {error['ctx']['pattern']}"
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
-    if isinstance(value, (str, int, float, bool)) and not isinstance(value, dict):
+    if isinstance(value, (str, int, float, bool)):
         return f"{value!r}: {msg}"
     return msg
 
 
-def parse_stack_config(
-    values: Mapping[str, Any], secret_keys: frozenset[str] | set[str], source: str
-) -> StackConfig:
-    """Parse the project-namespace config of one stack.
+def _error_lines(error: Mapping[str, Any]) -> list[str]:
+    """One line per problem of a pydantic error (a validator's error may carry several)."""
+    if error["type"] == "cross_field":
+        return [f"{_key_path(error['loc'], sub)}: {msg}" for sub, msg in error["ctx"]["problems"]]
+    return [f"{_key_path(error['loc'])}: {_describe(error)}"]
 
-    ``values`` maps keys without the ``model-platform:`` prefix to decoded values
-    (objects already JSON-decoded); ``secret_keys`` names those that were secure.
-    Raises ConfigError listing every problem, each with its full key path.
+
+def _split_key(key: str) -> tuple[str, str]:
+    """(namespace, name) of a config key; a key without one is the project's, as in Pulumi."""
+    namespace, colon, name = key.partition(":")
+    return (namespace, name) if colon else (PROJECT, key)
+
+
+def _namespace_problem(key: str, namespace: str) -> str:
+    known = (PROJECT, *FOREIGN_NAMESPACES)
+    close = difflib.get_close_matches(namespace, known, n=1)
+    hint = f" (typo of {close[0]!r}?)" if close else ""
+    return (
+        f"{key}: unknown config namespace {namespace!r}{hint}: nothing would read this key. Stack files hold {PROJECT}:* "
+        f"keys, and {', '.join(f'{ns}:*' for ns in FOREIGN_NAMESPACES)} for the providers and Pulumi"
+    )
+
+
+def _secret_paths(value: Any, path: str) -> list[str]:
+    """Key paths inside ``value`` holding an (offline) secure value."""
+    if isinstance(value, Mapping):
+        return [p for k, v in value.items() for p in _secret_paths(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _secret_paths(v, f"{path}.{i}")]
+    return [path] if value == SECRET_PLACEHOLDER else []
+
+
+def _nested_secret_problems(key: str, value: Any) -> list[str]:
+    """A secure value inside structured config (``pulumi config set --path --secret``): name where, say what to do.
+
+    Offline, the stack file shows which nested value is secure; at run time the
+    whole top-level key arrives secret and decrypted, so only the key is named.
     """
-    problems: list[str] = []
-    data: dict[str, Any] = {}
+    advice = (
+        "structured config cannot hold a secure value: set it as a top-level secure key "
+        "(pulumi config set --secret NAME) and name that key in passwordKey"
+    )
+    nested = _secret_paths(value, f"{PROJECT}:{key}")
+    if nested:
+        return [f"{path}: is a secure value inside structured config (pulumi config set --path --secret); {advice}" for path in nested]
+    return [f"{PROJECT}:{key}: is secret because a value inside it is (pulumi config set --path --secret); {advice}"]
+
+
+@dataclass
+class _ProjectKeys:
+    """The project's top-level keys sorted out: plain data, secure values, and what is wrong with the rest."""
+
+    data: dict[str, Any]
+    secure: set[str]
+    problems: list[str]
+    #: Keys whose problem was reported here; rules spanning blocks stay silent about them.
+    reported: set[str]
+
+
+def _sort_project_keys(values: Mapping[str, Any], secret_keys: set[str]) -> _ProjectKeys:
+    known = {f.alias for f in StackConfig.model_fields.values()} - {"extraSecrets"}
+    out = _ProjectKeys({}, set(), [], set())
     extra: dict[str, SecretValue] = {}
-    known = set(StackConfig.model_fields) | {f.alias for f in StackConfig.model_fields.values() if f.alias}
     for key, value in values.items():
-        path = f"{PROJECT}:{key}"
+        path, camel = f"{PROJECT}:{key}", _camel(key)
         if key in secret_keys:
-            if not isinstance(value, str) or not value:
-                problems.append(f"{path}: a secure value must be a non-empty string")
+            if key not in known and camel != key and camel in known:
+                out.problems.append(f"{path}: unknown key: stack files spell keys in camelCase ({camel})")
+                out.reported.add(camel)
+            elif isinstance(value, (Mapping, list)):
+                out.problems += _nested_secret_problems(key, value)
+                out.reported.add(key)
+            elif not isinstance(value, str) or not value:
+                out.problems.append(f"{path}: a secure value must be a non-empty string")
+                out.reported.add(key)
             elif key in CREDENTIAL_KEYS:
-                data[key] = SecretValue(value)
+                out.data[key] = SecretValue(value)
+                out.secure.add(key)
             else:
                 extra[key] = SecretValue(value)
-            continue
-        if key in CREDENTIAL_KEYS or (key not in known and _CREDENTIAL_FIELD.search(key)):
-            problems.append(f"{path}: is a credential in plain text: set it with 'pulumi config set --secret {key}'")
-            continue
-        if key == "extraSecrets" or key not in known:
-            problems.append(f"{path}: unknown key (typo?)")
-            continue
-        data[key] = value
-    models = data.get("models")
-    if isinstance(models, Mapping):
-        for name in models:
-            if not re.fullmatch(MODEL_NAME, str(name)):
-                problems.append(
-                    f"{PROJECT}:models.{name}: model name must be a DNS label: lowercase letters, digits and '-', "
-                    "at most 40 characters"
-                )
-    data["extraSecrets"] = extra
+                out.secure.add(key)
+        elif key in CREDENTIAL_KEYS or (key not in known and _CREDENTIAL_FIELD.search(key)):
+            name = camel if camel in CREDENTIAL_KEYS else key
+            out.problems.append(f"{path}: is a credential in plain text: set it with 'pulumi config set --secret {name}'")
+            out.reported |= {key, name}
+        elif key not in known:
+            hint = f": stack files spell keys in camelCase ({camel})" if camel != key and camel in known else " (typo?)"
+            out.problems.append(f"{path}: unknown key{hint}")
+        else:
+            out.data[key] = value
+    out.data["extraSecrets"] = extra
+    return out
+
+
+def _model_name_problems(models: Any) -> list[str]:
+    """Model names become Kubernetes names: DNS labels, and none equal to another model's canary Deployment."""
+    if not isinstance(models, Mapping):
+        return []
+    names = {str(n): None for n in models}  # ordered, with set lookups
+    out: list[str] = []
+    for name in names:
+        if not re.fullmatch(MODEL_NAME, name):
+            out.append(
+                f"{PROJECT}:models.{name}: model name must be a DNS label: lowercase letters, digits and '-', at most 40 characters"
+            )
+        base = name.removesuffix(CANARY_SUFFIX)
+        if base != name and base in names:
+            out.append(
+                f"{PROJECT}:models.{name}: collides with model {base!r}, whose canary Deployment is named {name!r}: "
+                "rename one of the two models"
+            )
+    return out
+
+
+def parse_stack_config(values: Mapping[str, Any], secret_keys: Iterable[str], source: str) -> StackConfig:
+    """Parse one stack's config, as the Pulumi runtime hands it over.
+
+    ``values`` maps every config key of the stack, namespace included
+    (``model-platform:models``, ``aws:region``), to its decoded value (objects
+    already JSON-decoded); ``secret_keys`` names those that were secure. Keys of
+    the providers' and Pulumi's namespaces are theirs to read; a key in any
+    other namespace (a misspelled ``model-platform``) would be read by no one,
+    so it is refused. Raises ConfigError listing every problem, each with its
+    full key path.
+    """
+    problems: list[str] = []
+    project_values: dict[str, Any] = {}
+    for key, value in values.items():
+        namespace, name = _split_key(key)
+        if namespace == PROJECT:
+            project_values[name] = value
+        elif namespace not in FOREIGN_NAMESPACES:
+            problems.append(_namespace_problem(key, namespace))
+    project_secrets = {name for namespace, name in map(_split_key, secret_keys) if namespace == PROJECT}
+    keys = _sort_project_keys(project_values, project_secrets)
+    problems += keys.problems
+    problems += _model_name_problems(keys.data.get("models"))
+    cfg: Optional[StackConfig] = None
     try:
-        cfg = StackConfig.model_validate(data)
+        cfg = StackConfig.model_validate(keys.data)
+        parts = _Parts.of(cfg)
     except ValidationError as exc:
-        for error in exc.errors():
-            problems.append(f"{_format_loc(error['loc'], error.get('ctx'))}: {_describe(error)}")
-        raise ConfigError(source, problems) from None
-    plain = {p.split(":", 2)[1] for p in problems}  # keys already reported as plain-text credentials
-    problems += [f"{PROJECT}:{path}: {msg}" for path, msg in _cross_stack_problems(cfg) if path not in plain]
-    if problems:
+        problems += [line for error in exc.errors() for line in _error_lines(error)]
+        parts = _Parts.salvage(keys.data, frozenset(keys.secure))
+    problems += [f"{PROJECT}:{path}: {msg}" for path, msg in _cross_stack_problems(parts) if path not in keys.reported]
+    if problems or cfg is None:
         raise ConfigError(source, problems)
     return cfg

@@ -8,6 +8,8 @@ pairs with Spark 3.4 / Scala 2.12; 0.24+ targets Spark 4 / Scala 2.13 / Java 17.
 
 The two tables below are the whole compatibility matrix: a new runtime or
 MLeap release is one line here (and one case in tests/test_mleap_compat.py).
+A runtime newer than the last one in the table is refused as such, with no
+table entry of its own.
 """
 
 from __future__ import annotations
@@ -21,16 +23,13 @@ class SparkLine(NamedTuple):
     scala: str
 
 
-#: Databricks LTS runtime (major.minor) -> Spark line it ships.
+#: Databricks LTS ML runtime (major.minor) -> Spark line it ships: the runtimes that can export MLeap bundles.
+#: Newer runtimes are left out on purpose: open-source MLeap is not supported on them, whatever the MLeap version.
 DATABRICKS_RUNTIMES: dict[str, SparkLine] = {
     "10.4": SparkLine("3.2", "2.12"),
     "11.3": SparkLine("3.3", "2.12"),
     "12.2": SparkLine("3.3", "2.12"),
     "13.3": SparkLine("3.4", "2.12"),
-    "14.3": SparkLine("3.5", "2.12"),
-    "15.4": SparkLine("3.5", "2.12"),
-    "16.4": SparkLine("3.5", "2.12"),
-    "17.3": SparkLine("4.0", "2.13"),
 }
 
 #: MLeap (major.minor) -> Spark line it is built for.
@@ -43,8 +42,14 @@ MLEAP_RELEASES: dict[str, SparkLine] = {
     "0.25": SparkLine("4.0", "2.13"),
 }
 
-#: Newest runtime on which open-source MLeap is supported.
-LAST_MLEAP_RUNTIME = (13, 3)
+
+def _version(major_minor: str) -> tuple[int, int]:
+    major, minor = major_minor.split(".")
+    return int(major), int(minor)
+
+
+#: Newest runtime on which open-source MLeap is supported: the table's last.
+LAST_MLEAP_RUNTIME: tuple[int, int] = max(map(_version, DATABRICKS_RUNTIMES))
 
 _RUNTIME_KEY = re.compile(r"^(\d+)\.(\d+)\.x-(?:(?:cpu|gpu)-)?(ml-)?(?:photon-)?scala(2\.\d+)$")
 
@@ -84,7 +89,8 @@ def check_runtime_mleap_pair(spark_version: str, mleap_version: str) -> Optional
     if runtime.version > LAST_MLEAP_RUNTIME:
         return Incompatibility(
             "sparkVersion",
-            f"runtime {spark_version!r} is newer than 13.3 LTS ML, the last Databricks runtime that supports open-source MLeap",
+            f"runtime {spark_version!r} is newer than {'.'.join(map(str, LAST_MLEAP_RUNTIME))} LTS ML, the last Databricks "
+            "runtime that supports open-source MLeap",
         )
     line = DATABRICKS_RUNTIMES.get(f"{runtime.version[0]}.{runtime.version[1]}")
     if line is None:

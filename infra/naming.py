@@ -20,11 +20,14 @@ def stack_prefix(cfg: StackConfig) -> str:
 
 
 def aws_tags(cfg: StackConfig, model: Optional[str] = None) -> dict[str, str]:
-    """Tags on every AWS resource (and Databricks custom_tags)."""
-    tags = {**cfg.tags, "project": PROJECT, "environment": cfg.environment.value, "managed-by": MANAGED_BY}
+    """Tags on every AWS resource (and Databricks custom_tags): the stack's tags, then the platform's.
+
+    The platform's keys are ``PLATFORM_TAG_KEYS``, which the config refuses as user tags.
+    """
+    platform = {"project": PROJECT, "environment": cfg.environment.value, "managed-by": MANAGED_BY}
     if model:
-        tags["model"] = model
-    return tags
+        platform["model"] = model
+    return {**cfg.tags, **platform}
 
 
 def k8s_labels(cfg: StackConfig, model: str, version: Optional[str], component: str = "serving") -> dict[str, str]:
@@ -39,7 +42,8 @@ def k8s_labels(cfg: StackConfig, model: str, version: Optional[str], component: 
     }
     if version is not None:
         labels["app.kubernetes.io/version"] = label_value(version)
-    labels.update({f"model-platform/{k}": label_value(v) for k, v in cfg.tags.items()})
+    tag_labels = {f"model-platform/{k}": label_value(v) for k, v in cfg.tags.items()}
+    labels.update({k: v for k, v in tag_labels.items() if k not in labels})  # the platform's own labels win
     return labels
 
 

@@ -3,7 +3,8 @@
 ``pulumi up`` hands the program its config through the runtime (decrypted,
 with the list of secure keys); ``modelctl`` reads the stack file and feeds the
 very same runtime API, with every secure value replaced by a placeholder, so
-both paths go through one parser.
+both paths go through one parser. Both hand the parser every key, whatever its
+namespace, so a misspelled ``model-platform:`` namespace is refused too.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
-from infra.config import PROJECT
+from infra.config import PROJECT, SECRET_PLACEHOLDER  # SECRET_PLACEHOLDER: imported from here by modelctl
 
 if TYPE_CHECKING:
     from infra.config import StackConfig
 
-#: What a secure value reads as offline; never decrypted.
-SECRET_PLACEHOLDER = "[secret]"
 STACKS_DIR = "stacks"
 
 
@@ -46,20 +45,87 @@ def decode(value: Any) -> Any:
 
 
 def read_runtime_config() -> tuple[dict[str, Any], frozenset[str]]:
-    """This project's config keys (prefix stripped) and which of them are secure."""
+    """Every config key of the stack (namespace included, values decoded), and which of them are secure."""
     from pulumi.runtime import config as rc
 
     merged: dict[str, Any] = dict(rc.get_config_env())
     merged.update(rc.CONFIG.get())
     secret = set(rc._SECRET_KEYS.get()) | set(rc.get_config_secret_keys_env())
-    prefix = f"{PROJECT}:"
-    values = {k[len(prefix):]: decode(v) for k, v in merged.items() if k.startswith(prefix)}
-    secrets = frozenset(k[len(prefix):] for k in secret if k.startswith(prefix))
-    return values, secrets
+    return {k: decode(v) for k, v in merged.items()}, frozenset(secret)
 
 
 class StackFileError(Exception):
     """The stack file cannot be read as a Pulumi stack file at all."""
+
+
+class _StackFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading scalars as Pulumi does: a date stays the string it is written as.
+
+    (PyYAML would make ``2024-01-01`` a ``date``, which is not config and not JSON.)
+    """
+
+
+_StackFileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _duplicate_key_error(node: yaml.Node, label: str, path: tuple[str, ...] = ()) -> Optional[str]:
+    """The first key written twice in one mapping, with its line and key path.
+
+    PyYAML keeps the last of two equal keys and ruamel (modelctl's editor) the
+    first: the two readers of one file would disagree, so neither may choose.
+    """
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = str(key_node.value)
+            # The stack's keys are addressed below `config:`, as `pulumi config` and the errors name them.
+            dotted = ".".join((*path, key)[1:] if path[:1] == ("config",) else (*path, key))
+            if key in seen:
+                return f"{label}: line {key_node.start_mark.line + 1}: duplicate key {dotted}"
+            seen.add(key)
+            found = _duplicate_key_error(value_node, label, (*path, key))
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = _duplicate_key_error(item, label, (*path, str(index)))
+            if found:
+                return found
+    return None
+
+
+def _load_yaml(text: str, label: str) -> Any:
+    """The YAML document in ``text``; StackFileError naming ``label`` if it is not valid or repeats a key."""
+    loader = _StackFileLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        duplicate = _duplicate_key_error(node, label)
+        if duplicate:
+            raise StackFileError(duplicate)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{label}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _config_text(key: str, value: Any, label: str) -> str:
+    """A plain config value as the runtime hands it over: structured values as JSON, scalars as text."""
+    if isinstance(value, (dict, list)):
+        try:
+            return json.dumps(value)
+        except (TypeError, ValueError):
+            raise StackFileError(f"{label}: {key}: holds a value that is not plain config (quote it)") from None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -75,12 +141,20 @@ class StackFile:
     def load(cls, path: Path, label: str | None = None) -> "StackFile":
         label = label or str(path)
         try:
-            doc = yaml.safe_load(path.read_text()) or {}
+            text = path.read_text()
         except OSError as exc:
             raise StackFileError(f"{label}: cannot read: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise StackFileError(f"{label}: not valid YAML: {exc}") from None
-        return cls.from_document(doc, label, path)
+        return cls.from_text(text, label, path)
+
+    @classmethod
+    def from_text(cls, text: str, label: str, path: Path | None = None) -> "StackFile":
+        """The one way from a stack file's text to a StackFile, for every reader (file, git revision, edit).
+
+        Raises StackFileError naming ``label`` when the text is not YAML, repeats
+        a key, or is not shaped like a stack file.
+        """
+        doc = _load_yaml(text, label)
+        return cls.from_document({} if doc is None else doc, label, path)
 
     @classmethod
     def from_document(cls, doc: Any, label: str, path: Path | None = None) -> "StackFile":
@@ -96,24 +170,19 @@ class StackFile:
                 flat[key] = SECRET_PLACEHOLDER
                 secrets.append(key)
             elif _has_secure(value):
-                flat[key] = json.dumps(_redact(value))
+                # As at run time, the whole key is secret; the placeholder marks which value inside was secure.
+                flat[key] = _config_text(key, _redact(value), label)
                 secrets.append(key)
-            elif isinstance(value, (dict, list)):
-                flat[key] = json.dumps(value)
-            elif isinstance(value, bool):
-                flat[key] = "true" if value else "false"
             else:
-                flat[key] = "" if value is None else str(value)
+                flat[key] = _config_text(key, value, label)
         return cls(path or Path(label), label, flat, tuple(secrets))
 
     def stack_config(self) -> "StackConfig":
         """The typed config, parsed as ``pulumi up`` would (secure values stay placeholders)."""
         from infra.config import parse_stack_config
 
-        prefix = f"{PROJECT}:"
-        values = {k[len(prefix):]: decode(v) for k, v in self.config.items() if k.startswith(prefix)}
-        secrets = frozenset(k[len(prefix):] for k in self.secret_keys if k.startswith(prefix))
-        return parse_stack_config(values, secrets, self.label)
+        values = {k: decode(v) for k, v in self.config.items()}
+        return parse_stack_config(values, frozenset(self.secret_keys), self.label)
 
 
 def _has_secure(value: Any) -> bool:

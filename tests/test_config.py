@@ -6,7 +6,7 @@ import pytest
 
 from infra.config import ConfigError, StackConfig
 from infra.stack_source import StackFile
-from tests.conftest import del_path, set_path, stack_doc
+from tests.conftest import del_path, set_path, stack_doc, with_models
 
 M = "model-platform:models.days-to-sell"
 
@@ -209,3 +209,246 @@ def test_secret_value_never_prints():
 def test_secure_values_are_placeholders_offline():
     cfg = parse(stack_doc("staging"))
     assert cfg.databricks_client_secret.reveal() == "[secret]"
+
+
+# --------------------------------------------------------------------------- credentials in either spelling
+
+
+@pytest.mark.parametrize(
+    "key,secure_name",
+    [
+        ("databricksClientSecret", "databricksClientSecret"),
+        ("databricks_client_secret", "databricksClientSecret"),
+        ("databricksToken", "databricksToken"),
+        ("databricks_token", "databricksToken"),
+    ],
+)
+def test_a_plain_text_credential_is_refused_in_either_spelling_without_echoing_it(key, secure_name):
+    doc = stack_doc("staging")
+    doc["config"][f"model-platform:{key}"] = "s3cr3t-plain"
+    found = problems(doc)
+    assert (
+        f"stacks/Pulumi.staging.yaml: model-platform:{key}: is a credential in plain text: "
+        f"set it with 'pulumi config set --secret {secure_name}'"
+    ) in found
+    assert not any("s3cr3t" in p for p in found), found
+
+
+@pytest.mark.parametrize("path", ["model-platform:databricks.client_secret", "model-platform:databricks.clientSecret"])
+def test_a_credential_nested_in_either_spelling_is_refused_without_echoing_it(path):
+    found = problems(set_path(stack_doc("staging"), path, "s3cr3t-plain"))
+    assert found == [f"stacks/Pulumi.staging.yaml: {path}: is a credential: set it as a secure top-level key "
+                     "(pulumi config set --secret ...), never in plain text"]
+
+
+def test_stack_files_spell_keys_in_camel_case_only():
+    doc = stack_doc("staging")
+    doc["config"]["model-platform:databricks"]["client_id"] = doc["config"]["model-platform:databricks"].pop("clientId")
+    doc["config"]["model-platform:bundle_store"] = doc["config"].pop("model-platform:bundleStore")
+    found = problems(doc)
+    assert "stacks/Pulumi.staging.yaml: model-platform:bundle_store: unknown key: stack files spell keys in camelCase (bundleStore)" in found
+    assert "stacks/Pulumi.staging.yaml: model-platform:databricks.client_id: unknown key: stack files spell keys in camelCase (clientId)" in found
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def test_a_key_in_a_misspelled_namespace_is_refused():
+    doc = stack_doc("staging")
+    doc["config"]["model-platfrom:bundleStore"] = {"protect": True}
+    found = problems(doc)
+    assert len(found) == 1, found
+    assert found[0].startswith(
+        "stacks/Pulumi.staging.yaml: model-platfrom:bundleStore: unknown config namespace 'model-platfrom' "
+        "(typo of 'model-platform'?)"
+    )
+
+
+def test_the_providers_and_pulumis_namespaces_are_theirs_to_read():
+    doc = stack_doc("staging")
+    assert doc["config"]["aws:region"] == "eu-west-2"
+    doc["config"].update({"kubernetes:context": "ml-serving", "databricks:host": "https://x", "pulumi:disable-default-providers": ["*"]})
+    parse(doc)
+
+
+# --------------------------------------------------------------------------- every problem at once
+
+
+def test_rules_spanning_blocks_still_run_when_a_field_is_invalid():
+    doc = stack_doc("prod")
+    set_path(doc, f"{M}.serving.replicas", {"min": 1, "max": 4})
+    set_path(doc, "model-platform:kubernetes.images.serving", "registry.example.com/ml/mleap-serving:0.23.0")
+    set_path(doc, f"{M}.bundleSha256", "abc")
+    assert problems(doc, "prod") == [
+        f"stacks/Pulumi.prod.yaml: {M}.bundleSha256: 'abc' does not match ^[0-9a-f]{{64}}$",
+        "stacks/Pulumi.prod.yaml: model-platform:kubernetes.images.serving: 'registry.example.com/ml/mleap-serving:0.23.0' "
+        "must be pinned by digest (…@sha256:<64 hex>) in prod",
+        f"stacks/Pulumi.prod.yaml: {M}.serving.replicas.min: 1 is below 2, the prod minimum",
+    ]
+
+
+def test_a_block_reports_every_problem_it_has():
+    doc = stack_doc("staging")
+    del doc["config"]["model-platform:databricks"]["clientId"]
+    set_path(doc, "model-platform:databricks.mleapVersion", "0.24.0")
+    set_path(doc, "model-platform:databricks.driverNodeType", "m5.large")
+    set_path(doc, "model-platform:databricks.notificationEmails", ["one", "two@example.com", "three"])
+    assert problems(doc) == [
+        "stacks/Pulumi.staging.yaml: model-platform:databricks.notificationEmails: 'one' is not an email address",
+        "stacks/Pulumi.staging.yaml: model-platform:databricks.notificationEmails: 'three' is not an email address",
+    ]
+    set_path(doc, "model-platform:databricks.notificationEmails", ["two@example.com"])
+    assert problems(doc) == [
+        "stacks/Pulumi.staging.yaml: model-platform:databricks.clientId: is required when auth is 'oauth-m2m'",
+        "stacks/Pulumi.staging.yaml: model-platform:databricks.mleapVersion: MLeap 0.24.0 needs Spark 4.0 / Scala 2.13, "
+        "but runtime '13.3.x-cpu-ml-scala2.12' has Spark 3.4 / Scala 2.12",
+        "stacks/Pulumi.staging.yaml: model-platform:databricks.driverNodeType: 'm5.large' is not in nodeTypes "
+        "['i3.xlarge', 'i3.2xlarge']",
+    ]
+
+
+def test_every_problem_of_a_model_is_reported():
+    doc = set_path(stack_doc("staging"), f"{M}.serving.resources", {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}})
+    set_path(doc, "model-platform:airflow.connections", {"a.b": {"connType": "http"}, "aws_default": {"connType": "aws"}})
+    assert problems(doc) == [
+        "stacks/Pulumi.staging.yaml: model-platform:airflow.connections.a.b: conn_id may hold only letters, digits, '_' and '-'",
+        "stacks/Pulumi.staging.yaml: model-platform:airflow.connections.aws_default: is declared by the stack itself; "
+        "choose another conn_id",
+        f"stacks/Pulumi.staging.yaml: {M}.serving.resources.requests.cpu: is required: the HPA scales on CPU utilization "
+        "of the request",
+        f"stacks/Pulumi.staging.yaml: {M}.serving.resources.limits.memory: 1Gi is below requests.memory (2Gi)",
+    ]
+
+
+# --------------------------------------------------------------------------- tags
+
+
+@pytest.mark.parametrize(
+    "tags,expected",
+    [
+        ({"cost centre": "cc-1"}, "model-platform:tags: 'cost centre' is not a valid tag key"),
+        ({"-team": "x"}, "model-platform:tags: '-team' is not a valid tag key"),
+        ({"k" * 64: "x"}, f"model-platform:tags: '{'k' * 64}' is not a valid tag key"),
+        ({"team": "pricing data science"}, "model-platform:tags.team: 'pricing data science' is not a valid tag value"),
+        ({"team": "v" * 64}, "model-platform:tags.team: 'vvvv"),
+        ({"team": "x_"}, "model-platform:tags.team: 'x_' is not a valid tag value"),
+        ({"environment": "qa"}, "model-platform:tags.environment: is set by the platform on every resource"),
+        ({"Project": "x"}, "model-platform:tags.Project: is set by the platform on every resource"),
+        ({"managed-by": "terraform"}, "model-platform:tags.managed-by: is set by the platform"),
+        ({"model": "x"}, "model-platform:tags.model: is set by the platform"),
+    ],
+)
+def test_tags_must_be_label_names_and_values_and_not_the_platforms(tags, expected):
+    found = problems(set_path(stack_doc("staging"), "model-platform:tags", tags))
+    assert len(found) == 1 and found[0].startswith(f"stacks/Pulumi.staging.yaml: {expected}"), found
+
+
+def test_valid_tags_are_accepted_and_the_reserved_keys_are_the_platforms_own():
+    from infra.config import PLATFORM_TAG_KEYS
+    from infra.naming import aws_tags
+
+    tags = {"team": "pricing", "cost-centre": "cc-1234", "created": "2024-01-01", "owner.email": "", "A_b.c-9": "Z"}
+    cfg = parse(set_path(stack_doc("staging"), "model-platform:tags", tags))
+    assert cfg.tags == tags
+    assert set(aws_tags(cfg, "days-to-sell")) - set(tags) == set(PLATFORM_TAG_KEYS)
+
+
+# --------------------------------------------------------------------------- serving image vs MLeap version
+
+
+def test_the_staging_image_serves_the_mleap_line_training_exports():
+    cfg = parse(stack_doc("staging"))
+    assert cfg.databricks.mleap_version.startswith("0.23.")
+    assert cfg.kubernetes.images.serving.endswith(":0.23.0")
+
+
+@pytest.mark.parametrize(
+    "path,image,expected",
+    [
+        ("model-platform:kubernetes.images.serving", "registry.example.com/ml/mleap-serving:0.21.0", "kubernetes.images.serving: "
+         "'registry.example.com/ml/mleap-serving:0.21.0' is tagged for MLeap 0.21, but databricks.mleapVersion is 0.23.0"),
+        ("model-platform:kubernetes.images.serving", "registry:5000/mleap:0.24.1@sha256:" + "a" * 64, "is tagged for MLeap 0.24"),
+        (f"{M}.serving.image", "registry.example.com/ml/mleap-serving:0.22.0", "days-to-sell.serving.image: "
+         "'registry.example.com/ml/mleap-serving:0.22.0' is tagged for MLeap 0.22"),
+        ("model-platform:kubernetes.images.serving", "registry.example.com/ml/mleap-serving:0.23.4", None),
+        ("model-platform:kubernetes.images.serving", "registry:5000/mleap:0.23.0@sha256:" + "a" * 64, None),
+        ("model-platform:kubernetes.images.serving", "registry.example.com/ml/mleap-serving:latest", None),
+        ("model-platform:kubernetes.images.serving", "registry:5000/mleap-serving", None),
+        ("model-platform:kubernetes.images.serving", "registry.example.com/ml/mleap-serving:0.21.0-jdk11", None),
+    ],
+)
+def test_a_serving_image_tagged_with_a_version_must_match_the_mleap_line(path, image, expected):
+    doc = set_path(stack_doc("staging"), path, image)
+    if expected is None:
+        parse(doc)
+        return
+    found = problems(doc)
+    assert len(found) == 1 and expected in found[0], found
+
+
+def test_the_default_serving_image_is_refused_for_another_mleap_line():
+    doc = stack_doc("staging")
+    del doc["config"]["model-platform:kubernetes"]["images"]
+    assert problems(doc) == [
+        "stacks/Pulumi.staging.yaml: model-platform:kubernetes.images.serving: 'combustml/mleap-spring-boot:0.21.0' "
+        "(the default) is tagged for MLeap 0.21, but databricks.mleapVersion is 0.23.0: serve the bundles with an image "
+        "built for MLeap 0.23"
+    ]
+    set_path(doc, f"{M}.serving.image", "registry.example.com/ml/mleap-serving:0.23.0")
+    parse(doc)  # no model uses the default
+
+
+def test_the_default_serving_image_fits_an_mleap_0_21_stack():
+    doc = stack_doc("staging")
+    del doc["config"]["model-platform:kubernetes"]["images"]
+    set_path(doc, "model-platform:databricks.sparkVersion", "10.4.x-cpu-ml-scala2.12")
+    set_path(doc, "model-platform:databricks.mleapVersion", "0.21.1")
+    parse(doc)
+
+
+# --------------------------------------------------------------------------- secure values inside structured config
+
+
+def test_a_secure_value_inside_structured_config_is_named_with_what_to_do():
+    doc = set_path(
+        stack_doc("staging"),
+        "model-platform:airflow.connections",
+        {"warehouse": {"connType": "postgres", "password": {"secure": "v1:abc"}}},
+    )
+    assert problems(doc) == [
+        "stacks/Pulumi.staging.yaml: model-platform:airflow.connections.warehouse.password: is a secure value inside "
+        "structured config (pulumi config set --path --secret); structured config cannot hold a secure value: set it as "
+        "a top-level secure key (pulumi config set --secret NAME) and name that key in passwordKey"
+    ]
+
+
+# --------------------------------------------------------------------------- model names
+
+
+def test_a_model_named_like_another_models_canary_is_refused():
+    doc = with_models(stack_doc("staging"), ["days-to-sell", "days-to-sell-canary"])
+    assert problems(doc) == [
+        "stacks/Pulumi.staging.yaml: model-platform:models.days-to-sell-canary: collides with model 'days-to-sell', "
+        "whose canary Deployment is named 'days-to-sell-canary': rename one of the two models"
+    ]
+    parse(with_models(stack_doc("staging"), ["days-to-sell", "canary", "days-to-sell-canaryx"]))
+
+
+@pytest.mark.parametrize(
+    "path,value,expected",
+    [
+        (f"{M}.training.package", "s3://bucket-{version}.whl", "is not s3://<bucket>/<key of the package file>"),
+        (f"{M}.training.package", "dbfs:/FileStore/jars/model-{version}.jar", None),
+        ("model-platform:kubernetes.clusterName", "ml-serving\nprod", "does not match"),
+        ("model-platform:kubernetes.context", "ctx with spaces", "does not match"),
+    ],
+)
+def test_values_that_would_break_the_program_or_ci_are_refused(path, value, expected):
+    doc = set_path(stack_doc("staging"), path, value)
+    if path.endswith("package") and value.endswith(".jar"):
+        set_path(doc, f"{M}.training.packageName", "com.example.Train")
+    if expected is None:
+        parse(doc)
+        return
+    found = problems(doc)
+    assert any(path in p and expected in p for p in found), found

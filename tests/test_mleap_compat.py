@@ -58,21 +58,20 @@ def test_pairs_that_cannot_work_are_refused_naming_the_key_at_fault(runtime, mle
     assert reason in problem.message
 
 
-def test_no_mleap_release_pairs_with_a_runtime_newer_than_13_3():
-    usable = {
-        line
-        for runtime in DATABRICKS_RUNTIMES
-        for line in MLEAP_RELEASES
-        if check_runtime_mleap_pair(f"{runtime}.x-cpu-ml-scala{DATABRICKS_RUNTIMES[runtime].scala}", f"{line}.0") is None
-    }
-    # 0.24/0.25 need Spark 4, which only runtimes past 13.3 ship: nothing in the table may make them usable.
-    assert usable == {"0.20", "0.21", "0.22", "0.23"}
-    for runtime in DATABRICKS_RUNTIMES:
-        major, minor = map(int, runtime.split("."))
-        if (major, minor) > LAST_MLEAP_RUNTIME:
-            assert all(
-                check_runtime_mleap_pair(f"{runtime}.x-cpu-ml-scala2.12", f"{line}.0") is not None for line in MLEAP_RELEASES
-            )
+def test_every_runtime_in_the_table_can_export_some_mleap_release():
+    """The table lists MLeap-capable runtimes only: no entry is dead weight behind the 13.3 cut-off."""
+    for runtime, line in DATABRICKS_RUNTIMES.items():
+        usable = [m for m in MLEAP_RELEASES if check_runtime_mleap_pair(f"{runtime}.x-cpu-ml-scala{line.scala}", f"{m}.0") is None]
+        assert usable, runtime
+    assert LAST_MLEAP_RUNTIME == (13, 3) == max(tuple(map(int, r.split("."))) for r in DATABRICKS_RUNTIMES)
+
+
+@pytest.mark.parametrize("runtime", ["14.3.x-cpu-ml-scala2.12", "15.4.x-gpu-ml-scala2.12", "16.4.x-cpu-ml-scala2.12", "17.3.x-cpu-ml-scala2.13"])
+def test_no_mleap_release_pairs_with_a_runtime_newer_than_13_3(runtime):
+    # 0.24/0.25 need Spark 4, which only runtimes past 13.3 ship, and those have no open-source MLeap support.
+    for line in MLEAP_RELEASES:
+        problem = check_runtime_mleap_pair(runtime, f"{line}.0")
+        assert problem == ("sparkVersion", f"runtime {runtime!r} is newer than 13.3 LTS ML, the last Databricks runtime that supports open-source MLeap")
 
 
 def test_parse_runtime_reads_version_ml_flag_and_scala():
