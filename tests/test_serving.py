@@ -111,6 +111,15 @@ def test_service_account_carries_the_models_reader_role_for_irsa(real_plan):
     assert pod_spec(plan)["serviceAccountName"] == account["metadata"]["name"]
 
 
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_serving_namespace_is_never_deleted_by_the_stack(stack, real_plan):
+    """Deleting a Namespace deletes every Deployment in it: turning createNamespace off (or
+    destroying the stack) must leave it in the cluster, and prod refuses to let go of it at all."""
+    namespace = real_plan(stack).get(NAMESPACE, k8s_cfg(stack).get("namespace", "models"))
+    assert namespace.options.get("retainOnDelete") is True
+    assert namespace.options.get("protect", False) is (stack == "prod")
+
+
 def test_existing_namespace_is_used_not_created():
     plan = plan_doc(doc_with("staging", **{f"{K8S}.createNamespace": False, f"{K8S}.namespace": "ml-serving"}), "staging")
     assert not plan.by_type(NAMESPACE)
@@ -216,9 +225,27 @@ def test_probes_wait_for_the_model_not_just_the_jvm(real_plan):
     meta = f"/models/{MODEL}/meta"
     assert server["startupProbe"]["httpGet"]["path"] == meta
     assert server["readinessProbe"]["httpGet"]["path"] == meta
-    assert server["livenessProbe"]
+    assert server["livenessProbe"]["httpGet"]["path"] == meta
     startup = server["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 300  # the default startupTimeoutSeconds
+
+
+def test_a_server_that_lost_its_model_is_restarted_but_a_busy_one_is_not(real_plan):
+    """Once unloaded (``DELETE /models/<name>``), MLeap still accepts connections: only a probe of
+    the model itself notices, and a restart reloads the bundle at start-up. But a slow answer
+    from a loaded JVM under load or in a GC pause must never get the pod killed."""
+    server = container(real_plan("staging"), "mleap")
+    liveness, readiness = server["livenessProbe"], server["readinessProbe"]
+    assert liveness["httpGet"] == {"path": f"/models/{MODEL}/meta", "port": server["ports"][0]["name"]}
+
+    def patience(probe: dict[str, Any]) -> int:
+        return probe["periodSeconds"] * probe["failureThreshold"]
+
+    assert patience(liveness) >= 120, "two minutes without an answer before a restart"
+    assert liveness["timeoutSeconds"] >= 5
+    assert patience(liveness) > patience(readiness), "the pod leaves the Service long before it is restarted"
+    java = env(server)["JAVA_TOOL_OPTIONS"].split()
+    assert any(o.startswith("-Dmleap.model.config=") for o in java), "a restarted server must reload the model by itself"
 
 
 def test_startup_timeout_is_configurable():
@@ -411,13 +438,31 @@ def test_no_ingress_unless_configured(real_plan):
     assert not real_plan("prod").by_type(INGRESS)
 
 
+INGRESS_CFG = {
+    "host": "days-to-sell.ml.example.com",
+    "className": "alb",
+    "tlsSecret": "ml-tls",
+    "controllerNamespace": "kube-system",
+}
+
+
+def ingress_routes(spec: dict[str, Any], host: str, path: str) -> bool:
+    """Whether an Ingress ``spec`` sends ``host``+``path`` to a backend (Exact and Prefix as Kubernetes defines them)."""
+    for rule in spec["rules"]:
+        if rule.get("host") not in (None, host):
+            continue
+        for p in rule["http"]["paths"]:
+            if p["pathType"] == "Exact" and path == p["path"]:
+                return True
+            if p["pathType"] == "Prefix":
+                prefix = [e for e in p["path"].split("/") if e]
+                if [e for e in path.split("/") if e][: len(prefix)] == prefix:
+                    return True
+    return False
+
+
 def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it():
-    ingress_cfg = {
-        "host": "days-to-sell.ml.example.com",
-        "className": "alb",
-        "tlsSecret": "ml-tls",
-        "controllerNamespace": "kube-system",
-    }
+    ingress_cfg = INGRESS_CFG
     plan = plan_doc(doc_with("staging", **{f"{M}.serving.ingress": ingress_cfg}), "staging")
     spec = obj(plan, INGRESS)["spec"]
     assert spec["ingressClassName"] == "alb"
@@ -425,10 +470,22 @@ def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it()
     assert rule["host"] == ingress_cfg["host"]
     backend = rule["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == obj(plan, SERVICE)["metadata"]["name"]
+    assert backend["port"] == {"name": obj(plan, SERVICE)["spec"]["ports"][0]["name"]}
     assert spec["tls"] == [{"hosts": [ingress_cfg["host"]], "secretName": "ml-tls"}]
     peers = obj(plan, NETWORK_POLICY)["spec"]["ingress"][0]["from"]
     admitted = {v for p in peers for e in p["namespaceSelector"]["matchExpressions"] for v in e["values"]}
     assert "kube-system" in admitted
+
+
+def test_ingress_exposes_predictions_only_never_the_management_api():
+    """MLeap's management API is unauthenticated: from the internet, one ``DELETE /models/<name>``
+    would unload the model and ``POST /models`` load any bundle."""
+    plan = plan_doc(doc_with("staging", **{f"{M}.serving.ingress": INGRESS_CFG}), "staging")
+    spec = obj(plan, INGRESS)["spec"]
+    host = INGRESS_CFG["host"]
+    assert ingress_routes(spec, host, f"/models/{MODEL}/transform")
+    for path in ("/", "/models", f"/models/{MODEL}", "/bundleMeta", f"/models/{MODEL}/transform/", "/actuator/health"):
+        assert not ingress_routes(spec, host, path), path
 
 
 # --------------------------------------------------------------------------- canary

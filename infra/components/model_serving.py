@@ -84,7 +84,7 @@ class ModelServing(pulumi.ComponentResource):
             k8s.networking.v1.Ingress(
                 model,
                 metadata=self._metadata(model),
-                spec=ingress_spec(model_cfg.serving.ingress, model),
+                spec=ingress_spec(model_cfg.serving.ingress, model, service.metadata.name),
                 opts=self._child(depends_on=[service]),
             )
 

@@ -54,7 +54,13 @@ class Serving(pulumi.ComponentResource):
 
     def _namespace(self, cfg: StackConfig) -> pulumi.Input[str]:
         """The serving namespace's name; an Output of the Namespace when the stack creates it,
-        so every object waits for it."""
+        so every object waits for it.
+
+        Deleting a Namespace deletes everything in it, every model's Deployment included, and
+        flipping ``createNamespace`` to false would do just that: the stack only ever lets go
+        of it (``retain_on_delete``), and protects it wherever the bundles are protected
+        (``bundleStore.protect``, on by default in prod).
+        """
         k = cfg.kubernetes
         if not k.create_namespace:
             return k.namespace
@@ -71,6 +77,6 @@ class Serving(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/enforce-version": f"v{k.version}",
                 },
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=cfg.protect_data),
         )
         return namespace.metadata.name

@@ -1,7 +1,14 @@
-"""How a model server is reached: its Service, who may call it, and the optional Ingress."""
+"""How a model server is reached: its Service, who may call it, and the optional Ingress.
+
+mleap-spring-boot serves its management API on the same port as predictions:
+``POST /models`` (load any URI), ``DELETE /models/{name}`` (unload),
+``GET /bundleMeta?uri=``. It has no authentication, so the Ingress exposes the
+model's transform path alone; the NetworkPolicy decides who may reach the rest.
+"""
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.serving_labels import model_selector
@@ -32,7 +39,12 @@ def endpoint_url(service_name: str, namespace: str, port: int) -> str:
 def network_policy_spec(cfg: StackConfig, model: str) -> k8s.networking.v1.NetworkPolicySpecArgs:
     """Admit callers only on the serving port: pods of the serving namespace and of
     ``allowedNamespaces`` (carrying ``allowedPodLabels`` when set), and the ingress controller
-    when the model has an Ingress. Egress stays open: the init container needs S3."""
+    when the model has an Ingress. Egress stays open: the init container needs S3.
+
+    A NetworkPolicy works on ports, not HTTP paths: every caller it admits can also use
+    MLeap's unauthenticated management API (unload the model, load another bundle). Admit
+    only trusted workloads; ``allowedPodLabels`` narrows them to labelled pods.
+    """
     k = cfg.kubernetes
     callers = k8s.networking.v1.NetworkPolicyPeerArgs(
         namespace_selector=_namespaces_named([k.namespace, *k.allowed_namespaces]),
@@ -62,8 +74,19 @@ def _namespaces_named(names: list[str]) -> k8s.meta.v1.LabelSelectorArgs:
     )
 
 
-def ingress_spec(ingress: IngressConfig, service_name: str) -> k8s.networking.v1.IngressSpecArgs:
-    """The whole host routes to the model's Service (MLeap paths are already /models/<name>/...)."""
+def transform_path(model: str) -> str:
+    """MLeap's prediction endpoint for ``model`` (``POST`` with a LeapFrame)."""
+    return f"/models/{model}/transform"
+
+
+def ingress_spec(ingress: IngressConfig, model: str, service_name: pulumi.Input[str]) -> k8s.networking.v1.IngressSpecArgs:
+    """Route exactly the model's transform path to its Service; nothing else of the host.
+
+    A ``/`` prefix would publish MLeap's management API with it: one unauthenticated
+    ``DELETE /models/<name>`` from the internet would unload the model. ``Exact`` also
+    keeps out sub-paths and trailing slashes. The model's ``/meta`` (its schema) stays
+    in-cluster: outside callers need the transform only.
+    """
     backend = k8s.networking.v1.IngressBackendArgs(
         service=k8s.networking.v1.IngressServiceBackendArgs(
             name=service_name, port=k8s.networking.v1.ServiceBackendPortArgs(name=PORT_NAME)
@@ -75,7 +98,9 @@ def ingress_spec(ingress: IngressConfig, service_name: str) -> k8s.networking.v1
             k8s.networking.v1.IngressRuleArgs(
                 host=ingress.host,
                 http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                    paths=[k8s.networking.v1.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend)]
+                    paths=[
+                        k8s.networking.v1.HTTPIngressPathArgs(path=transform_path(model), path_type="Exact", backend=backend)
+                    ]
                 ),
             )
         ],

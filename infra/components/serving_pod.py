@@ -46,6 +46,13 @@ TMP_VOLUME = "tmp"
 #: far below the 32-bit millisecond limits of the Akka scheduler MLeap uses.
 MODEL_IDLE_TIMEOUT_MS = 7 * 24 * 3600 * 1000
 STARTUP_PROBE_PERIOD_SECONDS = 5
+#: Liveness restarts a server that lost its model (unloaded through the management API, or
+#: dropped): the restarted container reloads the verified bundle still on the pod's emptyDir.
+#: Six misses in a row, 30 s apart, 10 s allowed each: only a server that cannot answer for
+#: about three minutes is restarted, never a JVM that is merely busy or in a long GC pause.
+LIVENESS_PERIOD_SECONDS = 30
+LIVENESS_TIMEOUT_SECONDS = 10
+LIVENESS_FAILURE_THRESHOLD = 6
 
 #: Constant script: every value arrives as an environment variable, so nothing needs quoting
 #: and the script runs unchanged anywhere (the tests run it against a fake ``aws``).
@@ -91,7 +98,8 @@ def mleap_load_request(model: str) -> str:
 
 
 def model_meta_path(model: str) -> str:
-    """Answers only once the model is loaded (``/actuator/health`` can be UP before)."""
+    """Answers only while the model is loaded (``/actuator/health`` can be UP without it):
+    the path of every probe."""
     return f"/models/{model}/meta"
 
 
@@ -203,9 +211,11 @@ def _server_container(cfg: StackConfig, model: str, model_cfg: ModelConfig) -> k
             failure_threshold=math.ceil(serving.startup_timeout_seconds / STARTUP_PROBE_PERIOD_SECONDS),
         ),
         readiness_probe=k8s.core.v1.ProbeArgs(http_get=meta, period_seconds=10, timeout_seconds=2, failure_threshold=3),
-        # TCP: a busy JVM answering slowly must not be killed; only a dead server is restarted.
         liveness_probe=k8s.core.v1.ProbeArgs(
-            tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=PORT_NAME), period_seconds=20, timeout_seconds=5, failure_threshold=3
+            http_get=meta,
+            period_seconds=LIVENESS_PERIOD_SECONDS,
+            timeout_seconds=LIVENESS_TIMEOUT_SECONDS,
+            failure_threshold=LIVENESS_FAILURE_THRESHOLD,
         ),
         security_context=_container_security(),
         volume_mounts=[
