@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import fnmatch
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from infra.components.airflow import AirflowArgs, AirflowConnections
 from infra.config import PROJECT, ConfigError, StackConfig
 from infra.layout import bundle_keys
 from infra.stack_source import SECRET_PLACEHOLDER, StackFile
-from modelctl.engine import plan_stack_file
+from modelctl.engine import _invoke_result, plan_stack_file
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
 
 SM_SECRET = "aws:secretsmanager/secret:Secret"
@@ -93,6 +94,17 @@ def reveal(value: Any) -> Any:
     return value
 
 
+#: Where ``declare``'s fake resources live.
+MOCK_REGION, MOCK_ACCOUNT = "eu-west-2", "210987654321"
+
+
+def mock_arn(type_: str, name: str, inputs: dict[str, Any]) -> str:
+    """A secret's ARN as Secrets Manager shapes it (name plus a random suffix); a placeholder for the rest."""
+    if type_ == SM_SECRET:
+        return f"arn:aws:secretsmanager:{MOCK_REGION}:{MOCK_ACCOUNT}:secret:{inputs['name']}-AbC123"
+    return f"arn:aws:mock:::{name}"
+
+
 def declare(
     program: Callable[[], Optional[dict[str, pulumi.Output]]], config: dict[str, str] | None = None, secret_keys=()
 ) -> Declared:
@@ -107,10 +119,11 @@ def declare(
             rid = f"{args.name}-{len(declared.ids) + 1000}"
             declared.inputs[(args.typ, args.name)] = args.inputs
             declared.ids[(args.typ, args.name)] = rid
-            return rid, {**{k: reveal(v) for k, v in args.inputs.items()}, "arn": f"arn:aws:mock:::{args.name}"}
+            return rid, {**{k: reveal(v) for k, v in args.inputs.items()}, "arn": mock_arn(args.typ, args.name, args.inputs)}
 
         def call(self, args):
-            return {}, None
+            # The data sources the program reads (e.g. the EKS cluster of the kubernetes provider), faked as modelctl does.
+            return _invoke_result(args.token, args.args, MOCK_REGION, MOCK_ACCOUNT)
 
     def run() -> None:
         try:
@@ -282,19 +295,46 @@ def test_secret_names_are_where_airflows_backend_looks(airflow_home):
     )
 
 
-def test_reader_policy_covers_both_prefixes_and_the_kms_key():
+def test_reader_policy_covers_both_prefixes_in_the_secrets_own_account_and_the_kms_key():
     key = "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b"
     doc = set_path(stack_doc("staging"), "model-platform:airflow.kmsKeyArn", key)
-    cfg = cfg_of(doc)
-    (policy,) = declare_airflow(cfg).of_type(IAM_POLICY).values()
+    declared = declare_airflow(cfg_of(doc))
+    (policy,) = declared.of_type(IAM_POLICY).values()
     statements = json.loads(policy["policy"])["Statement"]
     read = next(s for s in statements if "secretsmanager:GetSecretValue" in s["Action"])
-    assert read["Resource"] == [
-        f"arn:aws:secretsmanager:eu-west-2:{cfg.aws.account_id}:secret:airflow/connections/*",
-        f"arn:aws:secretsmanager:eu-west-2:{cfg.aws.account_id}:secret:airflow/variables/*",
-    ]
+    base = f"arn:aws:secretsmanager:{MOCK_REGION}:{MOCK_ACCOUNT}:secret:"
+    assert read["Resource"] == [f"{base}airflow/connections/*", f"{base}airflow/variables/*"]
+    for name, secret in declared.of_type(SM_SECRET).items():
+        arn = mock_arn(SM_SECRET, name, secret)
+        assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in read["Resource"]), f"Airflow cannot read {name}"
     (decrypt,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
     assert decrypt["Resource"] == key, "decrypt with the secrets' own key only"
+
+
+@pytest.mark.parametrize("account_id", ["111122223333", None], ids=["accountId-set", "accountId-unset"])
+def test_reader_policy_names_the_account_the_stack_deploys_to_never_a_wildcard(account_id):
+    """With aws.accountId unset the account is still the real one (no '*'), and no extra config is needed."""
+    doc = stack_doc("staging")
+    if account_id is None:
+        del doc["config"][f"{PROJECT}:aws"]["accountId"]
+    plan = plan_doc(doc, "staging")
+    account = plan.outputs["writerPolicyArn"].split(":")[4]  # the account IAM resources are created in
+    assert account == (account_id or account)
+    (policy,) = [r for r in plan.by_type(IAM_POLICY) if "AirflowConnections" in r.urn]
+    (read,) = json.loads(policy.inputs["policy"])["Statement"]
+    for arn in read["Resource"]:
+        assert arn.split(":")[:6] == ["arn", "aws", "secretsmanager", "eu-west-2", account, "secret"], arn
+    assert "*" not in arn.split(":")[4]
+
+
+def test_reader_policy_passes_iams_grammar_check():
+    import boto3
+    from moto import mock_aws
+
+    plan = plan_doc(set_path(stack_doc("prod"), "model-platform:airflow.kmsKeyArn", PROD_KEY), "prod")
+    (policy,) = [r for r in plan.by_type(IAM_POLICY) if "AirflowConnections" in r.urn]
+    with mock_aws():
+        boto3.client("iam", region_name="us-east-1").create_policy(PolicyName="reader", PolicyDocument=policy.inputs["policy"])
 
 
 def test_kms_key_must_be_a_key_arn():

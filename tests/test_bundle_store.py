@@ -414,6 +414,45 @@ def test_reader_role_names_fit_iam_for_the_longest_model_names():
     assert all(len(n) <= 64 for n in names)
 
 
+#: Arguments IAM cannot update in place: a change replaces the resource, and the replacement, created
+#: before the old one is deleted under the same fixed name, fails with EntityAlreadyExists.
+REPLACE_ONLY = {
+    MANAGED_POLICY: ("name", "namePrefix", "path", "description"),
+    ROLE: ("name", "namePrefix", "path"),
+    "aws:iam/instanceProfile:InstanceProfile": ("name", "namePrefix", "path"),
+    ROLE_POLICY: ("name", "namePrefix", "role"),
+}
+#: Config a stack may change at any time (the bucket's name changes with the first two).
+CHANGEABLE_CONFIG = [
+    ("model-platform:bundleStore.bucketName", "pricing-models-staging"),
+    ("model-platform:aws.accountId", "999988887777"),
+    ("model-platform:bundleStore.encryption", "sse-kms"),
+    ("model-platform:kubernetes.namespace", "serving"),
+    ("model-platform:airflow.kmsKeyArn", "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b"),
+    ("model-platform:airflow.connectionsPrefix", "mwaa/connections"),
+]
+
+
+def replace_only_arguments(plan: Plan) -> dict[str, dict[str, Any]]:
+    return {r.urn: {k: r.inputs.get(k) for k in REPLACE_ONLY[r.type]} for r in plan.resources if r.type in REPLACE_ONLY}
+
+
+@pytest.mark.parametrize("path,value", CHANGEABLE_CONFIG, ids=[p.split(":")[1] for p, _ in CHANGEABLE_CONFIG])
+def test_changing_config_never_replaces_an_iam_policy_or_role(real_plan, path, value):
+    """Every IAM policy, role and profile of the stack (store, training, Airflow) keeps what IAM can only replace."""
+    before = real_plan("staging")
+    after = plan_with("staging", (path, value))
+    assert replace_only_arguments(after) == replace_only_arguments(before)
+    assert len(replace_only_arguments(before)) >= 6
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_writer_policy_description_names_no_bucket(real_plan, stack):
+    plan = real_plan(stack)
+    description = only(plan, MANAGED_POLICY).inputs["description"]
+    assert only(plan, BUCKET).inputs["bucket"] not in description and "s3://" not in description
+
+
 # --------------------------------------------------------------------------- data safety
 
 

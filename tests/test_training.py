@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
 
+from infra.components.iam_documents import versioned_object_arn
 from infra.config import ConfigError
 from infra.layout import bundle_keys
 from modelctl.diff import diff_plans
@@ -17,6 +19,10 @@ CLUSTER = "databricks:index/cluster:Cluster"
 POLICY = "databricks:index/clusterPolicy:ClusterPolicy"
 PERMISSIONS = "databricks:index/permissions:Permissions"
 DB_PROFILE = "databricks:index/instanceProfile:InstanceProfile"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 TRAINING = "model-platform:training:Training"
 DB = "model-platform:databricks"
 MODELS = "model-platform:models"
@@ -276,8 +282,8 @@ def test_every_cluster_the_stack_declares_obeys_the_policy(real_plan):
 def test_instance_profile_holds_the_writer_policy_and_is_registered(real_plan):
     plan = real_plan("staging")
     (role,) = [r for r in plan.by_type("aws:iam/role:Role") if TRAINING in r.urn]
-    trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert (trust["Effect"], trust["Principal"], trust["Action"]) == ("Allow", {"Service": "ec2.amazonaws.com"}, "sts:AssumeRole")
     (attachment,) = [r for r in plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if TRAINING in r.urn]
     assert attachment.inputs["role"] == role.inputs["name"]
     assert attachment.inputs["policyArn"] == plan.outputs["writerPolicyArn"]
@@ -285,18 +291,146 @@ def test_instance_profile_holds_the_writer_policy_and_is_registered(real_plan):
     assert profile.inputs["role"] == role.inputs["name"]
     (registration,) = plan.by_type(DB_PROFILE)
     assert registration.inputs["instanceProfileArn"].endswith(f":instance-profile/{profile.inputs['name']}")
-    assert not [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if TRAINING in r.urn]
+    grants = role_grants(plan)
+    assert sorted(grants) == ["read-training-packages", "writer"], "the role holds the writer and package policies, nothing else"
 
 
 def test_cross_account_role_may_pass_the_training_role_when_named():
     doc = set_path(stack_doc("staging"), f"{DB}.crossAccountRoleName", "databricks-cross-account")
     plan = plan_doc(doc, "staging")
-    (grant,) = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if TRAINING in r.urn]
-    assert grant.inputs["role"] == "databricks-cross-account"
-    statement = json.loads(grant.inputs["policy"])["Statement"][0]
+    (grant,) = [r for r in plan.by_type(ROLE_POLICY) if r.inputs["role"] == "databricks-cross-account"]
+    (statement,) = json.loads(grant.inputs["policy"])["Statement"]
     assert statement["Action"] == "iam:PassRole"
     (role,) = [r for r in plan.by_type("aws:iam/role:Role") if TRAINING in r.urn]
     assert statement["Resource"].endswith(f":role/{role.inputs['name']}")
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+
+
+def role_grants(plan: Plan) -> dict[str, dict]:
+    """Every permission document of the training role: attached managed policies and inline ones, by name."""
+    (role,) = [r for r in plan.by_type(ROLE) if TRAINING in r.urn]
+    assert not role.inputs.get("managedPolicyArns") and not role.inputs.get("inlinePolicies")
+    managed = {r.inputs["name"]: r for r in plan.by_type(MANAGED_POLICY)}
+    grants = {}
+    for attachment in plan.by_type(ATTACHMENT):
+        if attachment.inputs["role"] == role.inputs["name"]:
+            policy = managed[attachment.inputs["policyArn"].rsplit(":policy/", 1)[1]]
+            assert attachment.inputs["policyArn"] == plan.outputs["writerPolicyArn"]
+            grants["writer"] = json.loads(policy.inputs["policy"])
+    for inline in plan.by_type(ROLE_POLICY):
+        if inline.inputs["role"] == role.inputs["name"]:
+            grants[inline.inputs["name"]] = json.loads(inline.inputs["policy"])
+    return grants
+
+
+def as_list(v) -> list:
+    return v if isinstance(v, list) else [v]
+
+
+def role_may(grants: dict[str, dict], action: str, arn: str) -> bool:
+    """Does an unconditional Allow of any of the role's documents grant ``action`` on ``arn``? (IAM wildcards via fnmatch.)"""
+    return any(
+        s["Effect"] == "Allow"
+        and "Condition" not in s
+        and action in as_list(s["Action"])
+        and any(fnmatch.fnmatchcase(arn, pattern) for pattern in as_list(s.get("Resource", [])))
+        for doc in grants.values()
+        for s in doc["Statement"]
+    )
+
+
+def object_arn(uri: str) -> str:
+    return "arn:aws:s3:::" + uri.removeprefix("s3://")
+
+
+def library_uris(job: PlannedResource) -> set[str]:
+    """The package files the job's tasks install (maven and pypi come from their repositories)."""
+    return {lib[kind] for task in job.inputs["tasks"] for lib in task["libraries"] for kind in ("whl", "jar") if kind in lib}
+
+
+#: Three models: a wheel and a jar in different buckets, and a wheel on DBFS (read by Databricks itself).
+PACKAGES = {
+    "days-to-sell": "s3://pricing-artifacts/days-to-sell/days_to_sell-{version}-py3-none-any.whl",
+    "car-valuation": "s3://ml-jars/car-valuation/car-valuation-assembly-{version}.jar",
+    "price-band": "dbfs:/FileStore/wheels/price_band-{version}-py3-none-any.whl",
+}
+
+
+def three_packages() -> dict:
+    doc = with_models(stack_doc("staging"), list(PACKAGES))
+    for model, package in PACKAGES.items():
+        set_path(doc, f"{MODELS}.{model}.training.package", package)
+        if package.endswith(".jar"):
+            set_path(doc, f"{MODELS}.{model}.training.packageName", "com.example.Main")
+    return doc
+
+
+def test_training_role_may_read_every_s3_library_of_every_job_and_nothing_more():
+    doc = three_packages()
+    plan = plan_doc(doc, "staging")
+    grants = role_grants(plan)
+    uris = set().union(*(library_uris(job) for job in plan.by_type(JOB)))
+    s3_uris = {u for u in uris if u.startswith("s3://")}
+    assert len(s3_uris) == 2 and len(uris) == 3
+    for uri in s3_uris:
+        assert role_may(grants, "s3:GetObject", object_arn(uri)), f"the clusters could not install {uri}"
+    # Nothing more: one get-only statement, one object pattern per s3 package, no neighbour readable.
+    (statement,) = grants["read-training-packages"]["Statement"]
+    assert as_list(statement["Action"]) == ["s3:GetObject"]
+    assert len(as_list(statement["Resource"])) == 2
+    for neighbour in (
+        "s3://pricing-artifacts/days-to-sell/credentials.json",
+        "s3://pricing-artifacts/days-to-sell/days_to_sell-1.4.0-py3-none-any.whl.sig",
+        "s3://pricing-artifacts/other-model/days_to_sell-1.4.0-py3-none-any.whl",
+        "s3://ml-jars/car-valuation/other-assembly-1.4.0.jar",
+        "s3://ml-jars/other/car-valuation-assembly-1.4.0.jar",
+    ):
+        assert not role_may(grants, "s3:GetObject", object_arn(neighbour)), neighbour
+
+
+@pytest.mark.parametrize("version", ["1.5.0", "2.0.0-rc.1", "10.0.0+build.7"])
+def test_the_package_grant_covers_every_version_so_a_release_never_changes_iam(version):
+    doc = three_packages()
+    before = role_grants(plan_doc(doc, "staging"))
+    bumped = set_path(three_packages(), f"{MODELS}.days-to-sell.version", version)
+    plan = plan_doc(bumped, "staging")
+    assert role_grants(plan) == before
+    (uri,) = [u for u in library_uris(job_of(plan, "days-to-sell")) if u.startswith("s3://")]
+    assert version in uri and role_may(before, "s3:GetObject", object_arn(uri))
+
+
+def test_packages_outside_s3_need_no_iam_grant():
+    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.package", PACKAGES["price-band"])
+    assert sorted(role_grants(plan_doc(doc, "staging"))) == ["writer"]
+
+
+def test_package_policy_passes_iams_grammar_check():
+    import boto3
+    from moto import mock_aws
+
+    (grant,) = [r for r in plan_doc(three_packages(), "staging").by_type(ROLE_POLICY) if TRAINING in r.urn]
+    with mock_aws():
+        boto3.client("iam", region_name="us-east-1").create_policy(PolicyName="packages", PolicyDocument=grant.inputs["policy"])
+
+
+@pytest.mark.parametrize(
+    "region,uri,arn",
+    [
+        ("eu-west-2", "s3://b/m/m-{version}.whl", "arn:aws:s3:::b/m/m-*.whl"),
+        ("cn-north-1", "s3://b/m/m-{version}.whl", "arn:aws-cn:s3:::b/m/m-*.whl"),
+        ("us-gov-west-1", "s3://b/{version}/m-{version}.jar", "arn:aws-us-gov:s3:::b/*/m-*.jar"),
+        # IAM would read '*', '?' and '$' in a key as wildcards or a variable: matched literally instead.
+        ("eu-west-2", "s3://b/a*b?c$d-{version}.whl", "arn:aws:s3:::b/a${*}b${?}c${$}d-*.whl"),
+    ],
+)
+def test_package_arns_have_the_regions_partition_and_match_special_characters_literally(region, uri, arn):
+    assert versioned_object_arn(uri, region) == arn
+
+
+def test_a_package_that_is_not_an_s3_object_has_no_arn():
+    for uri in ("dbfs:/wheels/m-{version}.whl", "s3://bucket-only-{version}.whl"):
+        with pytest.raises(ValueError):
+            versioned_object_arn(uri, "eu-west-2")
 
 
 # --------------------------------------------------------------------------- discovery cluster

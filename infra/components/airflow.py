@@ -19,11 +19,23 @@ credentials, but both providers store a secret's whole payload as a Pulumi
 secret, so plans show them redacted too; ``modelVersions`` and
 ``trainingJobIds`` are the readable stack outputs. The contents are described
 in ``infra.components.airflow_connections``.
+
+Secret names are fixed (``<prefix>/<id>``), and Secrets Manager keeps a
+deleted secret's name for its recovery window (``airflow.recoveryWindowDays``,
+7 to 30 days): re-adding a model or connection removed within that window
+fails with "... is scheduled for deletion". Either bring the old secret back
+(``aws secretsmanager restore-secret --secret-id NAME``) and adopt it
+(``pulumi import aws:secretsmanager/secret:Secret <logical name> <secret ARN>``
+with ``--parent`` and ``--provider`` set to the URNs of the ``airflow``
+component and the ``aws`` provider, listed by ``pulumi stack --show-urns``;
+logical names are ``connection-<conn_id>`` and ``variable-<model>-<kind>``),
+then ``pulumi up`` writes the new value; or, when the old value is of no
+use, delete it for good (``aws secretsmanager delete-secret --secret-id NAME
+--force-delete-without-recovery``) and ``pulumi up``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Optional
 
@@ -39,6 +51,7 @@ from infra.components.airflow_connections import (
     stack_connections,
     variable_env_var,
 )
+from infra.components.iam_documents import secret_arn_base, secrets_reader_policy
 from infra.config import StackConfig
 from infra.layout import bundle_keys
 from infra.naming import aws_tags, k8s_labels, physical_name
@@ -110,7 +123,7 @@ class AirflowConnections(pulumi.ComponentResource):
         self, cfg: StackConfig, connections: list[AirflowConnection], variables: list[AirflowVariable]
     ) -> None:
         airflow = cfg.airflow
-        for conn in connections:
+        secrets = [
             self._secret(
                 f"connection-{conn.conn_id}",
                 secret_name(airflow.connections_prefix, conn.conn_id),
@@ -119,6 +132,8 @@ class AirflowConnections(pulumi.ComponentResource):
                 aws_tags(cfg),
                 cfg,
             )
+            for conn in connections
+        ]
         for var in variables:
             self._secret(
                 var.resource_name,
@@ -128,12 +143,18 @@ class AirflowConnections(pulumi.ComponentResource):
                 aws_tags(cfg, var.model),
                 cfg,
             )
+        # The ARN prefix (partition, region, account) comes from a secret the stack created:
+        # exact even when aws.accountId is unset, with no '*' account and no GetCallerIdentity call.
+        prefixes = reader_policy_prefixes(cfg)
+        kms_key_arn, region = airflow.kms_key_arn, cfg.aws.region
         policy = aws.iam.Policy(
             "secrets-reader",
             aws.iam.PolicyArgs(
                 name=physical_name(cfg, "airflow-secrets-reader"),
                 description="Read the Airflow connections and variables this stack declares (attach to the MWAA execution role).",
-                policy=json.dumps(reader_policy_document(cfg)),
+                policy=secrets[0].arn.apply(
+                    lambda arn: secrets_reader_policy(secret_arn_base(arn), prefixes, kms_key_arn, region).to_json()
+                ),
                 tags=aws_tags(cfg),
             ),
             pulumi.ResourceOptions(parent=self),
@@ -142,7 +163,7 @@ class AirflowConnections(pulumi.ComponentResource):
 
     def _secret(
         self, name: str, physical: str, value: pulumi.Input[str], what: str, tags: dict[str, str], cfg: StackConfig
-    ) -> None:
+    ) -> aws.secretsmanager.Secret:
         secret = aws.secretsmanager.Secret(
             name,
             aws.secretsmanager.SecretArgs(
@@ -159,6 +180,7 @@ class AirflowConnections(pulumi.ComponentResource):
             aws.secretsmanager.SecretVersionArgs(secret_id=secret.id, secret_string=value),
             pulumi.ResourceOptions(parent=secret),
         )
+        return secret
 
     def _declare_kubernetes_secret(
         self, cfg: StackConfig, connections: list[AirflowConnection], variables: list[AirflowVariable]
@@ -185,39 +207,11 @@ def secret_labels(cfg: StackConfig) -> dict[str, str]:
     return k8s_labels(cfg, cfg.airflow.secret_name, version=None, component="airflow-connections")
 
 
-def _partition(region: str) -> str:
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("cn-"):
-        return "aws-cn"
-    return "aws"
+def reader_policy_prefixes(cfg: StackConfig) -> tuple[str, str]:
+    """Read access covers everything under both prefixes, not only the secrets declared here.
 
-
-def reader_policy_document(cfg: StackConfig) -> dict:
-    """Read access to everything under both prefixes.
-
-    The whole prefix, not only the secrets declared here: Airflow asks the
-    backend for every connection it looks up, and a denied lookup fails the
-    task where a missing secret would fall back to the metadata database.
+    Airflow asks the backend for every connection it looks up, and a denied
+    lookup fails the task where a missing secret would fall back to the
+    metadata database.
     """
-    airflow, region = cfg.airflow, cfg.aws.region
-    base = f"arn:{_partition(region)}:secretsmanager:{region}:{cfg.aws.account_id or '*'}:secret:"
-    statements: list[dict] = [
-        {
-            "Sid": "ReadAirflowSecrets",
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Resource": [f"{base}{airflow.connections_prefix}/*", f"{base}{airflow.variables_prefix}/*"],
-        }
-    ]
-    if airflow.kms_key_arn:
-        statements.append(
-            {
-                "Sid": "DecryptAirflowSecrets",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": airflow.kms_key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-            }
-        )
-    return {"Version": "2012-10-17", "Statement": statements}
+    return cfg.airflow.connections_prefix, cfg.airflow.variables_prefix

@@ -22,6 +22,8 @@ from infra.naming import aws_tags, physical_name
 
 #: KMS waits this long before deleting a key the stack created (the maximum).
 KMS_DELETION_WINDOW_DAYS = 30
+#: The writer policy's description: names no bucket, since IAM replaces a policy whose description changes.
+WRITER_POLICY_DESCRIPTION = "Training writes MLeap bundles under the configured models' prefixes of the bundle store."
 
 
 @dataclass(frozen=True)
@@ -190,8 +192,9 @@ class BundleStore(pulumi.ComponentResource):
             f"{name}-writer",
             aws.iam.PolicyArgs(
                 name=physical_name(cfg, "bundles-writer"),
-                # Static: a changed description replaces an IAM policy (and detaches it).
-                description=f"Training writes MLeap bundles under the models' prefixes of s3://{cfg.bucket_name}",
+                # Constant, never derived from config: IAM cannot update a policy's description, so a change
+                # replaces the policy, and a replacement under the same fixed name fails (EntityAlreadyExists).
+                description=WRITER_POLICY_DESCRIPTION,
                 policy=pulumi.Output.all(bucket_arn, self.kms_key_arn).apply(
                     lambda arns: writer_policy(arns[0], models, arns[1], region).to_json()
                 ),

@@ -1,10 +1,12 @@
-"""IAM policy documents of the bundle store, as typed data.
+"""Every IAM document the stack declares, as typed data.
 
 Pure Python, no Pulumi: the builders take plain strings (ARNs, names) and
 return a :class:`PolicyDocument`, serialized once with :meth:`PolicyDocument.to_json`.
 Components call them inside a single ``Output.all(...).apply``; tests call
 them directly. The types refuse the mistakes that matter for a bucket holding
 every model: an ``Allow`` with a wildcard action, or any ``Resource: "*"``.
+ARNs are built here with their real partition and account, never a '*'
+standing in for either.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ ALL_S3_ACTIONS = "s3:*"
 # KMS actions a principal needs for SSE-KMS objects.
 KMS_DECRYPT = "kms:Decrypt"
 KMS_GENERATE_DATA_KEY = "kms:GenerateDataKey"
+ASSUME_ROLE = "sts:AssumeRole"
 ASSUME_ROLE_WITH_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+PASS_ROLE = "iam:PassRole"
+# Secrets Manager actions Airflow's SecretsManagerBackend calls.
+GET_SECRET_VALUE = "secretsmanager:GetSecretValue"
+DESCRIBE_SECRET = "secretsmanager:DescribeSecret"
+#: The service EC2 instances (the Databricks cluster nodes) assume their instance profile's role as.
+EC2_SERVICE = "ec2.amazonaws.com"
 #: The audience EKS pod identity tokens carry for STS (IRSA).
 STS_AUDIENCE = "sts.amazonaws.com"
 
@@ -122,6 +131,57 @@ def _one_or_list(values: tuple[str, ...]) -> Union[str, list[str]]:
 
 
 # --------------------------------------------------------------------------- ARNs
+
+S3_SCHEME = "s3://"
+#: Placeholder of the model version in a training package URI (``training.package``).
+VERSION_PLACEHOLDER = "{version}"
+#: Characters IAM reads specially in an ARN pattern ('*', '?' wildcards; '$' opens a policy variable).
+_IAM_SPECIAL = re.compile(r"[*?$]")
+
+
+def partition(region: str) -> str:
+    """The ARN partition of ``region``: ``aws``, ``aws-cn`` or ``aws-us-gov``."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def iam_literal(text: str) -> str:
+    """``text`` matched literally in an ARN pattern: IAM's '*', '?' and '$' escaped as ``${*}``, ``${?}``, ``${$}``."""
+    return _IAM_SPECIAL.sub(lambda m: "${" + m.group() + "}", text)
+
+
+def is_s3_uri(uri: str) -> bool:
+    return uri.startswith(S3_SCHEME)
+
+
+def versioned_object_arn(uri_template: str, region: str) -> str:
+    """ARN pattern of the one object ``uri_template`` names at any version: each ``{version}`` becomes '*'.
+
+    Narrower than the package's folder: only the package file itself, at
+    every version, and no other object beside it.
+    """
+    if not is_s3_uri(uri_template):
+        raise ValueError(f"{uri_template!r} is not an s3:// URI")
+    bucket, _, key = uri_template[len(S3_SCHEME) :].partition("/")
+    if not bucket or not key:
+        raise ValueError(f"{uri_template!r} names no object (s3://<bucket>/<key>)")
+    pattern = "*".join(iam_literal(part) for part in f"{bucket}/{key}".split(VERSION_PLACEHOLDER))
+    return f"arn:{partition(region)}:s3:::{pattern}"
+
+
+def secret_arn_base(secret_arn: str) -> str:
+    """``arn:<partition>:secretsmanager:<region>:<account>:secret:`` of an existing secret's ARN.
+
+    Gives the stack's real partition, region and account without a
+    ``GetCallerIdentity`` call or a '*' for the account.
+    """
+    parts = secret_arn.split(":", 6)
+    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "secretsmanager" or parts[5] != "secret" or not parts[4]:
+        raise ValueError(f"{secret_arn!r} is not a Secrets Manager secret ARN")
+    return ":".join(parts[:6]) + ":"
 
 
 def prefix_objects_arn(bucket_arn: str, model: str) -> str:
@@ -256,3 +316,69 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, 
             ),
         )
     )
+
+
+def service_trust_policy(service: str) -> PolicyDocument:
+    """Trust for an AWS service principal (e.g. ``ec2.amazonaws.com`` for an instance profile's role)."""
+    return PolicyDocument(
+        (Statement(sid="AssumeFromService", effect="Allow", principal=Principal("Service", (service,)), actions=(ASSUME_ROLE,)),)
+    )
+
+
+def pass_role_policy(role_arn: str, service: str) -> PolicyDocument:
+    """Lets the holder pass exactly ``role_arn``, and only to ``service`` (``iam:PassedToService``)."""
+    return PolicyDocument(
+        (
+            Statement(
+                sid="PassRoleToService",
+                effect="Allow",
+                actions=(PASS_ROLE,),
+                resources=(role_arn,),
+                conditions=(Condition("StringEquals", "iam:PassedToService", (service,)),),
+            ),
+        )
+    )
+
+
+def artifact_reader_policy(object_arns: Sequence[str]) -> PolicyDocument:
+    """Training clusters' read access to their packages: get exactly these objects (ARN patterns), nothing else.
+
+    Databricks installs a task's ``s3://`` library with the cluster's instance
+    profile; ``dbfs:/``, ``/Volumes/`` and ``/Workspace/`` libraries are read by
+    Databricks itself and need no IAM.
+    """
+    if not object_arns:
+        raise ValueError("an artifact reader policy needs at least one object ARN")
+    return PolicyDocument(
+        (Statement(sid="ReadTrainingPackages", effect="Allow", actions=(GET_OBJECT,), resources=tuple(sorted(set(object_arns)))),)
+    )
+
+
+def secrets_reader_policy(
+    arn_base: str, prefixes: Sequence[str], kms_key_arn: Optional[str], region: str
+) -> PolicyDocument:
+    """Read every secret under ``prefixes`` (``<base><prefix>/*``) and, with a customer key, decrypt through Secrets Manager.
+
+    ``arn_base`` is ``arn:<partition>:secretsmanager:<region>:<account>:secret:`` (see :func:`secret_arn_base`).
+    """
+    if not prefixes:
+        raise ValueError("a secrets reader policy needs at least one prefix")
+    statements = [
+        Statement(
+            sid="ReadAirflowSecrets",
+            effect="Allow",
+            actions=(GET_SECRET_VALUE, DESCRIBE_SECRET),
+            resources=tuple(f"{arn_base}{iam_literal(p)}/*" for p in prefixes),
+        )
+    ]
+    if kms_key_arn:
+        statements.append(
+            Statement(
+                sid="DecryptAirflowSecrets",
+                effect="Allow",
+                actions=(KMS_DECRYPT,),
+                resources=(kms_key_arn,),
+                conditions=(Condition("StringEquals", "kms:ViaService", (f"secretsmanager.{region}.amazonaws.com",)),),
+            )
+        )
+    return PolicyDocument(tuple(statements))

@@ -2,7 +2,8 @@
 
 The production phase of the pipeline: each model's job trains a Spark ML
 pipeline on Databricks and ends with a checked MLeap bundle in the bundle
-store, written through an instance profile that holds the store's writer policy.
+store, written through an instance profile that holds the store's writer policy
+and may read the models' own ``s3://`` training packages (training_identity.py).
 """
 
 from __future__ import annotations

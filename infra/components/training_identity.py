@@ -1,13 +1,18 @@
-"""The identity training clusters run with: an IAM role that may write bundles, registered in Databricks.
+"""The identity training clusters run with: an IAM role that may write bundles and read its packages.
 
 Clusters reach S3 through an EC2 instance profile; Databricks launches a
 cluster with it only once the profile is registered in the workspace and the
-workspace's cross-account role may pass the training role.
+workspace's cross-account role may pass the training role. Databricks also
+installs each task's ``s3://`` library (the model's wheel or jar) with that
+profile, so the role may get exactly those packages, at any version. Packages
+on ``dbfs:/``, ``/Volumes/`` or ``/Workspace/`` are read by Databricks itself
+and need no IAM. An ``s3://`` package in a bucket encrypted with a
+customer-managed KMS key also needs ``kms:Decrypt`` on that key, which the
+stack does not know: grant it outside the stack.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Optional
 
@@ -15,13 +20,22 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_databricks as databricks
 
+from infra.components.iam_documents import (
+    EC2_SERVICE,
+    artifact_reader_policy,
+    is_s3_uri,
+    pass_role_policy,
+    service_trust_policy,
+    versioned_object_arn,
+)
 from infra.config import StackConfig
 from infra.naming import aws_tags, physical_name
 
-_EC2_TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+
+def package_object_arns(cfg: StackConfig) -> list[str]:
+    """ARN patterns of every model's ``s3://`` training package, at any version (other schemes need no IAM)."""
+    packages = {model.training.package for model in cfg.models.values()}
+    return sorted(versioned_object_arn(p, cfg.aws.region) for p in packages if is_s3_uri(p))
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,7 @@ class TrainingInstanceProfileArgs:
 
 
 class TrainingInstanceProfile(pulumi.ComponentResource):
-    """IAM role + bundle writer policy + EC2 instance profile, registered with ``databricks.InstanceProfile``."""
+    """IAM role + bundle writer policy + package reader policy + EC2 instance profile, registered in Databricks."""
 
     role_arn: pulumi.Output[str]
     #: The registered profile's ARN: using it makes a cluster wait for the registration.
@@ -47,45 +61,53 @@ class TrainingInstanceProfile(pulumi.ComponentResource):
             f"{name}-role",
             aws.iam.RoleArgs(
                 name=physical,
-                description="Assumed by Databricks training clusters; may write MLeap bundles to the bundle store.",
-                assume_role_policy=json.dumps(_EC2_TRUST_POLICY),
+                description="Assumed by Databricks training clusters: writes MLeap bundles, reads the models' training packages.",
+                assume_role_policy=service_trust_policy(EC2_SERVICE).to_json(),
                 tags=aws_tags(cfg),
             ),
             child,
         )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-bundle-writer",
-            aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=args.writer_policy_arn),
-            child,
-        )
+        grants: list[pulumi.Resource] = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-bundle-writer",
+                aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=args.writer_policy_arn),
+                child,
+            )
+        ]
+        packages = package_object_arns(cfg)
+        if packages:
+            grants.append(
+                aws.iam.RolePolicy(
+                    f"{name}-packages",
+                    aws.iam.RolePolicyArgs(
+                        role=role.name, name="read-training-packages", policy=artifact_reader_policy(packages).to_json()
+                    ),
+                    child,
+                )
+            )
         profile = aws.iam.InstanceProfile(
             f"{name}-profile",
             aws.iam.InstanceProfileArgs(name=physical, role=role.name, tags=aws_tags(cfg)),
             child,
         )
-        pass_role = None
         if cfg.databricks.cross_account_role_name:
-            pass_role = aws.iam.RolePolicy(
-                f"{name}-pass-role",
-                aws.iam.RolePolicyArgs(
-                    name=physical_name(cfg, "pass-training-role"),
-                    role=cfg.databricks.cross_account_role_name,
-                    policy=role.arn.apply(
-                        lambda arn: json.dumps(
-                            {
-                                "Version": "2012-10-17",
-                                "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": arn}],
-                            }
-                        )
+            grants.append(
+                aws.iam.RolePolicy(
+                    f"{name}-pass-role",
+                    aws.iam.RolePolicyArgs(
+                        name=physical_name(cfg, "pass-training-role"),
+                        role=cfg.databricks.cross_account_role_name,
+                        policy=role.arn.apply(lambda arn: pass_role_policy(arn, EC2_SERVICE).to_json()),
                     ),
-                ),
-                child,
+                    child,
+                )
             )
         registration = databricks.InstanceProfile(
             name,
             databricks.InstanceProfileArgs(instance_profile_arn=profile.arn, iam_role_arn=role.arn),
             # Databricks validates the profile by launching with it: the role must be passable first.
-            pulumi.ResourceOptions(parent=self, depends_on=[pass_role] if pass_role else None),
+            # Clusters use the registered ARN, so none starts before the role holds its grants.
+            pulumi.ResourceOptions(parent=self, depends_on=grants),
         )
         self.role_arn = role.arn
         self.instance_profile_arn = registration.instance_profile_arn
