@@ -89,3 +89,22 @@ def test_a_kubernetes_secret_whose_contents_are_redacted_cannot_be_judged(stack_
     with pytest.raises(UnknownValueError):
         violations(airflow.connection_secrets, redacted)
     assert violations(airflow.connection_secrets, [redacted, *builtins()]) == []
+
+
+def test_without_a_prefix_in_the_stack_config_the_rule_uses_the_schemas_default(monkeypatch):
+    """The default prefix is defined once, in infra.config: the pack follows it if it changes."""
+    import importlib
+
+    from infra.config import AirflowConfig
+
+    field = AirflowConfig.model_fields["connections_prefix"]
+    monkeypatch.setattr(field, "default", "mwaa/connections")
+    monkeypatch.setattr(stack_config, "stack_object", lambda key: {})
+    try:
+        reloaded = importlib.reload(airflow)
+        assert violations(reloaded.connection_secrets, builtins("mwaa/connections")) == []
+        assert len(violations(reloaded.connection_secrets, builtins())) == 2
+    finally:
+        monkeypatch.undo()
+        importlib.reload(airflow)
+    assert violations(airflow.connection_secrets, builtins()) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import re
 
 import pytest
 
@@ -93,16 +96,44 @@ def test_credentials_in_plain_inputs_fail(resource_type, props, expected):
     assert len(found) == 1 and expected in found[0]
 
 
-def test_fields_the_resource_declares_secret_are_where_credentials_belong():
-    props = {"kind": "X", "apiToken": "abc"}
-    assert violations(credentials.no_plain_credentials, resource("custom:index:Thing", props))
-    assert (
-        violations(
-            credentials.no_plain_credentials,
-            resource("custom:index:Thing", props, additional_secret_outputs=["apiToken"]),
-        )
-        == []
-    )
+def test_additional_secret_outputs_exempt_nothing():
+    """They hide a value from Pulumi's state only: the cluster still stores the Deployment's env in plain text."""
+    env = deployment_env({"name": "DATABRICKS_TOKEN", "value": TOKEN})
+    hidden = resource(t.K8S_DEPLOYMENT, env, additional_secret_outputs=["spec"])
+    found = violations(credentials.no_plain_credentials, hidden)
+    assert "spec.template.spec.containers[0].env[0] sets DATABRICKS_TOKEN to a literal value" in found[0]
+    custom = resource("custom:index:Thing", {"kind": "X", "apiToken": "abc"}, additional_secret_outputs=["apiToken"])
+    assert violations(credentials.no_plain_credentials, custom) == ["apiToken holds a credential in plain text"]
+
+
+def test_a_databricks_secret_holds_its_value_in_a_secret_field():
+    secret = resource(t.DB_SECRET, {"scope": "ml", "key": "api-token", "stringValue": TOKEN})
+    assert violations(credentials.no_plain_credentials, secret) == []
+
+
+def _sdk_class(token: str) -> type:
+    """The SDK class of a type token (``aws:secretsmanager/secretVersion:SecretVersion``, ``pulumi:providers:aws``)."""
+    if token.startswith("pulumi:providers:"):
+        return importlib.import_module(f"pulumi_{token.rsplit(':', 1)[1]}").Provider
+    package, module, name = token.split(":")
+    if package == "kubernetes":
+        module = module.replace("/", ".")  # core/v1 -> pulumi_kubernetes.core.v1
+    else:
+        module = module.split("/")[0]  # secretsmanager/secretVersion -> secretsmanager; index/secret -> index
+    path = f"pulumi_{package}" if module == "index" else f"pulumi_{package}.{module}"
+    return getattr(importlib.import_module(path), name)
+
+
+def _sdk_secret_inputs(token: str) -> set[str]:
+    """The inputs the installed SDK marks secret for ``token``: generated from the provider schema's secret fields."""
+    source = inspect.getsource(_sdk_class(token))
+    found = re.search(r"additional_secret_outputs=\[([^\]]*)\]", source)
+    return set(re.findall(r'"([^"]+)"', found[1])) if found else set()
+
+
+@pytest.mark.parametrize("token", sorted(credentials.SECRET_BY_SCHEMA))
+def test_the_exempt_fields_are_exactly_those_the_provider_schema_marks_secret(token):
+    assert credentials.SECRET_BY_SCHEMA[token] == _sdk_secret_inputs(token)
 
 
 def test_messages_never_show_the_credential():

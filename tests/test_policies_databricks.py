@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-
+from infra.mleap_compat import MLEAP_RELEASES, check_runtime_mleap_pair, mleap_spark_coordinates
 from model_platform_policy import databricks as db  # noqa: E402
 from model_platform_policy import types as t  # noqa: E402
 from model_platform_policy.testing import resource, violations  # noqa: E402
 
+PACK = Path(__file__).resolve().parents[1] / "policies"
 RUNTIME = "13.3.x-cpu-ml-scala2.12"
 MLEAP_LIBRARIES = [
     {"whl": "s3://artifacts/days_to_sell-1.4.0-py3-none-any.whl"},
@@ -172,3 +174,47 @@ def test_a_cluster_above_its_own_policy_cap_fails_when_the_engine_links_them():
     )
     found = violations(db.workers_capped, [policy, big])
     assert found == ["big: cluster asks for 12 workers, above its policy's 8"]
+
+
+# --------------------------------------------------------------------------- runtime allow-list = config validation
+
+
+def shipped_settings(environment: str, policy: str) -> dict[str, Any]:
+    entry = json.loads((PACK / f"{environment}.json").read_text()).get(policy, {})
+    return entry if isinstance(entry, dict) else {}
+
+
+@pytest.mark.parametrize(
+    "runtime, mleap",
+    [
+        ("13.3.x-cpu-ml-scala2.12", "0.23.0"),
+        ("13.3.x-gpu-ml-scala2.12", "0.23.1"),
+        ("12.2.x-cpu-ml-scala2.12", "0.22.0"),
+        ("11.3.x-cpu-ml-scala2.12", "0.22.0"),
+        ("10.4.x-cpu-ml-scala2.12", "0.21.1"),
+    ],
+)
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_a_runtime_the_stack_config_accepts_passes_the_shipped_policy_configs(environment, runtime, mleap):
+    assert check_runtime_mleap_pair(runtime, mleap) is None  # what infra.config validates databricks.* with
+    libraries = [
+        {"maven": {"coordinates": mleap_spark_coordinates(runtime, mleap)}},
+        {"pypi": {"package": f"mleap=={mleap}"}},
+    ]
+    spec = cluster(lambda p: p.update(sparkVersion=runtime, libraries=libraries))
+    policy = cluster_policy(lambda d: d["spark_version"].update(values=[runtime]))
+    assert violations(db.runtime_allowed, [spec, policy], shipped_settings(environment, db.runtime_allowed.name)) == []
+
+
+@pytest.mark.parametrize("runtime", ["14.3.x-cpu-ml-scala2.12", "13.3.x-scala2.12", "13.3.x-cpu-ml-scala2.13"])
+def test_a_runtime_the_stack_config_refuses_is_not_allow_listed_by_default(runtime):
+    assert all(check_runtime_mleap_pair(runtime, m) for m in MLEAP_RELEASES)
+    found = violations(db.runtime_allowed, cluster(lambda p: p.update(sparkVersion=runtime, libraries=[])))
+    assert found and "not allow-listed" in found[0]
+
+
+def test_a_policy_config_may_narrow_the_allow_list_deliberately():
+    older = cluster(lambda p: p.update(sparkVersion="12.2.x-cpu-ml-scala2.12", libraries=[]))
+    assert violations(db.runtime_allowed, older) == []
+    found = violations(db.runtime_allowed, older, {"allowedRuntimes": ["13.3.x-cpu-ml-scala2.12"]})
+    assert found == ["cluster: runtime '12.2.x-cpu-ml-scala2.12' is not allow-listed (13.3.x-cpu-ml-scala2.12)"]

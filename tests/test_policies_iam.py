@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 
-from model_platform_policy import iam  # noqa: E402
+from model_platform_policy import iam, stack_config  # noqa: E402
 from model_platform_policy import types as t  # noqa: E402
 from model_platform_policy.testing import resource, violations  # noqa: E402
 
@@ -37,7 +37,16 @@ def trust(conditions: dict[str, Any], federated: Any = OIDC) -> str:
     )
 
 
-GOOD_TRUST = trust({"StringEquals": {f"{ISSUER}:sub": SUBJECT, f"{ISSUER}:aud": "sts.amazonaws.com"}})
+GOOD_CONDITIONS = {"StringEquals": {f"{ISSUER}:sub": SUBJECT, f"{ISSUER}:aud": "sts.amazonaws.com"}}
+GOOD_TRUST = trust(GOOD_CONDITIONS)
+
+
+@pytest.fixture(autouse=True)
+def stack_kubernetes(monkeypatch) -> dict[str, Any]:
+    """The stack config's ``model-platform:kubernetes`` the IRSA rule reads (the cluster of OIDC above)."""
+    values: dict[str, Any] = {"oidcProviderArn": OIDC}
+    monkeypatch.setattr(stack_config, "stack_object", lambda key: values if key == "kubernetes" else {})
+    return values
 
 
 # --------------------------------------------------------------------------- iam-no-wildcards
@@ -88,6 +97,51 @@ def test_wildcard_grants_fail(resource_type, props, expected):
     assert found and expected in found[0]
 
 
+@pytest.mark.parametrize(
+    "arn, opening",
+    [
+        ("arn:aws:s3:::*", "every bucket"),
+        ("arn:aws:s3:::*/days-to-sell/*", "every bucket"),
+        ("arn:aws:iam::*:role/reader", "any account"),
+        ("arn:aws:iam::111122223333:role/*", "every role"),
+        ("arn:aws:kms:*:*:key/*", "any region and account"),
+        ("arn:aws:kms:eu-west-2:111122223333:key/*", "every key"),
+        ("arn:aws:secretsmanager:eu-west-2:111122223333:secret:*", "every secret"),
+        ("arn:*:s3:::bundles/*", "any partition"),
+        ("arn:aws:s3?:::bundles/*", "any service"),
+        ("arn:aws:iam::111122223333:*/reader", "any resource type"),
+        ("arn:aws:sns:eu-west-2:111122223333:*", "every resource"),
+        ("s3:*", "a wildcard that is not an ARN"),
+    ],
+)
+def test_a_resource_arn_that_is_a_wildcard_where_a_name_belongs_fails(arn, opening):
+    found = violations(iam.no_wildcards, resource(t.IAM_POLICY, {"policy": doc(allow("s3:GetObject", [BUCKET, arn]))}))
+    assert found == [f"policy: statement 'S' allows Resource {arn!r}, which matches {opening}"]
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        f"{BUCKET}/days-to-sell/*",  # the writer and reader policies
+        "arn:aws:s3:::pricing-artifacts/days-to-sell/days_to_sell-*-py3-none-any.whl",  # training packages
+        "arn:aws:secretsmanager:eu-west-2:111122223333:secret:airflow/connections/*",  # the secrets reader
+        "arn:aws:iam::111122223333:role/service-role/*",
+        "arn:aws:logs:eu-west-2:111122223333:log-group:/aws/databricks/*",
+    ],
+)
+def test_a_wildcard_under_a_named_bucket_or_prefix_passes(arn):
+    assert violations(iam.no_wildcards, resource(t.IAM_POLICY, {"policy": doc(allow("s3:GetObject", arn))})) == []
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_committed_stacks_grants_pass(real_plan, stack):
+    """Every wildcard the stacks' own documents use is under a named bucket or prefix."""
+    granting = [r for r in real_plan(stack).resources if r.type in iam.DOCUMENT_PROPERTIES or r.type == t.IAM_ROLE]
+    assert granting
+    for r in granting:
+        assert violations(iam.no_wildcards, resource(r.type, r.inputs, name=r.name)) == [], r.name
+
+
 # --------------------------------------------------------------------------- iam-reader-get-only
 
 
@@ -118,6 +172,32 @@ def test_a_reader_that_can_write_or_list_fails():
     assert "['s3:PutObject']" in found[0] and "['s3:ListBucket']" in found[1]
 
 
+def test_a_role_assumed_with_a_service_account_token_is_a_reader_whatever_its_name():
+    role = resource(t.IAM_ROLE, {"name": "serving", "assumeRolePolicy": GOOD_TRUST}, name="days-to-sell-serving")
+    grant = resource(
+        t.IAM_ROLE_POLICY, {"role": "serving", "policy": doc(allow("s3:PutObject"))}, name="days-to-sell-serving-put"
+    )
+    found = violations(iam.reader_get_only, [role, grant])
+    assert found == [
+        "IRSA role 'days-to-sell-serving': days-to-sell-serving-put.policy statement 'S' allows ['s3:PutObject']"
+    ]
+
+
+@pytest.mark.parametrize("action", ["sts:AssumeRoleWith*", "sts:*", "*"])
+def test_a_trust_that_allows_web_identity_by_a_wildcard_makes_a_reader_too(action):
+    trust_policy = doc({"Effect": "Allow", "Principal": {"Federated": OIDC}, "Action": action})
+    role = resource(
+        t.IAM_ROLE,
+        {
+            "name": "r",
+            "assumeRolePolicy": trust_policy,
+            "inlinePolicies": [{"name": "w", "policy": doc(allow("s3:PutObject"))}],
+        },
+        name="anything",
+    )
+    assert "s3:PutObject" in violations(iam.reader_get_only, role)[0]
+
+
 def test_writers_are_not_readers():
     writer = resource(
         t.IAM_ROLE,
@@ -143,7 +223,7 @@ def test_a_reader_with_an_attached_policy_is_judged_on_that_policy():
 def test_a_reader_with_a_policy_the_stack_does_not_show_fails():
     role = resource(
         t.IAM_ROLE,
-        {"name": "r", "managedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]},
+        {"name": "r", "assumeRolePolicy": GOOD_TRUST, "managedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]},
         name="days-to-sell-reader",
     )
     found = violations(iam.reader_get_only, role)
@@ -193,3 +273,61 @@ def test_roles_not_assumed_with_web_identity_are_not_judged():
 def test_loose_irsa_trust_fails(policy, expected):
     found = violations(iam.irsa_single_service_account, resource(t.IAM_ROLE, {"assumeRolePolicy": policy}))
     assert any(expected in f for f in found)
+
+
+@pytest.mark.parametrize("action", ["sts:AssumeRoleWith*", "sts:*", "*", ["sts:AssumeRoleWithWebIdentity", "sts:Tag*"]])
+def test_a_trust_allowing_web_identity_through_a_wildcard_action_is_judged(action):
+    """With no condition, any ServiceAccount of the cluster could assume such a role."""
+    loose = doc({"Effect": "Allow", "Principal": {"Federated": OIDC}, "Action": action})
+    found = violations(iam.irsa_single_service_account, resource(t.IAM_ROLE, {"assumeRolePolicy": loose}))
+    assert any("name the action 'sts:AssumeRoleWithWebIdentity'" in f for f in found)
+    assert any("exactly one 'system:serviceaccount" in f for f in found)
+
+
+def test_a_not_action_that_spares_web_identity_is_judged():
+    loose = doc(
+        {"Effect": "Allow", "Principal": {"Federated": OIDC}, "NotAction": "iam:*", "Condition": GOOD_CONDITIONS}
+    )
+    found = violations(iam.irsa_single_service_account, resource(t.IAM_ROLE, {"assumeRolePolicy": loose}))
+    assert found and "everything but ['iam:*']" in found[0]
+
+
+def test_a_trust_for_everyone_is_judged():
+    loose = doc({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRoleWithWebIdentity"})
+    found = violations(iam.irsa_single_service_account, resource(t.IAM_ROLE, {"assumeRolePolicy": loose}))
+    assert found and "exactly one OIDC provider" in found[0]
+
+
+def test_two_statements_trusting_two_service_accounts_fail_together():
+    other = {
+        "StringEquals": {
+            f"{ISSUER}:sub": "system:serviceaccount:default:anything",
+            f"{ISSUER}:aud": "sts.amazonaws.com",
+        }
+    }
+    statements = [
+        {"Effect": "Allow", "Principal": {"Federated": OIDC}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": c}
+        for c in (GOOD_CONDITIONS, other)
+    ]
+    found = violations(iam.irsa_single_service_account, resource(t.IAM_ROLE, {"assumeRolePolicy": doc(*statements)}))
+    assert len(found) == 1 and "2 statements trust 2 ServiceAccounts" in found[0]
+    assert SUBJECT in found[0] and "system:serviceaccount:default:anything" in found[0]
+
+
+def test_a_trust_in_another_clusters_provider_fails(stack_kubernetes):
+    stack_kubernetes["oidcProviderArn"] = (
+        "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-2.amazonaws.com/id/OTHER"
+    )
+    found = violations(iam.irsa_single_service_account, resource(t.IAM_ROLE, {"assumeRolePolicy": GOOD_TRUST}))
+    assert found == [
+        f"assumeRolePolicy: a statement trusts OIDC provider {OIDC!r}, not the stack's cluster "
+        f"(kubernetes.oidcProviderArn {stack_kubernetes['oidcProviderArn']!r})"
+    ]
+
+
+def test_the_provider_is_read_from_the_stack_config_the_cli_passes(monkeypatch):
+    monkeypatch.undo()  # the real stack_config, fed like the CLI feeds it
+    monkeypatch.setenv(
+        "PULUMI_CONFIG", json.dumps({"model-platform:kubernetes": json.dumps({"oidcProviderArn": OIDC})})
+    )
+    assert iam.stack_oidc_provider() == OIDC

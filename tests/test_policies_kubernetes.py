@@ -13,7 +13,11 @@ from model_platform_policy import types as t  # noqa: E402
 from model_platform_policy.testing import resource, violations  # noqa: E402
 
 DIGEST = "@sha256:" + "a" * 64
-LABELS = {"app.kubernetes.io/name": "days-to-sell", "app.kubernetes.io/component": "serving"}
+LABELS = {
+    "app.kubernetes.io/name": "days-to-sell",
+    "app.kubernetes.io/component": "serving",
+    "app.kubernetes.io/part-of": "model-platform",
+}
 SECURE = {
     "runAsNonRoot": True,
     "allowPrivilegeEscalation": False,
@@ -223,12 +227,52 @@ def test_one_replica_is_enough_where_the_environment_allows_it():
     assert violations(k.serving_hpa, resources, {"minReplicas": 1}) == []
 
 
-def test_deployments_that_do_not_serve_models_need_no_hpa_or_pdb():
-    props = edited(
-        lambda p: p["spec"]["template"]["metadata"]["labels"].update({"app.kubernetes.io/component": "batch"})
-    )
+def _foreign(props: dict[str, Any]) -> None:
+    """Make the Deployment someone else's: not part of model-platform, no IRSA ServiceAccount."""
+    props["spec"]["template"]["metadata"]["labels"] = {"app.kubernetes.io/name": "ingress"}
+
+
+def test_deployments_outside_the_platform_need_no_hpa_or_pdb():
+    props = edited(_foreign)
     assert violations(k.serving_hpa, [deployment(props)]) == []
     assert violations(k.serving_pdb, [deployment(props)]) == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda p: p["spec"]["template"]["metadata"]["labels"].pop("app.kubernetes.io/component"),
+        lambda p: p["spec"]["template"]["metadata"]["labels"].update({"app.kubernetes.io/component": "api"}),
+        lambda p: [_foreign(p), p["metadata"].update(labels={"app.kubernetes.io/part-of": "model-platform"})],
+    ],
+    ids=["no-component-label", "other-component", "part-of-on-the-deployment-only"],
+)
+def test_a_platform_deployment_needs_an_hpa_and_a_pdb_whatever_its_component_label(edit):
+    props = edited(edit)
+    assert violations(k.serving_hpa, [deployment(props)]) == [
+        "Deployment 'days-to-sell' has no HorizontalPodAutoscaler"
+    ]
+    assert violations(k.serving_pdb, [deployment(props)]) == [
+        "Deployment 'days-to-sell' has no PodDisruptionBudget selecting its pods"
+    ]
+
+
+def service_account(name: str, namespace: str = "models", role_arn: str | None = None):
+    annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else {}
+    props = {"kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace, "annotations": annotations}}
+    return resource(t.K8S_SERVICE_ACCOUNT, props, name=name)
+
+
+def test_a_deployment_running_as_an_irsa_service_account_serves_even_without_platform_labels():
+    props = edited(lambda p: [_foreign(p), pod(p).update(serviceAccountName="days-to-sell-serving")])
+    reader = service_account("days-to-sell-serving", role_arn="arn:aws:iam::111122223333:role/reader")
+    assert violations(k.serving_hpa, [deployment(props), reader]) == [
+        "Deployment 'days-to-sell' has no HorizontalPodAutoscaler"
+    ]
+    assert len(violations(k.serving_pdb, [deployment(props), reader])) == 1
+    plain = service_account("days-to-sell-serving")
+    elsewhere = service_account("days-to-sell-serving", namespace="other", role_arn="arn:aws:iam::1:role/reader")
+    assert violations(k.serving_hpa, [deployment(props), plain, elsewhere]) == []
 
 
 def test_a_canary_keeps_fixed_replicas_but_stays_under_the_models_pdb():

@@ -20,13 +20,19 @@ PACK = Path(__file__).resolve().parents[1] / "policies"
 sys.path.insert(0, str(PACK))  # the pack is a CLI plugin, not installed
 
 from model_platform_policy import POLICIES  # noqa: E402
+from model_platform_policy.runtime import PackRuntimeError, pack_interpreter  # noqa: E402
+
+ROOT = PACK.parent
 
 
 @pytest.fixture(scope="module")
 def analyzer():
-    """The pack started like `pulumi preview --policy-pack policies` starts a Python pack; it prints its port."""
+    """The pack started like `pulumi preview --policy-pack policies` starts a Python pack; it prints its port.
+
+    With the interpreter PulumiPolicy.yaml's virtualenv names, as pulumi-analyzer-policy-python picks it.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
+        [str(pack_interpreter(PACK)), "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
         cwd=PACK,
         env={**os.environ, "PULUMI_PROJECT": "model-platform", "PULUMI_STACK": "test", "PULUMI_DRY_RUN": "true"},
         stdout=subprocess.PIPE,
@@ -82,7 +88,7 @@ def test_over_the_wire_a_secret_in_a_secret_field_passes_and_in_a_plain_field_fa
     assert len(found) == 1 and "API_TOKEN" in found[0].message and found[0].enforcementLevel == analyzer_pb2.MANDATORY
 
 
-@pytest.mark.parametrize("environment", ["staging", "prod"])
+@pytest.mark.parametrize("environment", sorted(p.stem for p in PACK.glob("*.json")))
 def test_each_environment_config_is_valid_for_the_pack(analyzer, environment):
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
     path = PACK / f"{environment}.json"
@@ -102,3 +108,71 @@ def test_prod_enforces_every_policy(analyzer):
 def test_the_pack_readme_documents_every_policy():
     readme = (PACK / "README.md").read_text()
     assert [p.name for p in POLICIES if f"| `{p.name}` |" not in readme] == []
+
+
+# --------------------------------------------------------------------------- how the CLI finds the pack's Python
+
+
+def test_the_pack_runs_in_the_projects_virtualenv():
+    assert pack_interpreter(PACK) == ROOT / ".venv" / "bin" / "python"
+
+
+def write_pack(tmp_path: Path, runtime: str) -> Path:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text(f"description: d\nversion: 0.1.0\nruntime:\n{runtime}")
+    return pack
+
+
+def test_a_virtualenv_setting_is_resolved_relative_to_the_pack(tmp_path):
+    python = tmp_path / "env" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    pack = write_pack(tmp_path, "  name: python\n  options:\n    virtualenv: ../env\n")
+    assert pack_interpreter(pack) == python
+
+
+@pytest.mark.parametrize("virtualenv", ["../no-such-env", "."])
+def test_a_virtualenv_setting_that_is_no_virtualenv_is_refused(tmp_path, virtualenv):
+    pack = write_pack(tmp_path, f"  name: python\n  options:\n    virtualenv: {virtualenv}\n")
+    with pytest.raises(
+        PackRuntimeError, match="runtime.options.virtualenv .* doesn't appear to be a virtual environment"
+    ):
+        pack_interpreter(pack)
+
+
+def test_without_a_virtualenv_setting_the_pack_runs_with_python3_on_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(ROOT / ".venv" / "bin"))
+    assert pack_interpreter(write_pack(tmp_path, "  name: python\n")) == ROOT / ".venv" / "bin" / "python3"
+
+
+def test_a_folder_without_a_pack_project_is_refused(tmp_path):
+    with pytest.raises(PackRuntimeError, match="PulumiPolicy.yaml"):
+        pack_interpreter(tmp_path)
+
+
+# --------------------------------------------------------------------------- requirements.txt
+
+
+def test_the_packs_requirements_install_from_any_directory():
+    """`pip install -r policies/requirements.txt` from the repository root, offline, in the project's virtualenv."""
+    result = subprocess.run(
+        [
+            str(pack_interpreter(PACK)),
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "--quiet",
+            "-r",
+            "policies/requirements.txt",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in (PACK / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert not [line for line in lines if line.startswith("-") or "/" in line or line.startswith(".")]

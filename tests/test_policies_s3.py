@@ -8,7 +8,7 @@ from typing import Any, Optional
 import pytest
 
 
-from model_platform_policy import s3  # noqa: E402
+from model_platform_policy import s3, stack_config  # noqa: E402
 from model_platform_policy import types as t  # noqa: E402
 from model_platform_policy.testing import resource, violations  # noqa: E402
 
@@ -22,6 +22,14 @@ TLS_DENY = {
     "Resource": [ARN, f"{ARN}/*"],
     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
+
+
+@pytest.fixture(autouse=True)
+def stack_bundle_store(monkeypatch) -> dict[str, Any]:
+    """The stack config's ``model-platform:bundleStore`` the encryption rule reads."""
+    values: dict[str, Any] = {}
+    monkeypatch.setattr(stack_config, "stack_object", lambda key: values if key == "bundleStore" else {})
+    return values
 
 
 def side_props(**changes: Optional[dict[str, Any]]) -> dict[str, Optional[dict[str, Any]]]:
@@ -163,6 +171,20 @@ def test_sse_s3_is_enough_where_kms_is_not_required():
     )
     assert violations(s3.bucket_encrypted, aes, {"requireKms": False}) == []
     assert violations(s3.bucket_encrypted, aes, {"requireKms": True})
+
+
+def test_a_stack_that_asks_for_sse_kms_is_held_to_it_whatever_the_environment(stack_bundle_store):
+    aes = stack(
+        **{t.BUCKET_ENCRYPTION: {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}}
+    )
+    stack_bundle_store["encryption"] = "sse-kms"
+    assert violations(s3.bucket_encrypted, aes, {"requireKms": False}) == [
+        f"bucket {NAME!r}: default encryption is not SSE-KMS, which the stack config asks for "
+        "(bundleStore.encryption: sse-kms)"
+    ]
+    assert violations(s3.bucket_encrypted, stack(), {"requireKms": False}) == []
+    stack_bundle_store["encryption"] = "sse-s3"
+    assert violations(s3.bucket_encrypted, aes, {"requireKms": False}) == []
 
 
 def test_side_resources_of_another_bucket_do_not_count():

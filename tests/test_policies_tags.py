@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import importlib
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 
-from model_platform_policy import tags  # noqa: E402
+from model_platform_policy import stack_config, tags  # noqa: E402
 from model_platform_policy import types as t  # noqa: E402
 from model_platform_policy.testing import resource, violations  # noqa: E402
+from modelctl.check import wire_value
+from tests.conftest import stack_doc
 
-TAGS = {
-    "project": "model-platform",
-    "environment": "prod",
-    "managed-by": "pulumi",
-    "team": "pricing",
-    "cost-centre": "cc-1",
-}
+#: What infra.naming.aws_tags gives every resource of a stack without model-platform:tags.
+TAGS = {"project": "model-platform", "environment": "prod", "managed-by": "pulumi"}
+PACK = Path(tags.__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def stack_models(monkeypatch) -> dict[str, Any]:
+    """The stack config's ``model-platform:models`` the rule reads to tell per-model resources."""
+    values: dict[str, Any] = {"days-to-sell": {}}
+    monkeypatch.setattr(stack_config, "stack_object", lambda key: values if key == "models" else {})
+    return values
+
+
 LABELS = {
     "app.kubernetes.io/part-of": "model-platform",
     "app.kubernetes.io/managed-by": "pulumi",
@@ -30,23 +41,60 @@ def test_a_fully_tagged_aws_resource_passes():
 
 
 @pytest.mark.parametrize(
-    "props", [{}, {"tags": {**TAGS, "team": ""}}, {"tags": {k: v for k, v in TAGS.items() if k != "cost-centre"}}]
+    "props", [{}, {"tags": {**TAGS, "environment": ""}}, {"tags": {k: v for k, v in TAGS.items() if k != "managed-by"}}]
 )
-def test_an_aws_resource_missing_a_tag_fails(props):
+def test_an_aws_resource_missing_a_platform_tag_fails(props):
     found = violations(tags.aws_tagged, resource(t.IAM_ROLE, props))
     assert len(found) == 1 and "missing or empty" in found[0]
 
 
-def test_required_tags_come_from_the_policy_config():
+def test_a_stack_without_organisation_tags_passes_the_shipped_configs():
+    """model-platform:tags is optional in config, so the pack does not demand team or cost-centre by default."""
+    for environment in ("staging", "prod"):
+        shipped = json.loads((PACK / f"{environment}.json").read_text())["aws-tags"]
+        assert violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": TAGS}), shipped) == []
+    assert violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": TAGS})) == []
+
+
+def test_an_organisations_required_tags_come_from_the_policy_config():
+    config = {"requiredTags": ["team", "cost-centre"]}
+    found = violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": {**TAGS, "team": "pricing"}}), config)
+    assert found == ["tags ['cost-centre'] are missing or empty"]
     assert (
-        violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": {"project": "x"}}), {"requiredTags": ["project"]})
+        violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": {**TAGS, "team": "p", "cost-centre": "c"}}), config)
         == []
     )
 
 
-def test_untaggable_types_providers_and_components_are_not_judged():
-    for type_ in (t.BUCKET_VERSIONING, "pulumi:providers:aws", "model-platform:storage:BundleStore"):
-        assert violations(tags.aws_tagged, resource(type_, {})) == []
+def test_the_policy_config_cannot_drop_the_platform_tags():
+    found = violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": {"project": "x"}}), {"requiredTags": ["project"]})
+    assert found == ["tags ['environment', 'managed-by'] are missing or empty"]
+
+
+@pytest.mark.parametrize("name", ["days-to-sell-reader", "variable-days-to-sell-version"])
+def test_a_models_own_resources_carry_its_model_tag(name):
+    assert (
+        violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": {**TAGS, "model": "days-to-sell"}}, name=name)) == []
+    )
+    assert violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": TAGS}, name=name)) == [
+        "tag 'model' is unset, not the model it belongs to (days-to-sell)"
+    ]
+    wrong = resource(t.IAM_ROLE, {"tags": {**TAGS, "model": "price"}}, name=name)
+    assert violations(tags.aws_tagged, wrong) == ["tag 'model' is 'price', not the model it belongs to (days-to-sell)"]
+
+
+def test_shared_resources_need_no_model_tag():
+    for name in ("bundle-store-bucket", "secrets-reader", "training-instance-profile-role"):
+        assert violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": TAGS}, name=name)) == []
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_committed_stacks_aws_resources_pass(real_plan, stack, stack_models):
+    stack_models.update(stack_doc(stack)["config"]["model-platform:models"])
+    checked = [r for r in real_plan(stack).resources if r.type.startswith("aws:")]
+    assert any(r.inputs.get("tags", {}).get("model") for r in checked)
+    for r in checked:
+        assert violations(tags.aws_tagged, resource(r.type, wire_value(r.inputs), name=r.name)) == [], r.name
 
 
 def _sdk_class(token: str):

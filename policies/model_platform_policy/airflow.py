@@ -17,12 +17,15 @@ from typing import Optional
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UnknownValueError
 
+from infra.config import AirflowConfig
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.rules import Config, stack_policy, strings, text
 from model_platform_policy.values import get, mapping
 
 CONN_ENV_PREFIX = "AIRFLOW_CONN_"
+#: Where the stack puts connections when its config names no prefix: the schema's default, defined once.
+DEFAULT_CONNECTIONS_PREFIX: str = AirflowConfig.model_fields["connections_prefix"].default
 
 
 def declared_connections(config: Config) -> list[str]:
@@ -101,7 +104,7 @@ connection_secrets = stack_policy(
     _connection_secrets,
     settings=[
         strings("requiredConnections", ["databricks_default", "aws_default"], "Connections every stack declares."),
-        text("connectionsPrefix", "airflow/connections", "Secrets Manager prefix when the stack config names none."),
+        text("connectionsPrefix", DEFAULT_CONNECTIONS_PREFIX, "Secrets Manager prefix when the stack config names none."),
     ],
 )
 

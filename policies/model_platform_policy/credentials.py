@@ -8,8 +8,10 @@ CrossGuard SDK can tell a policy, pulumi/pulumi-policy#241) but "is a
 credential written anywhere other than a field the provider keeps secret?":
 
 * fields the provider schema marks secret (``SecretVersion.secretString``,
-  a Kubernetes Secret's ``data``/``stringData``, provider credentials) and
-  the resource's ``additionalSecretOutputs`` are where credentials belong;
+  a Kubernetes Secret's ``data``/``stringData``, provider credentials) are
+  where credentials belong. A resource's ``additionalSecretOutputs`` is no
+  exemption: it only hides a value in Pulumi's state, while the service it
+  is sent to (the cluster, the workspace) still stores it in plain text;
 * anywhere else, a credential-named field (``password``, ``token``,
   ``clientSecret``, an env var ``DB_PASSWORD``) must hold a reference
   (``valueFrom.secretKeyRef``, ``{{secrets/scope/key}}``, a secret ARN), and
@@ -31,15 +33,17 @@ from model_platform_policy import types as t
 from model_platform_policy.rules import Config, resource_policy
 from model_platform_policy.values import is_list
 
-#: Inputs each type's provider schema marks secret: Pulumi encrypts them and the service stores them as secrets.
+#: Inputs each type's provider schema marks secret (the SDKs wrap exactly these in ``Output.secret``):
+#: Pulumi encrypts them and the service stores them as secrets. tests/test_policies_credentials.py checks
+#: this table against the installed SDKs.
 SECRET_BY_SCHEMA: dict[str, frozenset[str]] = {
     t.SM_SECRET_VERSION: frozenset({"secretString", "secretBinary", "secretStringWo"}),
     t.K8S_SECRET: frozenset({"data", "stringData"}),
+    t.DB_SECRET: frozenset({"stringValue", "stringValueWo"}),
     "pulumi:providers:aws": frozenset({"accessKey", "secretKey", "token"}),
     "pulumi:providers:databricks": frozenset(
         {"token", "clientSecret", "password", "azureClientSecret", "googleCredentials", "metadataServiceUrl"}
     ),
-    "pulumi:providers:kubernetes": frozenset({"kubeconfig"}),
 }
 
 CREDENTIAL_NAME = re.compile(
@@ -91,7 +95,7 @@ def findings(value: Any, path: str, key: Any) -> Iterator[str]:
 
 
 def _no_plain_credentials(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
-    kept_secret = SECRET_BY_SCHEMA.get(args.resource_type, frozenset()) | set(args.opts.additional_secret_outputs)
+    kept_secret = SECRET_BY_SCHEMA.get(args.resource_type, frozenset())
     for key in args.props:
         if key not in kept_secret:
             for finding in findings(args.props[key], key, key):
@@ -102,8 +106,9 @@ no_plain_credentials = resource_policy(
     "no-plain-credentials",
     "No credential is written to a resource input the service stores in plain text (env values, ConfigMaps, job "
     "parameters, tags, descriptions). Fix: keep credentials in secure stack config (pulumi config set --secret), "
-    "pass them only into secret fields (a Secrets Manager SecretVersion, a Kubernetes Secret) and reference them "
-    "from elsewhere (env valueFrom.secretKeyRef, Databricks {{secrets/scope/key}}).",
+    "pass them only into fields the provider keeps secret (a Secrets Manager SecretVersion, a Kubernetes Secret, "
+    "a Databricks secret) and reference them from elsewhere (env valueFrom.secretKeyRef, Databricks "
+    "{{secrets/scope/key}}); additionalSecretOutputs hides a value from Pulumi's state only, never from the service.",
     _no_plain_credentials,
     types=lambda resource_type: True,
 )

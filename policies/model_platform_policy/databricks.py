@@ -20,7 +20,9 @@ from pulumi_policy import (
 )
 
 from infra.mleap_compat import (
+    DATABRICKS_RUNTIMES,
     LAST_MLEAP_RUNTIME,
+    MLEAP_RELEASES,
     check_runtime_mleap_pair,
     parse_runtime,
 )
@@ -200,6 +202,24 @@ def mleap_libraries(libraries: Any) -> Iterator[tuple[str, Optional[str]]]:
             yield wheel["version"], None
 
 
+def mleap_capable_runtimes() -> list[str]:
+    """Every runtime key stack config validation accepts: one some MLeap release pairs with (infra.mleap_compat).
+
+    The default allow-list, so the pack never refuses a runtime the config
+    let through; a policy config narrows it deliberately (allowedRuntimes).
+    Spellings are those ``parse_runtime`` reads: ``X.Y.x-[cpu-|gpu-]ml-[photon-]scala<line>``.
+    """
+    scala_lines = sorted({line.scala for line in DATABRICKS_RUNTIMES.values()})
+    candidates = [
+        f"{version}.x-{device}ml-{photon}scala{scala}"
+        for version in DATABRICKS_RUNTIMES
+        for device in ("cpu-", "gpu-", "")
+        for photon in ("", "photon-")
+        for scala in scala_lines
+    ]
+    return [key for key in candidates if any(check_runtime_mleap_pair(key, m) is None for m in MLEAP_RELEASES)]
+
+
 def runtime_problem(runtime: Any, allowed: list[str]) -> Optional[str]:
     if runtime not in allowed:
         return f"runtime {runtime!r} is not allow-listed ({', '.join(allowed)})"
@@ -255,7 +275,8 @@ def _runtime(args: ResourceValidationArgs, report: ReportViolation, config: Conf
 runtime_allowed = resource_policy(
     "databricks-runtime-allowed",
     "Every cluster and cluster policy uses an allow-listed Databricks Runtime ML that open-source MLeap supports "
-    "(13.3 LTS ML or older), and every MLeap library matches the runtime's Spark/Scala line. Fix: set "
+    "(13.3 LTS ML or older), and every MLeap library matches the runtime's Spark/Scala line. The allow-list defaults "
+    "to every runtime the stack config accepts (infra/mleap_compat.py); a policy config may narrow it. Fix: set "
     "databricks.sparkVersion to an allow-listed runtime and databricks.mleapVersion to its MLeap line (0.23.x for "
     "13.3 LTS ML).",
     _runtime,
@@ -263,8 +284,9 @@ runtime_allowed = resource_policy(
     settings=[
         strings(
             "allowedRuntimes",
-            ["13.3.x-cpu-ml-scala2.12", "13.3.x-gpu-ml-scala2.12"],
-            "Databricks runtime keys clusters may use.",
+            mleap_capable_runtimes(),
+            "Databricks runtime keys clusters may use (default: every runtime infra/mleap_compat.py pairs with an "
+            "MLeap release, the table stack config is validated with).",
         )
     ],
 )

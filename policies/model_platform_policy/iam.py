@@ -1,4 +1,8 @@
-"""IAM: no wildcard grants, reader roles only get objects, IRSA roles trust exactly one ServiceAccount."""
+"""IAM: no wildcard grants, IRSA roles only get objects and trust exactly one ServiceAccount of the stack's cluster.
+
+An IRSA role is recognised by what it is, not by its name: any role whose
+trust policy lets a web identity (a Kubernetes ServiceAccount token) assume it.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +18,22 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.rules import (
     Config,
     resource_policy,
     stack_policy,
     strings,
-    text,
 )
 from model_platform_policy.values import get, items, json_document
 
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 STS_AUDIENCE = "sts.amazonaws.com"
+WILDCARD = re.compile(r"[*?]")
+ONLY_WILDCARDS = re.compile(r"^[*?]+$")
+#: The parts of an ARN before its resource, in order (``arn:partition:service:region:account:resource``).
+ARN_PARTS = ("partition", "service", "region", "account")
 SERVICE_ACCOUNT_SUBJECT = re.compile(
     r"^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 )
@@ -114,16 +122,66 @@ def documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[st
 # --------------------------------------------------------------------------- no wildcards
 
 
+def action_matches(pattern: str, action: str) -> bool:
+    """Whether an IAM action pattern (``sts:AssumeRoleWith*``, case-insensitive) covers ``action``."""
+    regex = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(regex, action, re.IGNORECASE) is not None
+
+
+def _resource_segments(service: str, region: str, account: str, resource: str) -> tuple[Optional[str], str]:
+    """``(resource type or None, first name segment)`` of an ARN's resource part.
+
+    S3 bucket ARNs (no region, no account) have no type: the bucket is the
+    name. Elsewhere ``type/name...`` or ``type:name...``; a single segment
+    is a bare name (an SNS topic, an SQS queue).
+    """
+    segments = [s for s in re.split(r"[/:]", resource) if s]
+    if not segments:
+        return None, ""
+    if (service == "s3" and not region and not account) or len(segments) == 1:
+        return None, segments[0]
+    return segments[0], segments[1]
+
+
+def resource_wildcard(resource: str) -> Optional[str]:
+    """What a Resource pattern leaves open beyond named resources, or None.
+
+    A wildcard may narrow within a named resource (``arn:aws:s3:::bundles/model/*``,
+    ``...:secret:airflow/connections/*``) but never stand for the partition,
+    service, region, account, resource type or the whole name
+    (``arn:aws:s3:::*``, ``arn:aws:iam::*:role/*``, ``...:key/*``).
+    """
+    if not WILDCARD.search(resource):
+        return None
+    parts = resource.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return "a wildcard that is not an ARN"
+    wild = [name for name, value in zip(ARN_PARTS, parts[1:5]) if WILDCARD.search(value)]
+    if wild:
+        return f"any {' and '.join(wild)}"
+    kind, name = _resource_segments(*parts[2:])
+    if kind is not None and WILDCARD.search(kind):
+        return "any resource type"
+    if not name or ONLY_WILDCARDS.match(name):
+        return f"every {kind or ('bucket' if parts[2] == 's3' else 'resource')}"
+    return None
+
+
 def _wildcard_problems(statement: Statement) -> Iterator[str]:
     if statement.effect != "Allow":
         return
-    wild = [a for a in statement.actions if "*" in a or "?" in a]
+    wild = [a for a in statement.actions if WILDCARD.search(a)]
     if wild:
         yield f"{statement.label} allows wildcard actions {wild}"
     if statement.not_actions:
         yield f"{statement.label} allows everything but {list(statement.not_actions)} (NotAction)"
-    if "*" in statement.resources:
-        yield f"{statement.label} allows Resource '*'"
+    for resource in statement.resources:
+        if resource == "*":
+            yield f"{statement.label} allows Resource '*'"
+            continue
+        opening = resource_wildcard(resource)
+        if opening:
+            yield f"{statement.label} allows Resource {resource!r}, which matches {opening}"
     if statement.not_resources:
         yield f"{statement.label} allows every resource but {list(statement.not_resources)} (NotResource)"
     if statement.applies_to_everyone:
@@ -159,7 +217,9 @@ def _no_wildcards(args: ResourceValidationArgs, report: ReportViolation, _: Conf
 no_wildcards = resource_policy(
     "iam-no-wildcards",
     "IAM grants name their actions and resources: no Allow with a wildcard action ('*', 's3:*', 's3:Get*'), "
-    "NotAction, Resource '*', NotResource or Principal '*', and no broad AWS-managed policy (AdministratorAccess, "
+    "NotAction, NotResource or Principal '*', no Resource '*' or ARN whose partition, service, region, account, "
+    "resource type or whole name is a wildcard ('arn:aws:s3:::*', 'arn:aws:iam::*:role/*', '...:key/*'; a '/*' "
+    "under a named bucket or prefix is fine), and no broad AWS-managed policy (AdministratorAccess, "
     "PowerUserAccess, ...). Fix: list the exact actions and the ARNs they apply to (infra/components/iam_documents.py "
     "builds such documents).",
     _no_wildcards,
@@ -167,7 +227,50 @@ no_wildcards = resource_policy(
 )
 
 
-# --------------------------------------------------------------------------- reader roles
+# --------------------------------------------------------------------------- IRSA roles
+
+
+def _may_be_anyone_or_federated(statement: Statement) -> bool:
+    """Whether a web identity can be the statement's principal (a federated provider, or everyone)."""
+    return statement.applies_to_everyone or bool(statement.principals("Federated"))
+
+
+def allows_action(statement: Statement, action: str) -> bool:
+    """Whether an Allow statement's Action (or NotAction) covers ``action``, wildcards included."""
+    if statement.effect != "Allow":
+        return False
+    if statement.not_actions:
+        return not any(action_matches(p, action) for p in statement.not_actions)
+    return any(action_matches(p, action) for p in statement.actions)
+
+
+def web_identity_statements(trust_policy: Any) -> list[Statement]:
+    """The statements of a trust policy through which a web identity token may assume the role.
+
+    Any action pattern covering sts:AssumeRoleWithWebIdentity counts
+    ('sts:AssumeRoleWith*', 'sts:*', '*', a NotAction that spares it).
+    """
+    return [
+        s
+        for s in statements_of(json_document(trust_policy))
+        if allows_action(s, WEB_IDENTITY) and _may_be_anyone_or_federated(s)
+    ]
+
+
+def is_irsa_role(resource: PolicyResource) -> bool:
+    """A role a Kubernetes ServiceAccount token can assume, whatever the component named it."""
+    return resource.resource_type == t.IAM_ROLE and bool(
+        web_identity_statements(get(resource.props, "assumeRolePolicy"))
+    )
+
+
+def stack_oidc_provider() -> Optional[str]:
+    """The serving cluster's OIDC provider ARN from the stack config (kubernetes.oidcProviderArn), if set."""
+    value = stack_config.stack_object("kubernetes").get("oidcProviderArn")
+    return value if isinstance(value, str) and value else None
+
+
+# --------------------------------------------------------------------------- IRSA roles only get objects
 
 
 def _links(resource: PolicyResource, prop: str, target: PolicyResource, target_prop: str) -> bool:
@@ -205,34 +308,31 @@ def _managed_document(arn: Any, resources: list[PolicyResource], attachment: Opt
 
 def _reader_get_only(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
     allowed = {a.lower() for a in config["allowedActions"]}
-    for role in args.resources:
-        if role.resource_type != t.IAM_ROLE or not role.name.endswith(config["readerSuffix"]):
-            continue
+    for role in filter(is_irsa_role, args.resources):
         for source, text_ in _role_documents(role, args.resources):
             if text_ is None:
-                report(f"reader role {role.name!r}: {source} grants permissions this stack does not show", role.urn)
+                report(f"IRSA role {role.name!r}: {source} grants permissions this stack does not show", role.urn)
                 continue
             for statement in statements_of(json_document(text_)):
                 if statement.effect != "Allow":
                     continue
                 extra = sorted({a for a in statement.actions if a.lower() not in allowed} | set(statement.not_actions))
                 if extra:
-                    report(f"reader role {role.name!r}: {source} {statement.label} allows {extra}", role.urn)
+                    report(f"IRSA role {role.name!r}: {source} {statement.label} allows {extra}", role.urn)
 
 
 reader_get_only = stack_policy(
     "iam-reader-get-only",
-    "A model's reader role (the IRSA role of its serving pods, logical name '<model>-reader') may only get "
-    "objects (s3:GetObject, s3:GetObjectVersion) and decrypt them (kms:Decrypt). Fix: grant readers nothing else; "
-    "writes and listings belong to the training role's writer policy.",
+    "A role a Kubernetes ServiceAccount can assume (IRSA: the reader role of a model's serving pods, whatever its "
+    "name) may only get objects (s3:GetObject, s3:GetObjectVersion) and decrypt them (kms:Decrypt). Fix: grant such "
+    "roles nothing else; writes and listings belong to the training role's writer policy.",
     _reader_get_only,
     settings=[
         strings(
             "allowedActions",
             ["s3:GetObject", "s3:GetObjectVersion", "kms:Decrypt"],
-            "Actions a reader role may be allowed.",
+            "Actions an IRSA (web-identity) role may be allowed.",
         ),
-        text("readerSuffix", "-reader", "Logical-name suffix that marks a reader role."),
     ],
 )
 
@@ -240,12 +340,21 @@ reader_get_only = stack_policy(
 # --------------------------------------------------------------------------- IRSA trust
 
 
-def _irsa_problems(statement: Statement) -> Iterator[str]:
+def _irsa_problems(statement: Statement, expected_provider: Optional[str]) -> Iterator[str]:
+    wild = [a for a in statement.actions if WILDCARD.search(a)]
+    if wild or statement.not_actions:
+        shown = wild or [f"everything but {list(statement.not_actions)}"]
+        yield f"{statement.label} allows {shown}; name the action {WEB_IDENTITY!r}"
     federated = statement.principals("Federated")
     providers = [p for p in federated if ":oidc-provider/" in p]
     if len(providers) != 1 or len(federated) != 1:
         yield f"{statement.label} must name exactly one OIDC provider as Principal.Federated (found {list(federated)})"
         return
+    if expected_provider is not None and providers[0] != expected_provider:
+        yield (
+            f"{statement.label} trusts OIDC provider {providers[0]!r}, not the stack's cluster "
+            f"(kubernetes.oidcProviderArn {expected_provider!r})"
+        )
     issuer = providers[0].split(":oidc-provider/", 1)[1]
     subjects = statement.condition_values("StringEquals", f"{issuer}:sub")
     if statement.condition_values("StringLike", f"{issuer}:sub"):
@@ -259,19 +368,39 @@ def _irsa_problems(statement: Statement) -> Iterator[str]:
         yield f"{statement.label} must require StringEquals {issuer}:aud = {STS_AUDIENCE!r}"
 
 
+def trusted_service_accounts(statements: list[Statement]) -> set[str]:
+    """Every ``<provider> <subject>`` the statements bind, across statements."""
+    trusted = set()
+    for statement in statements:
+        for provider in statement.principals("Federated"):
+            issuer = provider.split(":oidc-provider/", 1)[-1]
+            for subject in statement.condition_values("StringEquals", f"{issuer}:sub"):
+                trusted.add(f"{subject} of {provider}")
+    return trusted
+
+
 def _irsa_trust(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
-    for statement in statements_of(json_document(get(args.props, "assumeRolePolicy"))):
-        if statement.effect == "Allow" and WEB_IDENTITY in statement.actions:
-            for problem in _irsa_problems(statement):
-                report(f"assumeRolePolicy: {problem}")
+    statements = web_identity_statements(get(args.props, "assumeRolePolicy"))
+    expected_provider = stack_oidc_provider() if statements else None
+    for statement in statements:
+        for problem in _irsa_problems(statement, expected_provider):
+            report(f"assumeRolePolicy: {problem}")
+    trusted = trusted_service_accounts(statements)
+    if len(statements) > 1 and len(trusted) > 1:
+        report(
+            f"assumeRolePolicy: {len(statements)} statements trust {len(trusted)} ServiceAccounts {sorted(trusted)}; "
+            "an IRSA role trusts exactly one"
+        )
 
 
 irsa_single_service_account = resource_policy(
     "iam-irsa-single-service-account",
-    "A role assumed with a Kubernetes ServiceAccount token (IRSA) trusts exactly one ServiceAccount of one cluster: "
-    "Principal.Federated is the cluster's OIDC provider, StringEquals '<issuer>:sub' is one "
+    "A role a web identity may assume (sts:AssumeRoleWithWebIdentity, or any pattern covering it) trusts exactly "
+    "one ServiceAccount of the stack's cluster, across all its statements: Principal.Federated is the stack's OIDC "
+    "provider (kubernetes.oidcProviderArn), StringEquals '<issuer>:sub' is one "
     "'system:serviceaccount:<namespace>:<name>' and '<issuer>:aud' is 'sts.amazonaws.com'. Fix: build the trust "
-    "policy with infra.components.iam_documents.irsa_trust_policy; never StringLike or '*' on the subject.",
+    "policy with infra.components.iam_documents.irsa_trust_policy; never a wildcard action, StringLike or '*' on "
+    "the subject, or a second statement for another ServiceAccount.",
     _irsa_trust,
     types=[t.IAM_ROLE],
 )

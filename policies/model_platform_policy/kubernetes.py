@@ -2,9 +2,11 @@
 
 Workload rules read the pod template of Deployments (and of the other
 workload kinds, so a new one is covered too). The serving rules are stack
-policies: a serving Deployment (pod label ``app.kubernetes.io/component:
-serving``) must be covered by a PodDisruptionBudget and targeted by a
-HorizontalPodAutoscaler in its namespace.
+policies: a serving Deployment must be covered by a PodDisruptionBudget and
+targeted by a HorizontalPodAutoscaler in its namespace. A Deployment serves
+when it belongs to the platform (label ``app.kubernetes.io/part-of:
+model-platform`` on it or its pods) or runs as a ServiceAccount with an IRSA
+role: what a Deployment is, not a component label a component may forget.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.rules import (
     Config,
@@ -27,7 +30,6 @@ from model_platform_policy.rules import (
     resource_policy,
     stack_policy,
     strings,
-    text,
 )
 from model_platform_policy.values import get, items, mapping, number, show
 
@@ -42,8 +44,9 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 }
 WORKLOADS = list(POD_SPEC_PATHS)
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-COMPONENT_LABEL = "app.kubernetes.io/component"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
 TRACK_LABEL = "model-platform/track"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -230,11 +233,35 @@ def template_labels(deployment: PolicyResource) -> Mapping[str, Any]:
     return mapping(get(deployment.props, "spec", "template", "metadata", "labels"))
 
 
-def serving_deployments(resources: list[PolicyResource], component: str) -> list[PolicyResource]:
+def _part_of_platform(deployment: PolicyResource) -> bool:
+    """Labelled app.kubernetes.io/part-of: model-platform, on the Deployment or its pod template."""
+    labels = (mapping(get(deployment.props, "metadata", "labels")), template_labels(deployment))
+    return any(get(found, PART_OF_LABEL) == stack_config.PROJECT for found in labels)
+
+
+def irsa_service_accounts(resources: list[PolicyResource]) -> set[tuple[str, str]]:
+    """``(namespace, name)`` of every ServiceAccount annotated with an IAM role (IRSA)."""
+    return {
+        (namespace(r), str(object_name(r)))
+        for r in resources
+        if r.resource_type == t.K8S_SERVICE_ACCOUNT and get(r.props, "metadata", "annotations", IRSA_ANNOTATION)
+    }
+
+
+def service_account_of(deployment: PolicyResource) -> tuple[str, str]:
+    """``(namespace, name)`` of the ServiceAccount the Deployment's pods run as."""
+    spec = mapping(get(deployment.props, "spec", "template", "spec"))
+    name = get(spec, "serviceAccountName", default=get(spec, "serviceAccount", default="default"))
+    return namespace(deployment), str(name)
+
+
+def serving_deployments(resources: list[PolicyResource]) -> list[PolicyResource]:
+    """Deployments of the platform, or running as an IRSA ServiceAccount (a model's reader role)."""
+    irsa = irsa_service_accounts(resources)
     return [
         r
         for r in resources
-        if r.resource_type == t.K8S_DEPLOYMENT and template_labels(r).get(COMPONENT_LABEL) == component
+        if r.resource_type == t.K8S_DEPLOYMENT and (_part_of_platform(r) or service_account_of(r) in irsa)
     ]
 
 
@@ -269,7 +296,7 @@ def _pdb_problem(pdb: PolicyResource) -> Optional[str]:
 
 def _serving_pdb(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
     pdbs = [r for r in args.resources if r.resource_type == t.K8S_PDB]
-    for deployment in serving_deployments(args.resources, config["servingComponent"]):
+    for deployment in serving_deployments(args.resources):
         covering = [
             p
             for p in pdbs
@@ -285,11 +312,11 @@ def _serving_pdb(args: StackValidationArgs, report: ReportViolation, config: Con
 
 serving_pdb = stack_policy(
     "k8s-serving-pdb",
-    "Every serving Deployment has a PodDisruptionBudget (policy/v1) in its namespace selecting its pods and "
-    "allowing some disruption, so node drains and upgrades never take a model's last pods at once. Fix: declare a "
-    "PodDisruptionBudget with the Deployment's selector and maxUnavailable: 1.",
+    "Every serving Deployment (labelled app.kubernetes.io/part-of: model-platform, on it or its pods, or running "
+    "as a ServiceAccount annotated eks.amazonaws.com/role-arn) has a PodDisruptionBudget (policy/v1) in its "
+    "namespace selecting its pods and allowing some disruption, so node drains and upgrades never take a model's "
+    "last pods at once. Fix: declare a PodDisruptionBudget with the Deployment's selector and maxUnavailable: 1.",
     _serving_pdb,
-    settings=[text("servingComponent", "serving", "Pod label app.kubernetes.io/component of serving Deployments.")],
 )
 
 
@@ -306,7 +333,7 @@ def _targets(hpa: PolicyResource, deployment: PolicyResource) -> bool:
 def _serving_hpa(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
     hpas = [r for r in args.resources if r.resource_type == t.K8S_HPA]
     floor = config["minReplicas"]
-    for deployment in serving_deployments(args.resources, config["servingComponent"]):
+    for deployment in serving_deployments(args.resources):
         if template_labels(deployment).get(TRACK_LABEL) in config["fixedReplicaTracks"]:
             continue
         label = f"Deployment {object_name(deployment) or deployment.name!r}"
@@ -327,10 +354,11 @@ def _serving_hpa(args: StackValidationArgs, report: ReportViolation, config: Con
 
 serving_hpa = stack_policy(
     "k8s-serving-hpa",
-    "Every serving Deployment is scaled by a HorizontalPodAutoscaler (autoscaling/v2) in its namespace with "
-    "minReplicas <= maxReplicas and minReplicas at least the environment's minimum (2 in prod, so one pod can fail "
-    "or be drained while the other serves). A canary (pod label model-platform/track: canary) keeps fixed replicas: "
-    "its share of the traffic is its share of the pods. Fix: set models.<name>.serving.replicas {min, max}.",
+    "Every serving Deployment (part-of: model-platform, or running as an IRSA ServiceAccount) is scaled by a "
+    "HorizontalPodAutoscaler (autoscaling/v2) in its namespace with minReplicas <= maxReplicas and minReplicas at "
+    "least the environment's minimum (2 in prod, so one pod can fail or be drained while the other serves). A "
+    "canary (pod label model-platform/track: canary) keeps fixed replicas: its share of the traffic is its share of "
+    "the pods. Fix: set models.<name>.serving.replicas {min, max}.",
     _serving_hpa,
     settings=[
         count("minReplicas", 2, "Lowest HPA minReplicas allowed.", minimum=1),
@@ -339,7 +367,6 @@ serving_hpa = stack_policy(
             ["canary"],
             "Values of the pod label model-platform/track whose Deployments keep fixed replicas (no HPA).",
         ),
-        text("servingComponent", "serving", "Pod label app.kubernetes.io/component of serving Deployments."),
     ],
 )
 

@@ -20,6 +20,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.iam import Statement, statements_of
 from model_platform_policy.rules import Config, flag, resource_policy, stack_policy
@@ -90,6 +91,15 @@ bucket_versioned = stack_policy(
 # --------------------------------------------------------------------------- encryption
 
 
+def kms_required_by(config: Config) -> Optional[str]:
+    """Who requires SSE-KMS here: the environment's policy config, or the stack's own bundleStore.encryption."""
+    if config["requireKms"]:
+        return "this environment requires"
+    if stack_config.stack_object("bundleStore").get("encryption") == "sse-kms":
+        return "the stack config asks for (bundleStore.encryption: sse-kms)"
+    return None
+
+
 def _encryption_problem(bucket: PolicyResource, resources: list[PolicyResource], config: Config) -> Optional[str]:
     side = attached(resources, bucket, t.BUCKET_ENCRYPTION)
     defaults = [
@@ -98,10 +108,11 @@ def _encryption_problem(bucket: PolicyResource, resources: list[PolicyResource],
     algorithms = {get(d, "sseAlgorithm") for d in defaults}
     if not algorithms & SSE_ALGORITHMS:
         return "no BucketServerSideEncryptionConfiguration sets a default encryption (AES256 or aws:kms)"
-    if config["requireKms"]:
+    required_by = kms_required_by(config)
+    if required_by:
         keys = [get(d, "kmsMasterKeyId") for d in defaults if get(d, "sseAlgorithm") in KMS_ALGORITHMS]
         if not keys:
-            return "default encryption is not SSE-KMS, which this environment requires"
+            return f"default encryption is not SSE-KMS, which {required_by}"
         if not any(k and not AWS_MANAGED_S3_KEY.search(str(k)) for k in keys):
             return "SSE-KMS uses the AWS-managed key (no kmsMasterKeyId); name a customer-managed key"
     return None
@@ -109,11 +120,19 @@ def _encryption_problem(bucket: PolicyResource, resources: list[PolicyResource],
 
 bucket_encrypted = stack_policy(
     "s3-bucket-encrypted",
-    "Every S3 bucket has default server-side encryption; where the environment requires it (requireKms), SSE-KMS "
-    "with a customer-managed key. Fix: declare an aws.s3.BucketServerSideEncryptionConfiguration for the bucket "
-    "(sse_algorithm 'AES256', or 'aws:kms' with kms_master_key_id); for KMS set bundleStore.encryption: sse-kms.",
+    "Every S3 bucket has default server-side encryption; where the environment requires it (requireKms) or the "
+    "stack config asks for it (bundleStore.encryption: sse-kms), SSE-KMS with a customer-managed key. Fix: declare "
+    "an aws.s3.BucketServerSideEncryptionConfiguration for the bucket (sse_algorithm 'AES256', or 'aws:kms' with "
+    "kms_master_key_id); for KMS set bundleStore.encryption: sse-kms.",
     _each_bucket(_encryption_problem),
-    settings=[flag("requireKms", True, "Require SSE-KMS with a customer-managed key (not SSE-S3).")],
+    settings=[
+        flag(
+            "requireKms",
+            True,
+            "Require SSE-KMS with a customer-managed key (not SSE-S3); a stack whose bundleStore.encryption is "
+            "sse-kms is held to it either way.",
+        )
+    ],
 )
 
 

@@ -1,22 +1,33 @@
 """Tags on every AWS resource and labels on every Kubernetes object (and pod template).
 
-Cost reports, ownership and clean-up all start from ``project``,
-``environment``, ``managed-by`` and the team tags (``infra.naming.aws_tags``);
+Cost reports, ownership and clean-up all start from the platform's own tags
+(``infra.naming.aws_tags``): ``project``, ``environment``, ``managed-by``,
+and ``model`` on a model's own resources. The pack requires those always,
+since every stack gets them; the tags an organisation adds through the
+optional ``model-platform:tags`` (team, cost-centre, ...) are required only
+when the policy config names them (``aws-tags.requiredTags``), so a stack the
+config accepts is never refused for leaving an optional key out.
 Kubernetes objects carry the recommended ``app.kubernetes.io/*`` labels
 (``infra.naming.k8s_labels``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
+from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.kubernetes import POD_SPEC_PATHS
 from model_platform_policy.rules import Config, resource_policy, strings
-from model_platform_policy.values import get, mapping
+from model_platform_policy.values import get, mapping, show
+
+#: Tags infra.naming.aws_tags puts on every AWS resource of every stack.
+PLATFORM_TAGS = ("project", "environment", "managed-by")
+#: The tag naming the model a per-model resource belongs to.
+MODEL_TAG = "model"
 
 #: AWS types whose API has no tags (configuration attached to a tagged parent).
 UNTAGGABLE_AWS = frozenset(
@@ -50,24 +61,43 @@ def missing_keys(found: Any, required: list[str]) -> list[str]:
     return [k for k in required if not present.get(k)]
 
 
+def models_named_in(logical_name: str, models: Iterable[str]) -> list[str]:
+    """The models whose name is a whole dash-separated run of ``logical_name`` (``variable-days-to-sell-version``).
+
+    Logical names of per-model resources derive from the model name
+    (infra.naming), which is how a rule tells them from shared ones.
+    """
+    padded = f"-{logical_name}-"
+    return [m for m in models if f"-{m}-" in padded]
+
+
 def _aws_tags(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
-    missing = missing_keys(get(args.props, "tags"), list(config["requiredTags"]))
+    found = get(args.props, "tags")
+    required = [*PLATFORM_TAGS, *(k for k in config["requiredTags"] if k not in PLATFORM_TAGS)]
+    missing = missing_keys(found, required)
     if missing:
         report(f"tags {missing} are missing or empty")
+    owners = models_named_in(args.name, stack_config.stack_object("models"))
+    if owners and get(found, MODEL_TAG) not in owners:
+        report(
+            f"tag {MODEL_TAG!r} is {show(get(found, MODEL_TAG))}, not the model it belongs to ({' or '.join(owners)})"
+        )
 
 
 aws_tagged = resource_policy(
     "aws-tags",
-    "Every taggable AWS resource carries the stack's tags (project, environment, managed-by, and the team tags of "
-    "model-platform:tags), which cost reports and ownership rely on. Fix: pass tags=infra.naming.aws_tags(cfg, "
-    "model) to the resource, and set team tags under model-platform:tags in the stack file.",
+    "Every taggable AWS resource carries the platform's tags (project, environment, managed-by; model on a model's "
+    "own resources), plus the keys the policy config's requiredTags names (an organisation's team, cost-centre, "
+    "...), which cost reports and ownership rely on. Fix: pass tags=infra.naming.aws_tags(cfg, model) to the "
+    "resource, and set the organisation's tags under model-platform:tags in the stack file.",
     _aws_tags,
     types=lambda resource_type: resource_type.startswith("aws:") and resource_type not in UNTAGGABLE_AWS,
     settings=[
         strings(
             "requiredTags",
-            ["project", "environment", "managed-by", "team", "cost-centre"],
-            "Tag keys every taggable AWS resource must carry (non-empty).",
+            [],
+            "Tag keys every taggable AWS resource must carry (non-empty) besides the platform's project, environment, "
+            "managed-by and model: the organisation's own (e.g. team, cost-centre), set in model-platform:tags.",
         )
     ],
 )

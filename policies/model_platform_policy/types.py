@@ -24,6 +24,7 @@ SM_SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 DB_CLUSTER = "databricks:index/cluster:Cluster"
 DB_CLUSTER_POLICY = "databricks:index/clusterPolicy:ClusterPolicy"
 DB_JOB = "databricks:index/job:Job"
+DB_SECRET = "databricks:index/secret:Secret"
 
 # Kubernetes.
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -33,6 +34,7 @@ K8S_JOB = "kubernetes:batch/v1:Job"
 K8S_CRON_JOB = "kubernetes:batch/v1:CronJob"
 K8S_POD = "kubernetes:core/v1:Pod"
 K8S_SECRET = "kubernetes:core/v1:Secret"
+K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 K8S_HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 
