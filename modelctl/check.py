@@ -20,7 +20,6 @@ import json
 import os
 import queue
 import subprocess
-import sys
 import tempfile
 import threading
 from collections import defaultdict
@@ -34,10 +33,11 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi.runtime.proto.analyzer_pb2_grpc import AnalyzerStub
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from infra.config import PROJECT, ConfigError
 from infra.stack_source import SECRET_PLACEHOLDER, StackFile
-from modelctl.engine import Plan, PlannedResource, Secret, plan_stack_file
+from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource, Secret, plan_stack_file
 
 PACK_DIR_NAME = "policies"
 #: The pack only talks to an engine to log after a crash, and then logs to stderr without one.
@@ -166,9 +166,16 @@ def _value_problems(spec: Mapping[str, Any], value: Any) -> Iterator[str]:
 
 
 def wire_value(value: Any) -> Any:
-    """A planned input as the engine marshals it for an analyzer (secrets kept as secret values)."""
+    """A planned input as the engine marshals it for an analyzer.
+
+    Secrets travel as secret values; a value known only after deployment as
+    the engine's unknown sentinel, which pulumi_policy turns into "can't run
+    policy during preview" instead of judging a placeholder string.
+    """
     if isinstance(value, Secret):
         return {SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": SECRET_PLACEHOLDER}
+    if value == UNKNOWN_PLACEHOLDER:
+        return UNKNOWN_STRING_VALUE
     if isinstance(value, dict):
         return {str(k): wire_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -213,27 +220,27 @@ class WirePlan:
             type=p.type, urn=p.urn, name=p.name, properties=wire_struct(p.inputs)
         )
 
+    def _fields(self, r: PlannedResource) -> dict[str, Any]:
+        """What ``Analyze`` and ``AnalyzeStack`` both say about a resource."""
+        return {
+            "type": r.type,
+            "urn": r.urn,
+            "name": r.name,
+            "properties": wire_struct(r.inputs),
+            "options": self._options(r),
+            "provider": self._provider_message(r),
+        }
+
     def requests(self) -> Iterator[analyzer_pb2.AnalyzeRequest]:
         for r in self.plan.resources:
-            yield analyzer_pb2.AnalyzeRequest(
-                type=r.type,
-                urn=r.urn,
-                name=r.name,
-                properties=wire_struct(r.inputs),
-                options=self._options(r),
-                provider=self._provider_message(r),
-            )
+            yield analyzer_pb2.AnalyzeRequest(**self._fields(r))
 
     def stack_request(self) -> analyzer_pb2.AnalyzeStackRequest:
+        """Every resource, with what only the stack-level analysis gets: parent and dependencies."""
         return analyzer_pb2.AnalyzeStackRequest(
             resources=[
                 analyzer_pb2.AnalyzerResource(
-                    type=r.type,
-                    urn=r.urn,
-                    name=r.name,
-                    properties=wire_struct(r.inputs),
-                    options=self._options(r),
-                    provider=self._provider_message(r),
+                    **self._fields(r),
                     parent=r.parent or "",
                     dependencies=r.dependencies,
                     propertyDependencies={
@@ -249,6 +256,22 @@ class WirePlan:
 # --------------------------------------------------------------------------- the pack process
 
 
+def _pack_interpreter(pack_dir: Path) -> Path:
+    """The interpreter PulumiPolicy.yaml names, resolved by the pack's own helper (as the CLI resolves it)."""
+    import importlib.util
+
+    path = pack_dir / "model_platform_policy" / "runtime.py"
+    spec = importlib.util.spec_from_file_location("_model_platform_policy_runtime", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise PolicyPackError(f"{path}: missing; is {pack_dir} the model-platform policy pack?")
+    runtime = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runtime)
+    try:
+        return runtime.pack_interpreter(pack_dir)
+    except runtime.PackRuntimeError as exc:
+        raise PolicyPackError(str(exc)) from None
+
+
 class PolicyPackProcess:
     """The pack, started as the CLI starts it; a context manager that always stops it."""
 
@@ -256,7 +279,7 @@ class PolicyPackProcess:
         self.pack_dir = pack_dir
         self._stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.policy", NO_ENGINE, "."],
+            [str(_pack_interpreter(pack_dir)), "-u", "-m", "pulumi.policy", NO_ENGINE, "."],
             cwd=pack_dir,
             env={**os.environ, **env},
             stdin=subprocess.DEVNULL,
@@ -456,7 +479,7 @@ def check_stack(stack_file: StackFile, stack: str, root: Path, config_path: Opti
     """
     plan = plan_stack_file(stack_file, stack)  # validates the stack config first
     if config_path is None:
-        environment = stack_file.config[f"{PROJECT}:environment"]
+        environment = stack_file.stack_config().environment.value
         config_path = root / PACK_DIR_NAME / f"{environment}.json"
     label = os.path.relpath(config_path, Path.cwd()) if config_path.is_absolute() else str(config_path)
     return run_pack(plan, stack_file, config_path, label, root / PACK_DIR_NAME)

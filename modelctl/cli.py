@@ -1,12 +1,15 @@
 """``modelctl``: offline plan, diff, render, check, release and promote.
 
 Exit codes: 0 success, 1 the command's check failed (e.g. a mandatory policy
-violation), 2 bad input (config errors, usage).
+violation), 2 bad input (config errors, usage, a file that cannot be read or
+written), 141 the reader of the output went away (``modelctl plan | head``),
+as a tool killed by SIGPIPE reports it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -17,6 +20,7 @@ from modelctl.engine import PlanError
 from modelctl.stacks import UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _output_closed()
     except ConfigError as exc:
         print(f"{exc.source}: {len(exc.problems)} configuration error(s):", file=sys.stderr)
         for problem in exc.problems:
@@ -44,6 +52,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StackFileError, UsageError, PlanError) as exc:
         print(f"modelctl: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"modelctl: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``<path>: <reason>``, as the shell's tools say it, instead of a traceback."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
+
+
+def _output_closed() -> int:
+    """The reader of stdout went away: stop quietly (the Python docs' idiom), no traceback at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (e.g. captured by tests)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def run() -> None:

@@ -2,28 +2,55 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelctl.engine import Plan, PlannedResource, to_plain
+from modelctl.engine import Plan, PlannedResource, Secret, to_plain
 
 _MISSING = object()
+#: Around the path inside a JSON document held in a string: ``policy⟨Statement[0].Resource[2]⟩``.
+JSON_OPEN, JSON_CLOSE = "⟨", "⟩"
+
+
+def urn_key(urn: str) -> str:
+    """Identity across stacks: the URN without its stack and project parts."""
+    return urn.split("::", 2)[2]
 
 
 def resource_key(r: PlannedResource) -> str:
-    """Identity across stacks: the URN without its stack and project parts."""
-    return r.urn.split("::", 2)[2]
+    return urn_key(r.urn)
 
 
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": [1]}}`` -> ``{"a.b[0]": 1}``; empty containers are kept as leaves."""
+def _json_document(value: Any) -> Any:
+    """The non-empty object or array a string holds as JSON text (IAM policies, cluster policies), else None."""
+    if not isinstance(value, str) or value[:1] not in ("{", "["):
+        return None
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return None
+    return document if isinstance(document, (dict, list)) and document else None
+
+
+def flatten(value: Any, prefix: str = "", descend_json: bool = False) -> dict[str, Any]:
+    """``{"a": {"b": [1]}}`` -> ``{"a.b[0]": 1}``; empty containers are kept as leaves.
+
+    With ``descend_json``, a string holding a JSON object or array is
+    flattened too, its paths written inside ``⟨ ⟩``: ``policy⟨Statement[0].Effect⟩``,
+    so a diff names the statement that changed rather than the whole document.
+    """
     out: dict[str, Any] = {}
-    if isinstance(value, dict) and value:
+    document = _json_document(value) if descend_json else None
+    if document is not None:
+        for path, leaf in flatten(document, "", descend_json).items():
+            out[f"{prefix}{JSON_OPEN}{path}{JSON_CLOSE}"] = leaf
+    elif isinstance(value, dict) and value:
         for k, v in value.items():
-            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k), descend_json))
     elif isinstance(value, list) and value:
         for i, v in enumerate(value):
-            out.update(flatten(v, f"{prefix}[{i}]"))
+            out.update(flatten(v, f"{prefix}[{i}]", descend_json))
     else:
         out[prefix] = value
     return out
@@ -35,11 +62,16 @@ class PropertyChange:
     old: Any
     new: Any
 
+    @property
+    def secret_changed(self) -> bool:
+        """Both values are secrets, their fingerprints differ: the value changed, and stays unshown."""
+        return isinstance(self.old, Secret) and isinstance(self.new, Secret)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
-            "old": None if self.old is _MISSING else self.old,
-            "new": None if self.new is _MISSING else self.new,
+            "old": None if self.old is _MISSING else to_plain(self.old),
+            "new": None if self.new is _MISSING else to_plain(self.new),
             "kind": "add" if self.old is _MISSING else "delete" if self.new is _MISSING else "update",
         }
 
@@ -76,7 +108,8 @@ class PlanDiff:
 
 
 def _property_changes(old: Any, new: Any) -> list[PropertyChange]:
-    a, b = flatten(to_plain(old)), flatten(to_plain(new))
+    """Leaf-by-leaf changes; secrets compare by fingerprint (``Secret.__eq__``)."""
+    a, b = flatten(old, descend_json=True), flatten(new, descend_json=True)
     return [
         PropertyChange(path, a.get(path, _MISSING), b.get(path, _MISSING))
         for path in sorted(set(a) | set(b))
@@ -84,13 +117,26 @@ def _property_changes(old: Any, new: Any) -> list[PropertyChange]:
     ]
 
 
+def _comparable_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Options as they matter across stacks: the provider by its stack-independent key, not its URN."""
+    if "provider" not in options:
+        return options
+    return {**options, "provider": urn_key(options["provider"])}
+
+
 def diff_plans(base: Plan, head: Plan) -> PlanDiff:
+    """Resources matched by ``resource_key``; options compared only when both plans recorded them."""
     old = {resource_key(r): r for r in base.resources}
     new = {resource_key(r): r for r in head.resources}
+    with_options = base.has_options and head.has_options
     changed = []
     for key in sorted(set(old) & set(new)):
         props = _property_changes(old[key].inputs, new[key].inputs)
-        props += _property_changes({"(options)": old[key].options}, {"(options)": new[key].options})
+        if with_options:
+            props += _property_changes(
+                {"(options)": _comparable_options(old[key].options)},
+                {"(options)": _comparable_options(new[key].options)},
+            )
         if props:
             changed.append(ResourceChange(key, new[key].type, new[key].name, props))
     return PlanDiff(
@@ -104,8 +150,16 @@ def diff_plans(base: Plan, head: Plan) -> PlanDiff:
 def _show(value: Any) -> str:
     if value is _MISSING:
         return "(absent)"
+    if isinstance(value, Secret):
+        return str(value)  # the placeholder, never the fingerprint
     text = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _format_change(p: PropertyChange) -> str:
+    if p.secret_changed:
+        return f"    {p.path}: {_show(p.new)} (changed)"
+    return f"    {p.path}: {_show(p.old)} => {_show(p.new)}"
 
 
 def format_diff(d: PlanDiff, base_label: str, head_label: str) -> str:
@@ -119,12 +173,10 @@ def format_diff(d: PlanDiff, base_label: str, head_label: str) -> str:
         lines.append(f"- {r.type}  {r.name}")
     for c in d.changed:
         lines.append(f"~ {c.type}  {c.name}")
-        for p in c.properties:
-            lines.append(f"    {p.path}: {_show(p.old)} => {_show(p.new)}")
+        lines += [_format_change(p) for p in c.properties]
     if d.outputs:
         lines.append("~ outputs")
-        for p in d.outputs:
-            lines.append(f"    {p.path}: {_show(p.old)} => {_show(p.new)}")
+        lines += [_format_change(p) for p in d.outputs]
     lines.append(
         f"{len(d.added)} to add, {len(d.changed)} to change, {len(d.removed)} to remove, {len(d.outputs)} output changes"
     )

@@ -10,27 +10,68 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import hmac
+import json
+import os
+import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from infra.config import PROJECT
 from infra.stack_source import SECRET_PLACEHOLDER, STACK_FILE_LABEL, StackFile
 
+#: How a value only known after deployment is recorded (and printed).
+UNKNOWN_PLACEHOLDER = "[unknown]"
+#: Key of the fingerprints of secret values; shared with a ``modelctl plan`` subprocess so both sides compare.
+FINGERPRINT_KEY_ENV = "MODELCTL_FINGERPRINT_KEY"
+#: How ``Plan.to_json(full=True)`` writes a secret: ``{SECRET_JSON_KEY: fingerprint}``.
+SECRET_JSON_KEY = "modelctl:secret"
+
+_fingerprint_key: Optional[str] = None
+
+
+def fingerprint_key() -> str:
+    """$MODELCTL_FINGERPRINT_KEY, else a random key for this process (so fingerprints mean nothing elsewhere)."""
+    global _fingerprint_key
+    if _fingerprint_key is None:
+        _fingerprint_key = os.environ.get(FINGERPRINT_KEY_ENV) or secrets.token_hex(32)
+    return _fingerprint_key
+
+
+def fingerprint(value: Any) -> str:
+    """Keyed HMAC-SHA256 of a secret's plaintext: tells a changed secret from an unchanged one, reveals nothing."""
+    text = json.dumps(_encode_secrets(value), sort_keys=True, separators=(",", ":"), default=str)
+    return hmac.new(fingerprint_key().encode(), text.encode(), hashlib.sha256).hexdigest()
+
 
 class Secret:
-    """Marks a value that was a Pulumi secret; it is never printed."""
+    """Marks a value that was a Pulumi secret; it is never printed.
+
+    ``fingerprint`` (see ``fingerprint()``) lets a diff see that the value
+    changed. ``None`` means the value is not known here (a hand-made plan, a
+    plan read from ``modelctl plan --json``): it then equals any secret.
+    """
+
+    __slots__ = ("fingerprint",)
+
+    def __init__(self, fingerprint: Optional[str] = None):
+        self.fingerprint = fingerprint
 
     def __repr__(self) -> str:
         return SECRET_PLACEHOLDER
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret)
+        if not isinstance(other, Secret):
+            return False
+        if self.fingerprint is None or other.fingerprint is None:
+            return True
+        return hmac.compare_digest(self.fingerprint, other.fingerprint)
 
     def __hash__(self) -> int:
         return 0
 
 
+#: A secret whose value is not known (for plans made by hand).
 SECRET = Secret()
 
 
@@ -51,8 +92,35 @@ class PlannedResource:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": to_plain(self.inputs)}
+    def to_json(self, full: bool = False) -> dict[str, Any]:
+        """The ``plan --json`` entry; ``full`` adds options and dependencies, and secrets' fingerprints."""
+        doc = {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent}
+        if not full:
+            return {**doc, "inputs": to_plain(self.inputs)}
+        return {
+            **doc,
+            "inputs": _encode_secrets(self.inputs),
+            "custom": self.custom,
+            "options": _encode_secrets(self.options),
+            "propertyDependencies": self.property_dependencies,
+            "dependencies": self.dependencies,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "PlannedResource":
+        """Read either form of ``to_json``; the short one has no options, and secrets without fingerprints."""
+        full = "options" in doc
+        return cls(
+            urn=doc["urn"],
+            type=doc["type"],
+            name=doc["name"],
+            parent=doc.get("parent"),
+            custom=bool(doc.get("custom", True)),
+            inputs=_decode_secrets(doc.get("inputs") or {}, bare_placeholder=not full),
+            options=_decode_secrets(doc.get("options") or {}, bare_placeholder=False),
+            property_dependencies=dict(doc.get("propertyDependencies") or {}),
+            dependencies=list(doc.get("dependencies") or []),
+        )
 
 
 @dataclass
@@ -60,13 +128,28 @@ class Plan:
     stack: str
     resources: list[PlannedResource]
     outputs: dict[str, Any]
+    #: False for a plan read from ``plan --json``, which leaves resource options out: a diff skips them.
+    has_options: bool = True
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, full: bool = False) -> dict[str, Any]:
+        """``plan --json`` (secrets as [secret]); ``full``: everything ``from_json`` needs to rebuild the plan."""
+        outputs = _encode_secrets(self.outputs) if full else to_plain(self.outputs)
         return {
             "stack": self.stack,
-            "resources": [r.to_json() for r in self.resources],
-            "outputs": to_plain(self.outputs),
+            "resources": [r.to_json(full) for r in self.resources],
+            "outputs": outputs,
         }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "Plan":
+        """A plan printed by ``modelctl plan --json`` or ``--json-full`` (e.g. by another revision's modelctl)."""
+        full = all("options" in r for r in doc["resources"])
+        return cls(
+            stack=doc["stack"],
+            resources=[PlannedResource.from_json(r) for r in doc["resources"]],
+            outputs=_decode_secrets(doc.get("outputs") or {}, bare_placeholder=not full),
+            has_options=full,
+        )
 
     def by_type(self, type_: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -94,6 +177,36 @@ def to_plain(value: Any) -> Any:
     return str(value)
 
 
+def _encode_secrets(value: Any) -> Any:
+    """JSON-able copy of a recorded value, each secret written as ``{SECRET_JSON_KEY: fingerprint}``."""
+    if isinstance(value, Secret):
+        return {SECRET_JSON_KEY: value.fingerprint}
+    if isinstance(value, dict):
+        return {str(k): _encode_secrets(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode_secrets(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _decode_secrets(value: Any, bare_placeholder: bool) -> Any:
+    """Inverse of ``_encode_secrets``.
+
+    With ``bare_placeholder`` (the short ``plan --json``, which prints every
+    secret as ``[secret]``) that string reads as a secret without fingerprint.
+    """
+    if isinstance(value, dict):
+        if set(value) == {SECRET_JSON_KEY}:
+            return Secret(value[SECRET_JSON_KEY])
+        return {k: _decode_secrets(v, bare_placeholder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_secrets(v, bare_placeholder) for v in value]
+    if bare_placeholder and value == SECRET_PLACEHOLDER:
+        return Secret()
+    return value
+
+
 def _clean(value: Any) -> Any:
     """Replace the SDK's wrapped secrets and unknowns in mock inputs."""
     from pulumi.output import Unknown
@@ -101,14 +214,14 @@ def _clean(value: Any) -> Any:
 
     if rpc.is_rpc_secret(value):
         # Keep a secret map's or list's shape (a Secret's keys are not secret), redact its values.
-        inner = rpc.unwrap_rpc_secret(value)
+        inner = _clean(rpc.unwrap_rpc_secret(value))
         if isinstance(inner, dict):
-            return {k: SECRET for k in inner}
+            return {k: Secret(fingerprint(v)) for k, v in inner.items()}
         if isinstance(inner, list):
-            return [SECRET for _ in inner]
-        return SECRET
+            return [Secret(fingerprint(v)) for v in inner]
+        return Secret(fingerprint(inner))
     if isinstance(value, Unknown):
-        return "[unknown]"
+        return UNKNOWN_PLACEHOLDER
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire format carries every number as a double
     if isinstance(value, dict):
@@ -154,28 +267,67 @@ def _computed_outputs(type_: str, name: str, inputs: dict[str, Any], region: str
     return state
 
 
+def _partition(region: str) -> tuple[str, str]:
+    """The AWS partition of a region and its DNS suffix."""
+    if region.startswith("cn-"):
+        return "aws-cn", "amazonaws.com.cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov", "amazonaws.com"
+    return "aws", "amazonaws.com"
+
+
 def _invoke_result(token: str, args: dict[str, Any], region: str, account: str) -> dict[str, Any]:
-    """Plausible data-source results for the invokes the program makes."""
+    """Plausible data-source results for the invokes the program makes.
+
+    An invoke not faked here is a PlanError: an empty result would let the
+    program build ARNs and names out of missing values without anyone noticing.
+    """
+    partition, dns_suffix = _partition(region)
     if token == "aws:eks/getCluster:getCluster":
         name = args.get("name", "cluster")
         fid = _fake_id(token, name).upper()
         return {
             "name": name,
-            "arn": f"arn:aws:eks:{region}:{account}:cluster/{name}",
-            "endpoint": f"https://{fid}.gr7.{region}.eks.amazonaws.com",
+            "arn": f"arn:{partition}:eks:{region}:{account}:cluster/{name}",
+            "endpoint": f"https://{fid}.gr7.{region}.eks.{dns_suffix}",
             "certificateAuthorities": [{"data": "TU9DSy1DQQ=="}],
-            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{fid}"}]}],
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.{dns_suffix}/id/{fid}"}]}],
             "version": "1.31",
             "status": "ACTIVE",
         }
-    return {}
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+            "accountId": account,
+            "arn": f"arn:{partition}:sts::{account}:assumed-role/modelctl-plan/offline",
+            "userId": "AROAMODELCTLPLAN0000:offline",
+            "id": account,
+        }
+    if token == "aws:index/getPartition:getPartition":
+        reverse = ".".join(reversed(dns_suffix.split(".")))
+        return {"partition": partition, "dnsSuffix": dns_suffix, "reverseDnsPrefix": reverse, "id": partition}
+    if token == "aws:index/getRegion:getRegion":
+        return {
+            "name": region,
+            "region": region,
+            "id": region,
+            "endpoint": f"ec2.{region}.{dns_suffix}",
+            "description": region,
+        }
+    raise PlanError(f"modelctl's offline engine cannot fake {token}; add it to modelctl/engine.py _invoke_result")
 
 
 class _RecordingMocks:
-    """Pulumi ``Mocks``: fakes provider outputs; the monitor below records registrations."""
+    """Pulumi ``Mocks``: fakes provider outputs; the monitor below records registrations.
+
+    ``failures`` keeps the invokes it could not fake: the SDK may wrap or
+    swallow an exception raised inside a mock, the plan must still fail.
+    """
 
     def __init__(self, region: str, account: str):
         import pulumi
+
+        failures: list[PlanError] = []
+        self.failures = failures
 
         class _M(pulumi.runtime.Mocks):
             def new_resource(inner, args):  # noqa: N805
@@ -190,7 +342,11 @@ class _RecordingMocks:
                 return rid, state
 
             def call(inner, args):  # noqa: N805
-                return _invoke_result(args.token, args.args, region, account)
+                try:
+                    return _invoke_result(args.token, args.args, region, account)
+                except PlanError as exc:
+                    failures.append(exc)
+                    raise
 
         self.mocks = _M()
 
@@ -255,10 +411,18 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
     STACK_FILE_LABEL.set(stack_file.label)
     region, account = _region_and_account(stack_file)
     recorded: list[PlannedResource] = []
-    mocks = _RecordingMocks(region, account).mocks
+    recording = _RecordingMocks(region, account)
+    mocks = recording.mocks
     pulumi.runtime.set_all_config(dict(stack_file.config), list(stack_file.secret_keys))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=_recording_monitor(mocks, recorded))
-    _sync_await(run_pulumi_func(program))
+    try:
+        _sync_await(run_pulumi_func(program))
+    except Exception:
+        if recording.failures:
+            raise recording.failures[0] from None
+        raise
+    if recording.failures:
+        raise recording.failures[0]
     root = settings.get_root_resource()
     outputs = {name: _resolve(value) for name, value in (root.outputs if root else {}).items()}
     seen: set[str] = set()
@@ -273,16 +437,12 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
 
 
 def _region_and_account(stack_file: StackFile) -> tuple[str, str]:
-    """Where the fake ARNs say resources live: the stack's own region and account when it names them."""
-    import json
+    """Where the fake ARNs say resources live: the stack's typed ``aws`` block (its account, or a default).
 
-    try:
-        aws = json.loads(stack_file.config.get(f"{PROJECT}:aws", "{}"))
-    except json.JSONDecodeError:
-        aws = {}
-    aws = aws if isinstance(aws, dict) else {}
-    region = str(aws.get("region") or stack_file.config.get("aws:region") or "eu-west-2")
-    return region, str(aws.get("accountId") or _DEFAULT_ACCOUNT)
+    A ConfigError here is the one the program itself would raise, before any resource.
+    """
+    aws = stack_file.stack_config().aws
+    return aws.region, aws.account_id or _DEFAULT_ACCOUNT
 
 
 def _ensure_loop() -> None:
@@ -303,10 +463,8 @@ def _resolve(value: Any) -> Any:
     from pulumi.runtime.sync_await import _sync_await
 
     out = pulumi.Output.from_input(value)
+    resolved = _clean(_sync_await(out.future(with_unknowns=True)))
     if _sync_await(out.is_secret()):
-        return SECRET
-    return _clean(_sync_await(out.future(with_unknowns=True)))
+        return Secret(fingerprint(resolved))
+    return resolved
 
-
-def load_and_plan(path: Path, stack: str, label: Optional[str] = None) -> Plan:
-    return plan_stack_file(StackFile.load(path, label), stack)

@@ -21,11 +21,12 @@ from typing import Any, Iterable
 import yaml
 
 from infra.stack_source import SECRET_PLACEHOLDER
+from modelctl.engine import UNKNOWN_PLACEHOLDER as UNKNOWN
 from modelctl.engine import Plan, PlannedResource, Secret
+from modelctl.stacks import UsageError
 
 #: First line of every rendered file; files carrying it are replaced on the next render.
 HEADER = "# Rendered by `modelctl render`"
-UNKNOWN = "[unknown]"
 _HEAD_KEYS = ("apiVersion", "kind", "metadata")
 
 
@@ -84,18 +85,49 @@ def render_manifests(plan: Plan) -> list[Manifest]:
 
 
 def write_manifests(manifests: Iterable[Manifest], out_dir: Path) -> list[Path]:
-    """Write the manifests, first removing files an earlier render left (a removed model's objects)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the manifests, first removing files an earlier render left (a removed model's objects).
+
+    Only files that start with ``HEADER`` are removed or overwritten: anything
+    else in the folder is the user's, and a manifest that would replace it is
+    refused (UsageError) before any file is touched.
+    """
+    manifests = list(manifests)
+    _prepare_out_dir(out_dir)
+    in_the_way = [
+        out_dir / m.filename for m in manifests if _exists(out_dir / m.filename) and not _is_rendered(out_dir / m.filename)
+    ]
+    if in_the_way:
+        raise UsageError(
+            f"--out {out_dir}: {', '.join(p.name for p in in_the_way)}: already there and not written by "
+            "modelctl render, so not replaced; move them away or render to another folder"
+        )
     for old in out_dir.glob("*.yaml"):
-        with old.open() as f:
-            if f.readline().startswith(HEADER):
-                old.unlink()
+        if _is_rendered(old):
+            old.unlink()
     written = []
     for m in manifests:
         path = out_dir / m.filename
-        path.write_text(m.to_yaml())
+        path.write_text(m.to_yaml(), encoding="utf-8")
         written.append(path)
     return written
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    if _exists(out_dir) and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir}: exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _is_rendered(path: Path) -> bool:
+    """A regular file an earlier render wrote (its first bytes are ``HEADER``; other bytes need not be UTF-8)."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as f:
+        return f.read(len(HEADER.encode())) == HEADER.encode()
 
 
 def validate_manifests(manifests: Iterable[Manifest], kubernetes_version: str) -> list[str]:

@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 from ruamel.yaml import YAML
-from ruamel.yaml.nodes import MappingNode, ScalarNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from infra.config import PROJECT, SEMVER, SHA256, StackConfig
+from infra.config import PROJECT, SEMVER, SHA256
 from infra.stack_source import StackFile, StackFileError
 from modelctl.diff import diff_plans, format_diff
 from modelctl.engine import plan_stack_file
@@ -75,9 +75,15 @@ class BundlePin:
         return f"{self.version} (sha256 {self.bundle_sha256[:12]}…)"
 
 
-def stack_config(stack_file: StackFile) -> StackConfig:
-    """The typed config of a stack file, as ``pulumi up`` would parse it (secure values stay placeholders)."""
-    return stack_file.stack_config()
+def _kind(node: Node) -> str:
+    """What a YAML node holds, for messages: "a list", "null", "the value '1'"."""
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, ScalarNode) and str(node.tag).endswith(":null"):
+        return "null"
+    return f"the value {node.value!r}" if isinstance(node, ScalarNode) else "not a value"
 
 
 def _mapping_get(node: Any, key: str) -> Any:
@@ -130,12 +136,14 @@ class StackDocument:
         return self.ref.label
 
     def stack_file(self) -> StackFile:
-        return _stack_file_from_text(self.text, self.ref)
+        return StackFile.from_text(self.text, self.ref.label, self.ref.path)
 
     def _models(self) -> MappingNode:
         models = _mapping_get(_mapping_get(self._root, "config"), MODELS_KEY)
-        if not isinstance(models, MappingNode):
+        if models is None:
             raise UsageError(f"{self.label}: {MODELS_KEY}: no models block")
+        if not isinstance(models, MappingNode):
+            raise UsageError(f"{self.label}: {MODELS_KEY}: is not a mapping of model names (it is {_kind(models)})")
         return models
 
     def has_model(self, model: str) -> bool:
@@ -144,17 +152,23 @@ class StackDocument:
     def _entry(self, model: str) -> MappingNode:
         models = self._models()
         entry = _mapping_get(models, model)
-        if not isinstance(entry, MappingNode):
+        if entry is None:
             known = ", ".join(str(k.value) for k, _ in models.value) or "none"
             raise UsageError(f"{self.label}: {MODELS_KEY}.{model}: no such model (models: {known})")
+        if not isinstance(entry, MappingNode):
+            raise UsageError(
+                f"{self.label}: {MODELS_KEY}.{model}: is not a mapping of the model's settings (it is {_kind(entry)})"
+            )
         return entry
 
     def _scalar(self, model: str, key: str) -> ScalarNode:
         """The value node of one pin key; refused unless it is a single-line scalar of its own."""
         node = _mapping_get(self._entry(model), key)
         where = f"{self.label}: {MODELS_KEY}.{model}.{key}"
-        if not isinstance(node, ScalarNode):
+        if node is None:
             raise UsageError(f"{where}: not set in this model's entry")
+        if not isinstance(node, ScalarNode):
+            raise UsageError(f"{where}: is not a single value (it is {_kind(node)})")
         if node.anchor is not None:
             raise UsageError(f"{where}: is a YAML anchor or alias shared with other keys; edit it by hand")
         if node.style not in (None, '"', "'") or node.start_mark.line != node.end_mark.line:
@@ -179,14 +193,6 @@ class StackDocument:
         for node, value in edits:
             text = text[: node.start_mark.index] + _render_scalar(value, node.style) + text[node.end_mark.index :]
         return text
-
-
-def _stack_file_from_text(text: str, ref: StackRef) -> StackFile:
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{ref.label}: not valid YAML: {exc}") from None
-    return StackFile.from_document(doc, ref.label, ref.path)
 
 
 @dataclass(frozen=True)
@@ -220,8 +226,8 @@ class PinChange:
 
     def plan_diff(self) -> str:
         """What the change does to the stack's resources (``modelctl diff``), planned offline."""
-        old_file = _stack_file_from_text(self.original.decode("utf-8"), self.ref)
-        new_file = _stack_file_from_text(self.new_text, self.ref)
+        old_file = StackFile.from_text(self.original.decode("utf-8"), self.ref.label, self.ref.path)
+        new_file = StackFile.from_text(self.new_text, self.ref.label, self.ref.path)
         diff = diff_plans(plan_stack_file(old_file, self.ref.name), plan_stack_file(new_file, self.ref.name))
         return format_diff(diff, f"{self.ref.label} (before)", f"{self.ref.label} (after)")
 
@@ -266,7 +272,7 @@ def plan_pin_change(document: StackDocument, model: str, new: BundlePin) -> PinC
     if old == new:
         return PinChange(ref, model, old, new, document.raw, document.text)
     new_text = document.with_pin(model, new)
-    cfg = stack_config(_stack_file_from_text(new_text, ref))  # the edited stack must still be valid
+    cfg = StackFile.from_text(new_text, ref.label, ref.path).stack_config()  # the edited stack must still be valid
     written = cfg.models[model]
     if (written.version, written.bundle_sha256) != (new.version, new.bundle_sha256):
         raise UsageError(f"{ref.label}: {MODELS_KEY}.{model}: the edit does not read back as {new}; edit it by hand")
@@ -274,7 +280,17 @@ def plan_pin_change(document: StackDocument, model: str, new: BundlePin) -> PinC
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename; on failure ``path`` is untouched."""
+    """Write ``data`` to ``path`` through a temporary file and a rename; on failure ``path`` is untouched.
+
+    An OSError names ``path`` (the file the user asked to change), not the temporary file.
+    """
+    try:
+        _replace(path, data)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
+def _replace(path: Path, data: bytes) -> None:
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -1,14 +1,20 @@
-"""Finding stack files: ``staging`` means ``<project>/stacks/Pulumi.staging.yaml``."""
+"""Finding stack files: ``staging`` means ``<project>/<stackConfigDir>/Pulumi.staging.yaml``; and their git history."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.stack_source import StackFile, stack_file_label
+import yaml
+
+from infra.stack_source import StackFile, StackFileError
+
+PROJECT_FILE = "Pulumi.yaml"
 
 
 class UsageError(Exception):
@@ -22,9 +28,24 @@ def project_root(start: Path | None = None) -> Path:
         return Path(env).resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "Pulumi.yaml").is_file():
+        if (folder / PROJECT_FILE).is_file():
             return folder
-    raise UsageError("no Pulumi.yaml here or above: run modelctl inside the project (or set MODELCTL_PROJECT_DIR)")
+    raise UsageError(f"no {PROJECT_FILE} here or above: run modelctl inside the project (or set MODELCTL_PROJECT_DIR)")
+
+
+def stacks_dir(root: Path) -> Path:
+    """Where the project keeps its stack files: Pulumi.yaml's ``stackConfigDir``, else beside Pulumi.yaml (as Pulumi)."""
+    project_file = root / PROJECT_FILE
+    try:
+        project = yaml.safe_load(project_file.read_text()) or {}
+    except OSError as exc:
+        raise UsageError(f"{project_file}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{project_file}: not valid YAML: {exc}") from None
+    folder = project.get("stackConfigDir") if isinstance(project, dict) else None
+    if folder is not None and not isinstance(folder, str):
+        raise UsageError(f"{project_file}: stackConfigDir: {folder!r} is not a folder name")
+    return root / folder if folder else root
 
 
 @dataclass(frozen=True)
@@ -36,11 +57,18 @@ class StackRef:
     label: str
 
     def load(self) -> StackFile:
-        return StackFile.load(self.path, self.label)
+        """The stack file; StackFileError (not a traceback) when it cannot be read or is not UTF-8 text."""
+        try:
+            text = self.path.read_bytes().decode("utf-8")
+        except OSError as exc:
+            raise StackFileError(f"{self.label}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise StackFileError(f"{self.label}: not UTF-8 text") from None
+        return StackFile.from_text(text, self.label, self.path)
 
 
 def resolve_stack(arg: str, root: Path | None = None) -> StackRef:
-    """``staging`` -> stacks/Pulumi.staging.yaml; a path to ``Pulumi.<name>.yaml`` is taken as is."""
+    """``staging`` -> <stackConfigDir>/Pulumi.staging.yaml; a path to ``Pulumi.<name>.yaml`` is taken as is."""
     if arg.endswith((".yaml", ".yml")) or os.sep in arg:
         path = Path(arg)
         m = re.fullmatch(r"Pulumi\.(.+)\.ya?ml", path.name)
@@ -51,34 +79,98 @@ def resolve_stack(arg: str, root: Path | None = None) -> StackRef:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", arg):
         raise UsageError(f"{arg!r} is not a stack name")
     root = root or project_root()
-    label = stack_file_label(arg)
-    path = root / label
+    folder = stacks_dir(root)
+    path = folder / f"Pulumi.{arg}.yaml"
+    label = Path(os.path.relpath(path, root)).as_posix()
     if not path.is_file():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
         raise UsageError(f"{label}: no such stack file (stacks: {', '.join(known) or 'none'})")
     return StackRef(arg, path, label)
 
 
-def stack_file_at_revision(ref: StackRef, rev: str) -> StackFile:
-    """The stack file as it was at git revision ``rev``."""
-    root = project_root()
-    rel = ref.path.resolve().relative_to(root) if ref.path.is_absolute() or ref.path.exists() else ref.path
+def project_relative(ref: StackRef, root: Path) -> Path:
+    """The stack file's path inside the project; UsageError for a file elsewhere (git cannot know it)."""
     try:
-        text = subprocess.run(
-            ["git", "show", f"{rev}:{Path(rel).as_posix()}"],
-            cwd=root, check=True, capture_output=True, text=True,
-        ).stdout
+        return ref.path.resolve().relative_to(root.resolve())
+    except ValueError:
+        raise UsageError(
+            f"{ref.label}: the stack file is outside the project ({root}): --base needs a file git tracks"
+        ) from None
+
+
+# --------------------------------------------------------------------------- git
+
+
+def _git(root: Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=text)
     except FileNotFoundError:
         raise UsageError("git is not installed") from None
-    except subprocess.CalledProcessError as exc:
-        raise UsageError(f"{ref.label} at {rev}: {exc.stderr.strip() or 'not found'}") from None
-    import yaml
 
-    from infra.stack_source import StackFileError
 
-    label = f"{ref.label}@{rev}"
+@dataclass(frozen=True)
+class Revision:
+    """A git revision resolved to a commit, in the repository holding the project at ``root``."""
+
+    name: str  # as the user wrote it
+    commit: str
+    root: Path  # the project folder
+    toplevel: Path  # the repository's work tree
+    prefix: str  # the project folder inside the repository ("" or "platform/")
+
+    def path_in_repo(self, relative: Path) -> str:
+        return f"{self.prefix}{relative.as_posix()}"
+
+
+def resolve_revision(rev: str, root: Path) -> Revision:
+    """``rev`` as a commit; refused (UsageError naming it) unless git reads it as one.
+
+    ``--end-of-options`` and the ``^{commit}`` peel keep a value such as
+    ``--output=FILE`` from being taken as a git option.
+    """
     try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{label}: not valid YAML: {exc}") from None
-    return StackFile.from_document(doc, label)
+        commit = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}").stdout.strip()
+        toplevel = _git(root, "rev-parse", "--show-toplevel").stdout.strip()
+        prefix = _git(root, "rev-parse", "--show-prefix").stdout.strip()
+    except subprocess.CalledProcessError as exc:
+        detail = (exc.stderr or "").strip()
+        where = f"--base {rev!r}: not a commit of the git repository at {root}"
+        raise UsageError(where + (f" ({detail})" if detail else "")) from None
+    return Revision(rev, commit, root, Path(toplevel), prefix)
+
+
+def stack_text_at(revision: Revision, relative: Path, label: str) -> str:
+    """The text of the project file ``relative`` as it was at ``revision``."""
+    spec = f"{revision.commit}:{revision.path_in_repo(relative)}"
+    try:
+        data = _git(revision.toplevel, "show", "--end-of-options", spec, text=False).stdout
+    except subprocess.CalledProcessError as exc:
+        detail = exc.stderr.decode(errors="replace").strip()
+        raise UsageError(f"{label}: not found at {revision.name} ({detail})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StackFileError(f"{label}: not UTF-8 text") from None
+
+
+def stack_file_at_revision(ref: StackRef, revision: Revision) -> StackFile:
+    """The stack file as it was at ``revision``."""
+    label = f"{ref.label}@{revision.name}"
+    text = stack_text_at(revision, project_relative(ref, revision.root), label)
+    return StackFile.from_text(text, label)
+
+
+def export_project(revision: Revision, dest: Path) -> Path:
+    """The project folder's files at ``revision``, written under ``dest`` (``git archive``); returns the copy."""
+    tree = f"{revision.commit}:{revision.prefix}"
+    try:
+        archive = _git(revision.toplevel, "archive", "--format=tar", tree, text=False).stdout
+    except subprocess.CalledProcessError as exc:
+        detail = exc.stderr.decode(errors="replace").strip()
+        raise UsageError(f"--base {revision.name!r}: cannot export the project at that commit ({detail})") from None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+            tar.extractall(dest, filter="data")
+        else:
+            tar.extractall(dest)
+    return dest

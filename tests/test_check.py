@@ -45,7 +45,6 @@ def test_the_committed_stacks_have_no_mandatory_violation(capsys, stack):
     [
         ("prod-broken-storage", {"s3-bucket-encrypted"}),
         ("prod-broken-training", {"databricks-autotermination", "databricks-workers-capped", "databricks-job-retries"}),
-        ("prod-broken-tags", {"aws-tags"}),
         ("staging-broken-image", {"k8s-image-no-latest"}),
     ],
 )
@@ -164,3 +163,54 @@ def test_a_missing_environment_config_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_policy_config(tmp_path / "dev.json", "policies/dev.json")
     assert err.value.source == "policies/dev.json"
+
+
+# --------------------------------------------------------------------------- every environment has a policy config
+
+
+def test_every_environment_has_a_policy_config_the_pack_accepts():
+    """``check`` reads policies/<environment>.json: each environment the config accepts needs one that reconciles."""
+    from google.protobuf import empty_pb2
+
+    from infra.config import Environment
+    from modelctl.check import PolicyPackProcess, pack_env, reconcile
+
+    stack_file = StackFile.load(ROOT / "stacks" / "Pulumi.staging.yaml", "stacks/Pulumi.staging.yaml")
+    with PolicyPackProcess(PACK, pack_env("staging", stack_file)) as pack:
+        info = pack.connect().GetAnalyzerInfo(empty_pb2.Empty())
+    for environment in Environment:
+        label = f"policies/{environment.value}.json"
+        effective = reconcile(info, load_policy_config(PACK / f"{environment.value}.json", label), label)
+        assert set(effective) == {p.name for p in info.policies}
+
+
+def test_a_dev_stack_is_checked_against_the_dev_policy_config(capsys, tmp_path):
+    dev = tmp_path / "Pulumi.dev.yaml"
+    dev.write_text((ROOT / "stacks" / "Pulumi.staging.yaml").read_text().replace("environment: staging", "environment: dev"))
+    code, out, err = check(capsys, str(dev))
+    assert code == 0, out + err
+    assert out.startswith("policy check of dev (model-platform@") and "policies/dev.json" in out
+
+
+def test_a_value_known_only_after_deployment_is_not_judged(real_plan):
+    """The pack gets the engine's unknown sentinel, as in `pulumi preview`, not the placeholder text."""
+    plan = copy.deepcopy(real_plan("staging"))
+    deployment = next(r for r in plan.resources if r.type == "kubernetes:apps/v1:Deployment")
+    deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"] = "[unknown]"
+    stack_file = StackFile.load(ROOT / "stacks" / "Pulumi.staging.yaml", "stacks/Pulumi.staging.yaml")
+    result = run_pack(plan, stack_file, PACK / "staging.json", "policies/staging.json", PACK)
+    assert "k8s-image-no-latest" not in result.policies_violated("mandatory")
+    assert any(
+        v.policy == "k8s-image-no-latest" and v.level == "advisory" and "during preview" in v.message
+        for v in result.violations
+    )
+
+
+def test_an_organisations_required_tags_are_enforced_through_the_policy_config(capsys, tmp_path):
+    org = json.loads((PACK / "prod.json").read_text())
+    org["aws-tags"] = {"requiredTags": ["team", "cost-centre"]}
+    config = tmp_path / "org.json"
+    config.write_text(json.dumps(org))
+    code, out, _ = check(capsys, str(FIXTURES / "Pulumi.prod-broken-tags.yaml"), "--policy-config", str(config))
+    assert code == 1 and mandatory_policies(out) == {"aws-tags"}
+    assert check(capsys, str(FIXTURES / "Pulumi.prod-broken-tags.yaml"))[0] == 0

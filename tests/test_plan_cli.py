@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -10,7 +11,8 @@ import pytest
 import yaml
 
 from modelctl.cli import main
-from tests.conftest import ROOT, set_path, stack_doc
+from modelctl.stacks import UsageError, resolve_stack
+from tests.conftest import ROOT, plan_doc, set_path, stack_doc
 
 M = "model-platform:models.days-to-sell"
 
@@ -110,10 +112,19 @@ def test_diff_shows_a_version_bump_property_by_property(tmp_path):
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["added"] == [] and d["removed"] == []
+    assert {(c["type"], c["name"]) for c in d["changed"]} == {
+        ("kubernetes:apps/v1:Deployment", "days-to-sell"),
+        ("databricks:index/job:Job", "days-to-sell-training"),
+        ("aws:secretsmanager/secretVersion:SecretVersion", "variable-days-to-sell-version"),
+        ("aws:secretsmanager/secretVersion:SecretVersion", "variable-days-to-sell-bundle-uri"),
+    }
     assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
     for change in d["changed"]:
         for prop in change["properties"]:
-            assert "1.5.0" in json.dumps(prop) or "1.4.0" in json.dumps(prop) or prop["kind"] != "update"
+            if change["type"].endswith(":SecretVersion"):
+                assert prop == {"path": "secretString", "old": "[secret]", "new": "[secret]", "kind": "update"}
+            else:
+                assert "1.4.0" in prop["old"] and "1.5.0" in prop["new"], prop
 
 
 def test_diff_adding_a_model_adds_only_its_resources(tmp_path):
@@ -124,9 +135,16 @@ def test_diff_adding_a_model_adds_only_its_resources(tmp_path):
     models["car-valuation"] = copy.deepcopy(models["days-to-sell"])
     new = _write(tmp_path, "staging", doc)
     d = json.loads(run_cli("diff", "staging", new, "--json").stdout)
+    added = {(r["type"], r["name"]) for r in d["added"]}
+    assert added == {(r.type, r.name) for r in plan_doc(doc, "staging").resources if "car-valuation" in r.name}
+    assert {
+        ("kubernetes:apps/v1:Deployment", "car-valuation"),
+        ("kubernetes:core/v1:Service", "car-valuation"),
+        ("databricks:index/job:Job", "car-valuation-training"),
+        ("aws:iam/role:Role", "car-valuation-reader"),
+        ("aws:secretsmanager/secretVersion:SecretVersion", "variable-car-valuation-version"),
+    } <= added
     assert d["removed"] == []
-    for r in d["added"]:
-        assert "car-valuation" in r["key"], r
     assert not [c for c in d["changed"] if "days-to-sell" in c["name"]]
 
 
@@ -145,11 +163,39 @@ def test_diff_against_a_git_revision(tmp_path):
     stack.write_text(stack.read_text().replace("version: 1.4.0", "version: 1.5.0"))
     out = run_cli("diff", "staging", "--base", "HEAD", "--json", cwd=repo)
     assert out.returncode == 0, out.stderr
+    assert "HEAD has no modelctl" in out.stderr  # so its stack file is planned with this program
     d = json.loads(out.stdout)
     assert d["base"] == "stacks/Pulumi.staging.yaml@HEAD"
     assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
     bad = run_cli("diff", "staging", "--base", "no-such-rev", cwd=repo)
     assert bad.returncode == 2 and "no-such-rev" in bad.stderr
+
+
+def test_a_closed_output_pipe_ends_the_command_quietly():
+    """``modelctl config-doc | head -1``: no traceback when head stops reading."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelctl", "config-doc"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()  # the reader is gone before the first write
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141  # as a tool killed by SIGPIPE
+    assert err == ""
+
+
+def test_stacks_are_found_in_the_stack_config_dir_pulumi_yaml_names(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: model-platform\nruntime: python\nstackConfigDir: config/stacks\n")
+    (tmp_path / "config/stacks").mkdir(parents=True)
+    shutil.copy(ROOT / "stacks/Pulumi.staging.yaml", tmp_path / "config/stacks")
+    ref = resolve_stack("staging", tmp_path)
+    assert ref.label == "config/stacks/Pulumi.staging.yaml" and ref.path.is_file()
+    with pytest.raises(UsageError, match=r"^config/stacks/Pulumi.qa.yaml: no such stack file \(stacks: staging\)$"):
+        resolve_stack("qa", tmp_path)
+
+
+def test_without_a_stack_config_dir_stacks_are_next_to_pulumi_yaml(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: model-platform\nruntime: python\n")
+    shutil.copy(ROOT / "stacks/Pulumi.staging.yaml", tmp_path)
+    assert resolve_stack("staging", tmp_path).label == "Pulumi.staging.yaml"
 
 
 def test_diff_needs_exactly_one_comparison():
@@ -174,3 +220,11 @@ def test_duplicate_urns_fail_the_plan_as_the_real_engine_would():
     doc = stack_doc("staging")
     with pytest.raises(PlanError, match="declares 1 URN\\(s\\) twice.*test:index:Thing::same"):
         plan_stack_file(StackFile.from_document(doc, "stacks/Pulumi.staging.yaml"), "staging", program=program)
+
+
+def test_a_stack_file_that_is_not_utf8_is_reported(tmp_path):
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_bytes(b"\xff\xfeconfig: {}\n")
+    out = run_cli("plan", str(path))
+    assert out.returncode == 2
+    assert out.stderr == f"modelctl: {path}: not UTF-8 text\n"

@@ -180,9 +180,60 @@ def test_a_failed_write_leaves_the_file_and_no_temporary_file(project, cli, monk
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("modelctl.stack_edit.os.replace", fail)
-    with pytest.raises(OSError):
-        cli("release", MODEL, NEW_VERSION, "--stack", "staging", "--sha256", NEW_DIGEST)
+    code, _, err = cli("release", MODEL, NEW_VERSION, "--stack", "staging", "--sha256", NEW_DIGEST)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == f"modelctl: {project.path('staging')}: No space left on device"
     assert project.snapshot() == before
+
+
+STAGING_ENTRY = "config:\n  model-platform:environment: staging\n  model-platform:models:\n"
+
+
+@pytest.mark.parametrize(
+    "models_block, message",
+    [
+        pytest.param(
+            f"    {MODEL}: null\n    other:\n      version: 1.0.0\n",
+            f"{KEY}: is not a mapping of the model's settings (it is null)",
+            id="model-entry-null",
+        ),
+        pytest.param(
+            f"    {MODEL}: [1.4.0]\n",
+            f"{KEY}: is not a mapping of the model's settings (it is a list)",
+            id="model-entry-list",
+        ),
+        pytest.param(
+            f"    {MODEL}:\n      version: [1]\n      bundleSha256: {NEW_DIGEST}\n",
+            f"{KEY}.version: is not a single value (it is a list)",
+            id="version-list",
+        ),
+        pytest.param(
+            f"    {MODEL}:\n      bundleSha256: {NEW_DIGEST}\n",
+            f"{KEY}.version: not set in this model's entry",
+            id="version-missing",
+        ),
+        pytest.param("    other:\n      version: 1.0.0\n", f"{KEY}: no such model (models: other)", id="model-missing"),
+    ],
+)
+def test_a_malformed_models_block_is_described_as_it_is(project, cli, models_block, message):
+    project.path("staging").write_text(STAGING_ENTRY + models_block)
+    code, _, err = cli("release", MODEL, NEW_VERSION, "--stack", "staging", "--sha256", NEW_DIGEST)
+    assert code == 2
+    assert f"stacks/Pulumi.staging.yaml: {message}" in err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("config:\n  model-platform:models: [a, b]\n", "model-platform:models: is not a mapping of model names (it is a list)"),
+        ("config:\n  model-platform:environment: staging\n", "model-platform:models: no models block"),
+    ],
+)
+def test_a_models_key_that_is_not_a_block_is_described_as_it_is(project, cli, text, message):
+    project.path("staging").write_text(text)
+    code, _, err = cli("release", MODEL, NEW_VERSION, "--stack", "staging", "--sha256", NEW_DIGEST)
+    assert code == 2
+    assert f"stacks/Pulumi.staging.yaml: {message}" in err
 
 
 def test_a_file_changed_during_the_edit_is_not_overwritten(project, cli, monkeypatch):

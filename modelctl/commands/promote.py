@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
-from modelctl.stack_edit import MODELS_KEY, PinConflict, StackDocument, plan_pin_change, stack_config
+from modelctl.stack_edit import MODELS_KEY, PinConflict, StackDocument, plan_pin_change
 from modelctl.stacks import UsageError, resolve_stack
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{target.label}: {change.key} is already {pin}: nothing to promote")
             return EXIT_OK
         if args.verify:
-            cfg = stack_config(document.stack_file())
+            cfg = document.stack_file().stack_config()
             bundle = verify_bundle(
                 s3_client(cfg.aws.region), cfg.bucket_name, args.model, pin.version, expected_sha256=pin.bundle_sha256
             )

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
-from modelctl.stack_edit import BundlePin, InvalidPin, PinConflict, StackDocument, plan_pin_change, stack_config
+from modelctl.stack_edit import BundlePin, InvalidPin, PinConflict, StackDocument, plan_pin_change
 from modelctl.stacks import resolve_stack
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.from_s3:
             BundlePin.check_version(args.version)
-            cfg = stack_config(document.stack_file())
+            cfg = document.stack_file().stack_config()
             bundle = verify_bundle(s3_client(cfg.aws.region), cfg.bucket_name, args.model, args.version)
             print(f"verified {bundle.uri}: sha256 {bundle.sha256} ({bundle.checked_by})")
             new = BundlePin(args.version, bundle.sha256)

@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "render",
         help="write the stack's Kubernetes objects as YAML manifests, one file per object",
         description="Plans the stack offline and writes every Kubernetes object to DIR/<kind>-<name>.yaml. "
-        "Secret values are written as [secret]. Files from an earlier render are replaced.",
+        "Secret values are written as [secret]. Files from an earlier render are replaced; "
+        "other files are kept, and a render that would overwrite one is refused.",
     )
     p.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml) or a stack file path")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder to write the manifests to")

@@ -1,0 +1,286 @@
+"""`modelctl diff`: every resource a change touches, down to the statement of a policy; never a secret's value."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelctl.cli import main
+from modelctl.diff import diff_plans, flatten, format_diff
+from modelctl.engine import SECRET_JSON_KEY, Plan
+from tests.conftest import ROOT, plan_doc, set_path, stack_doc
+
+M = "model-platform:models.days-to-sell"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "databricks:index/job:Job"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+
+def bumped(version: str = "1.5.0") -> dict:
+    return set_path(stack_doc("staging"), f"{M}.version", version)
+
+
+def with_second_model(name: str) -> dict:
+    doc = stack_doc("staging")
+    models = doc["config"]["model-platform:models"]
+    models[name] = copy.deepcopy(models["days-to-sell"])
+    return doc
+
+
+def test_a_version_bump_changes_the_deployment_the_job_and_the_two_airflow_variables(real_plan):
+    d = diff_plans(real_plan("staging"), plan_doc(bumped(), "staging"))
+
+    assert {(c.type, c.name) for c in d.changed} == {
+        (DEPLOYMENT, "days-to-sell"),
+        (JOB, "days-to-sell-training"),
+        # Airflow reads the version and the bundle URI from Secrets Manager: their values are secrets.
+        (SECRET_VERSION, "variable-days-to-sell-version"),
+        (SECRET_VERSION, "variable-days-to-sell-bundle-uri"),
+    }
+    assert d.added == [] and d.removed == []
+    text = format_diff(d, "old", "new")
+    assert "    secretString: [secret] (changed)" in text
+
+
+def test_a_secret_that_did_not_change_is_not_reported(real_plan):
+    d = diff_plans(real_plan("staging"), plan_doc(stack_doc("staging"), "staging"))
+    assert d.empty
+
+
+def test_diff_output_never_carries_a_secrets_fingerprint(tmp_path, monkeypatch, capsys, real_plan):
+    monkeypatch.chdir(ROOT)
+    new = tmp_path / "Pulumi.staging.yaml"
+    new.write_text(json.dumps(bumped()))  # JSON is YAML
+    fingerprints = {
+        leaf.fingerprint
+        for r in real_plan("staging").resources
+        for leaf in flatten(r.inputs).values()
+        if getattr(leaf, "fingerprint", None)
+    }
+    assert fingerprints, "the plan holds fingerprinted secrets"
+    for args in ([], ["--json"]):
+        assert main(["diff", "staging", str(new), *args]) == 0
+        out = capsys.readouterr().out
+        assert "[secret]" in out
+        assert not any(f in out for f in fingerprints) and SECRET_JSON_KEY not in out
+    assert main(["plan", "staging", "--json"]) == 0
+    plain = capsys.readouterr().out
+    assert not any(f in plain for f in fingerprints) and SECRET_JSON_KEY not in plain
+
+
+def test_a_change_inside_a_json_policy_names_the_statement_and_the_new_value(real_plan):
+    d = diff_plans(real_plan("staging"), plan_doc(with_second_model("car-valuation"), "staging"))
+
+    writer = next(c for c in d.changed if c.name == "bundle-store-writer")
+    paths = {p.path: p for p in writer.properties}
+    assert "policy" not in paths, "the policy is compared statement by statement, not as one string"
+    new_arn = next(p for p in writer.properties if isinstance(p.new, str) and "/car-valuation/" in p.new)
+    assert new_arn.path.startswith("policy⟨Statement[") and new_arn.path.endswith("⟩")
+    text = format_diff(d, "old", "new")
+    assert f"    {new_arn.path}: (absent) => '{new_arn.new}'" in text
+    for p in writer.properties:
+        assert p.old != p.new
+
+
+def test_flatten_reads_json_text_as_a_document_only_when_asked():
+    policy = json.dumps({"Statement": [{"Resource": ["a", "b"]}]})
+    assert flatten({"policy": policy}, descend_json=True) == {
+        "policy⟨Statement[0].Resource[0]⟩": "a",
+        "policy⟨Statement[0].Resource[1]⟩": "b",
+    }
+    assert flatten({"policy": policy}) == {"policy": policy}
+    not_json = {"a": "[unknown]", "b": "{not json", "c": "[]"}
+    assert flatten(not_json, descend_json=True) == not_json
+
+
+def test_staging_and_prod_differ_in_options_but_not_in_their_provider(real_plan):
+    d = diff_plans(real_plan("staging"), real_plan("prod"))
+    paths = [p.path for c in d.changed for p in c.properties]
+    assert not [p for p in paths if p.startswith("(options).provider")]
+    assert "(options).protect" in paths, "options are still compared"
+
+
+def test_a_plan_read_back_from_its_full_json_diffs_as_empty(real_plan):
+    plan = real_plan("staging")
+    again = Plan.from_json(json.loads(json.dumps(plan.to_json(full=True))))
+    assert diff_plans(plan, again).empty
+    assert diff_plans(again, plan_doc(bumped(), "staging")).changed
+
+
+def test_a_plan_from_plain_json_compares_what_it_has(real_plan):
+    """``plan --json`` has no options and prints secrets as [secret]: neither may show up as a change."""
+    plain = Plan.from_json(json.loads(json.dumps(real_plan("staging").to_json())))
+    assert not plain.has_options
+    assert diff_plans(plain, real_plan("staging")).empty
+    d = diff_plans(plain, plan_doc(bumped(), "staging"))
+    assert {c.type for c in d.changed} == {DEPLOYMENT, JOB}
+
+
+# --------------------------------------------------------------------------- --base GIT_REV
+
+#: Appended to a copy of infra/program.py: a change to the code alone, the stack files untouched.
+CODE_CHANGE = '''
+
+_main_before_the_change = main
+
+
+def main() -> None:
+    _main_before_the_change()
+    import pulumi
+
+    pulumi.export("codeOnlyChange", "yes")
+'''
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd, check=True, capture_output=True
+    )
+
+
+def committed_project(repo: Path, subdir: str = "", with_code: bool = False) -> Path:
+    """A git repository holding the project (Pulumi.yaml, stacks; with its code if asked) in ``subdir``, committed."""
+    project = repo / subdir
+    project.mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", project / "stacks")
+    if with_code:
+        for package in ("infra", "modelctl"):
+            shutil.copytree(ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "project")
+    return project
+
+
+def bump(project: Path) -> None:
+    stack = project / "stacks/Pulumi.staging.yaml"
+    stack.write_text(stack.read_text().replace("version: 1.4.0", "version: 1.5.0"))
+
+
+def test_base_runs_the_program_of_the_revision_so_a_code_change_shows(tmp_path):
+    project = committed_project(tmp_path / "repo", with_code=True)
+    program = project / "infra/program.py"
+    original = program.read_text()
+    # The revision's code exports an output that neither the working tree nor the installed modelctl has:
+    # it can only show up if the base side really runs the revision's program.
+    program.write_text(original + CODE_CHANGE)
+    git(tmp_path / "repo", "commit", "-qam", "code change")
+    program.write_text(original)
+    bump(project)
+
+    # The project's own modelctl, as CI runs it in a checkout: the working tree's code is the new side.
+    out = subprocess.run(
+        [sys.executable, "-m", "modelctl", "diff", "staging", "--base", "HEAD", "--json"],
+        cwd=project, capture_output=True, text=True,
+    )
+
+    assert out.returncode == 0, out.stderr
+    assert "warning" not in out.stderr, out.stderr
+    d = json.loads(out.stdout)
+    assert {"path": "codeOnlyChange", "old": "yes", "new": None, "kind": "delete"} in d["outputs"]
+    # Both sides fingerprint secrets with one key: only the two secrets the bump changes differ.
+    assert {c["name"] for c in d["changed"] if c["type"] == SECRET_VERSION} == {
+        "variable-days-to-sell-version",
+        "variable-days-to-sell-bundle-uri",
+    }
+
+
+def test_a_revision_whose_modelctl_predates_json_full_is_compared_on_what_its_json_has(tmp_path):
+    project = committed_project(tmp_path / "repo", with_code=True)
+    plan_command = project / "modelctl/commands/plan.py"
+    current = plan_command.read_text()
+    flag = "    p.add_argument(JSON_FULL_FLAG, dest=\"json_full\", action=\"store_true\", help=argparse.SUPPRESS)\n"
+    assert flag in current
+    plan_command.write_text(current.replace(flag, "    p.set_defaults(json_full=False)\n"))
+    git(tmp_path / "repo", "commit", "-qam", "an older modelctl")
+    plan_command.write_text(current)
+    bump(project)
+
+    out = subprocess.run(
+        [sys.executable, "-m", "modelctl", "diff", "staging", "--base", "HEAD", "--json"],
+        cwd=project, capture_output=True, text=True,
+    )
+
+    assert out.returncode == 0, out.stderr
+    assert "predates --json-full: resource options and secret values are not compared" in out.stderr
+    d = json.loads(out.stdout)
+    assert {(c["type"], c["name"]) for c in d["changed"]} == {(DEPLOYMENT, "days-to-sell"), (JOB, "days-to-sell-training")}
+
+
+def test_a_revision_whose_program_fails_is_planned_with_the_current_program(tmp_path):
+    project = committed_project(tmp_path / "repo", with_code=True)
+    program = project / "infra/program.py"
+    original = program.read_text()
+    program.write_text(original + "\nraise RuntimeError('broken at this revision')\n")
+    git(tmp_path / "repo", "commit", "-qam", "a broken program")
+    program.write_text(original)
+    bump(project)
+
+    out = subprocess.run(
+        [sys.executable, "-m", "modelctl", "diff", "staging", "--base", "HEAD", "--json"],
+        cwd=project, capture_output=True, text=True,
+    )
+
+    assert out.returncode == 0, out.stderr
+    assert "the program at HEAD could not plan stacks/Pulumi.staging.yaml" in out.stderr
+    assert "planning its stack file with the working tree's program instead" in out.stderr
+    assert "broken at this revision" in out.stderr
+    d = json.loads(out.stdout)
+    assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
+
+
+def test_a_revision_without_modelctl_is_planned_with_the_current_program(tmp_path, monkeypatch, capsys):
+    project = committed_project(tmp_path / "repo")
+    bump(project)
+    monkeypatch.chdir(project)
+
+    assert main(["diff", "staging", "--base", "HEAD", "--json"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "HEAD has no modelctl: planning its stack file with the working tree's program" in err
+    d = json.loads(out)
+    assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
+
+
+def test_a_project_in_a_sub_folder_of_the_repository(tmp_path, monkeypatch, capsys):
+    project = committed_project(tmp_path / "repo", subdir="platform/ml")
+    bump(project)
+    monkeypatch.chdir(project)
+
+    assert main(["diff", "staging", "--base", "HEAD", "--json"]) == 0
+
+    d = json.loads(capsys.readouterr().out)
+    assert d["base"] == "stacks/Pulumi.staging.yaml@HEAD"
+    assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
+
+
+@pytest.mark.parametrize("rev", ["--output={out}", "-p", "no-such-rev", "HEAD:stacks"])
+def test_a_base_that_is_not_a_commit_is_refused_naming_it(tmp_path, monkeypatch, capsys, rev):
+    project = committed_project(tmp_path / "repo")
+    monkeypatch.chdir(project)
+    rev = rev.format(out=tmp_path / "written")
+
+    assert main(["diff", "staging", f"--base={rev}"]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == "" and f"--base {rev!r}: not a commit" in err
+    assert not (tmp_path / "written").exists()
+
+
+def test_a_stack_file_outside_the_project_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    project = committed_project(tmp_path / "repo")
+    outside = tmp_path / "elsewhere" / "Pulumi.staging.yaml"
+    outside.parent.mkdir()
+    shutil.copy(project / "stacks/Pulumi.staging.yaml", outside)
+    monkeypatch.chdir(project)
+
+    assert main(["diff", str(outside), "--base", "HEAD"]) == 2
+
+    assert "the stack file is outside the project" in capsys.readouterr().err
