@@ -141,9 +141,11 @@ class StackFile:
     def load(cls, path: Path, label: str | None = None) -> "StackFile":
         label = label or str(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise StackFileError(f"{label}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise StackFileError(f"{label}: not UTF-8 text") from None
         return cls.from_text(text, label, path)
 
     @classmethod

@@ -58,13 +58,7 @@ class StackRef:
 
     def load(self) -> StackFile:
         """The stack file; StackFileError (not a traceback) when it cannot be read or is not UTF-8 text."""
-        try:
-            text = self.path.read_bytes().decode("utf-8")
-        except OSError as exc:
-            raise StackFileError(f"{self.label}: cannot read: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise StackFileError(f"{self.label}: not UTF-8 text") from None
-        return StackFile.from_text(text, self.label, self.path)
+        return StackFile.load(self.path, self.label)
 
 
 def resolve_stack(arg: str, root: Path | None = None) -> StackRef:
