@@ -584,6 +584,19 @@ class IngressConfig(Block):
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         description="Namespace of the ingress controller; the NetworkPolicy admits it on the serving port.",
     )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations for the Ingress controller, e.g. alb.ingress.kubernetes.io/healthcheck-path: "
+        "/models/<name>/meta with className alb (MLeap serves nothing on '/').",
+    )
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotation_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if not re.fullmatch(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", k)]
+        if bad:
+            raise ValueError(f"not valid annotation keys: {', '.join(repr(k) for k in bad)}")
+        return v
 
 
 class ServingConfig(Block):

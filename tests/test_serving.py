@@ -477,6 +477,19 @@ def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it()
     assert "kube-system" in admitted
 
 
+def test_ingress_carries_the_controllers_annotations():
+    annotations = {"alb.ingress.kubernetes.io/healthcheck-path": "/models/days-to-sell/meta"}
+    ingress_cfg = {**INGRESS_CFG, "annotations": annotations}
+    plan = plan_doc(doc_with("staging", **{f"{M}.serving.ingress": ingress_cfg}), "staging")
+    assert obj(plan, INGRESS)["metadata"]["annotations"] == annotations
+    from infra.config import ConfigError
+
+    bad = doc_with("staging", **{f"{M}.serving.ingress": {**INGRESS_CFG, "annotations": {"bad key!": "x"}}})
+    with pytest.raises(ConfigError) as info:
+        plan_doc(bad, "staging")
+    assert any(p.startswith(f"{M}.serving.ingress.annotations: ") for p in info.value.problems), info.value.problems
+
+
 def test_ingress_exposes_predictions_only_never_the_management_api():
     """MLeap's management API is unauthenticated: from the internet, one ``DELETE /models/<name>``
     would unload the model and ``POST /models`` load any bundle."""

@@ -83,7 +83,7 @@ class ModelServing(pulumi.ComponentResource):
         if model_cfg.serving.ingress:
             k8s.networking.v1.Ingress(
                 model,
-                metadata=self._metadata(model),
+                metadata=self._metadata(model, annotations=dict(model_cfg.serving.ingress.annotations) or None),
                 spec=ingress_spec(model_cfg.serving.ingress, model, service.metadata.name),
                 opts=self._child(depends_on=[service]),
             )
