@@ -12,7 +12,7 @@ from infra.components.airflow import AirflowArgs, AirflowConnections
 from infra.components.bundle_store import BundleStore, BundleStoreArgs
 from infra.components.serving import Serving, ServingArgs
 from infra.components.training import Training, TrainingArgs
-from infra.config import ConfigError, StackConfig, parse_stack_config
+from infra.config import StackConfig, parse_stack_config
 from infra.providers import make_providers
 from infra.stack_source import read_runtime_config, stack_file_label
 

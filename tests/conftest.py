@@ -12,6 +12,9 @@ import yaml
 from infra.stack_source import StackFile
 from modelctl.engine import Plan, plan_stack_file
 
+# Fixtures of the release/promote tests (a tmp project, the CLI, S3 served by moto).
+pytest_plugins = ["tests.fixtures.release_env"]
+
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
 

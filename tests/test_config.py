@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from infra.config import ConfigError, StackConfig
 from infra.stack_source import StackFile
@@ -194,7 +195,7 @@ def test_unknown_secure_key_is_only_allowed_as_extra_secret():
 
 def test_config_is_frozen():
     cfg = parse(stack_doc("staging"))
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.models["days-to-sell"].version = "9.9.9"  # type: ignore[misc]
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from modelctl.stack_edit import BundlePin, StackDocument, plan_pin_change
 from modelctl.stacks import resolve_stack
-from tests.fixtures.release_env import MODEL, cli, moto_endpoint, project, s3, sha256_hex  # noqa: F401 (fixtures)
+from tests.fixtures.release_env import MODEL, sha256_hex
 
 NEW_VERSION = "1.5.0"
 BUNDLE = b"mleap bundle 1.5.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelctl.stack_edit import PinChange
-from tests.fixtures.release_env import MODEL, cli, moto_endpoint, project, s3, sha256_hex  # noqa: F401 (fixtures)
+from tests.fixtures.release_env import MODEL, sha256_hex
 
 NEW_VERSION = "1.5.0"
 NEW_DIGEST = sha256_hex(b"bundle of 1.5.0")

@@ -18,7 +18,6 @@ from infra.config import StackConfig
 from infra.naming import k8s_labels
 
 NAME_LABEL = "app.kubernetes.io/name"
-VERSION_LABEL = "app.kubernetes.io/version"
 TRACK_LABEL = "model-platform/track"
 #: Pod annotations carrying the exact version and digest (label values cannot hold a sha256 or '+').
 VERSION_ANNOTATION = "model-platform/model-version"

@@ -39,7 +39,3 @@ K8S_HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 
 PROVIDER_PREFIX = "pulumi:providers:"
-
-
-def is_provider(resource_type: str) -> bool:
-    return resource_type.startswith(PROVIDER_PREFIX)
