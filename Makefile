@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= staging
 BASE ?= origin/main
 
-.PHONY: setup plan plan-prod check diff render test bench clean config-doc
+.PHONY: setup plan plan-prod check diff render test bench clean config-doc tools
 
 $(BIN)/modelctl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,10 @@ render: setup ## Kubernetes manifests of $(STACK) into out/$(STACK)
 config-doc: setup ## regenerate docs/CONFIG.md from the schema
 	$(BIN)/modelctl config-doc > docs/CONFIG.md
 
-test: setup ## the whole test suite
+tools: ## actionlint + shellcheck for tests/test_workflows.py (idempotent)
+	scripts/install-tools.sh
+
+test: setup tools ## the whole test suite
 	$(BIN)/python -m pytest -q
 
 bench: setup ## plan time and memory for 1, 10 and 50 models
