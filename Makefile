@@ -33,7 +33,7 @@ render: setup ## Kubernetes manifests of $(STACK) into out/$(STACK)
 config-doc: setup ## regenerate docs/CONFIG.md from the schema
 	$(BIN)/modelctl config-doc > docs/CONFIG.md
 
-tools: ## actionlint + shellcheck for tests/test_workflows.py (idempotent)
+tools: ## actionlint + shellcheck for tests/test_workflow_linters.py (idempotent)
 	scripts/install-tools.sh
 
 test: setup tools ## the whole test suite
