@@ -1,6 +1,7 @@
 """Typed stack configuration: parsed once, validated completely, then frozen.
 
-Every key a stack file may set is declared here, with its type, range and
+Every key a stack file may set is declared here (the per-model blocks in
+infra/config_models.py, the base block in infra/config_base.py), with its type, range and
 default; nothing else in the program reads ``pulumi.Config``. The schema is
 the single home of every default (``modelctl config-doc`` prints them), and
 every error names the stack file and the full key path, e.g.::
@@ -17,18 +18,25 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Iterable, Literal, Mapping, Optional
 
-from pulumi import RunError
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic_core import core_schema
 
+from infra.config_base import Block, ConfigError, Problem, _camel, _err, _raise_problems
+# The per-model blocks live in infra/config_models.py; their names are importable from here too.
+from infra.config_models import (  # noqa: F401 - re-exported
+    PACKAGE_VERSION_PLACEHOLDER,
+    PLATFORM_TASK_PARAMETERS,
+    SHA256,
+    CanaryConfig,
+    IngressConfig,
+    ModelConfig,
+    ReplicasConfig,
+    ResourceAmounts,
+    ScheduleConfig,
+    ServingConfig,
+    ServingResources,
+    TrainingConfig,
+)
 from infra.mleap_compat import check_runtime_mleap_pair
 
 PROJECT = "model-platform"
@@ -38,11 +46,9 @@ FOREIGN_NAMESPACES = ("aws", "kubernetes", "databricks", "pulumi")
 #: What a secure value reads as offline (``modelctl``); never decrypted.
 SECRET_PLACEHOLDER = "[secret]"
 
+#: A semantic version: MLeap's. Model versions follow infra.model_version instead.
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
-SHA256 = r"^[0-9a-f]{64}$"
 MODEL_NAME = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
-QUANTITY_CPU = r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$"
-QUANTITY_MEM = r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
 BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 ARN = r"^arn:aws[a-z-]*:"
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -56,67 +62,15 @@ LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-_.A-Za-z0-9]{0,61}[A-Za-z0-9])?)?")
 PLATFORM_TAG_KEYS = ("project", "environment", "managed-by", "model")
 #: Suffix of a model's canary Deployment name (``<model>-canary``).
 CANARY_SUFFIX = "-canary"
+#: User tags a stack may set: each model's ``released.json`` is an S3 object, which carries at most 10 tags,
+#: and the platform sets ``PLATFORM_TAG_KEYS`` on it.
+MAX_USER_TAGS = 10 - len(PLATFORM_TAG_KEYS)
 
 #: Config keys (under the project namespace) that hold credentials. They are
 #: accepted only as secure values (``pulumi config set --secret KEY``).
 CREDENTIAL_KEYS = ("databricksToken", "databricksClientSecret")
 #: Field names that look like credentials anywhere in structured config.
 _CREDENTIAL_FIELD = re.compile(r"(token|password|secret|credential|apikey|api_key)$", re.I)
-
-
-class ConfigError(RunError):
-    """Every problem found in one stack file, reported together.
-
-    A ``RunError``, so ``pulumi up`` prints the messages without a traceback.
-    """
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(f"{source}: {p}" for p in problems))
-
-
-#: A problem a validator found: (key path below the validated block or field, "" for the field itself; message).
-Problem = tuple[str, str]
-
-
-def _err(subpath: str, message: str) -> PydanticCustomError:
-    """The error of a validator that has a single check: one problem at ``subpath``."""
-    return PydanticCustomError("cross_field", "{summary}", {"problems": ((subpath, message),), "summary": message})
-
-
-def _raise_problems(problems: Iterable[Problem]) -> None:
-    """Raise every problem a validator found, as one error.
-
-    Pydantic keeps one error per validator, so a validator that stopped at its
-    first problem would hide the rest; the list travels in the error's context
-    and ``parse_stack_config`` reports each with its own key path.
-    """
-    found = tuple(problems)
-    if found:
-        raise PydanticCustomError(
-            "cross_field", "{summary}", {"problems": found, "summary": "; ".join(message for _, message in found)}
-        )
-
-
-class _Model(BaseModel):
-    """Base for every config block: camelCase keys, unknown keys rejected, frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(w.capitalize() for w in rest)
-
-
-class Block(_Model):
-    """A config block. Stack files spell keys in camelCase only: a snake_case key is unknown
-    (and, if it looks like a credential, refused as one), so no key has two spellings."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=_camel, validate_by_alias=True, validate_by_name=False
-    )
 
 
 class Environment(str, Enum):
@@ -143,6 +97,13 @@ class BundleStoreConfig(Block):
     )
     noncurrent_version_days: int = Field(90, ge=1, le=3650, description="Days after which noncurrent bundle versions expire.")
     abort_multipart_days: int = Field(7, ge=1, le=365, description="Days after which incomplete multipart uploads are aborted.")
+    work_expiration_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="Days after which a training run's scratch objects (_work/<model>/<version>/: data set, fitted Spark "
+        "model, statistics before publishing) expire. Published versions never expire.",
+    )
     protect: Optional[bool] = Field(
         None,
         description="protect + retain_on_delete on the bucket, its side resources and the KMS key the stack creates "
@@ -449,203 +410,6 @@ class KubernetesConfig(Block):
         return self.oidc_provider_arn.split(":oidc-provider/", 1)[1]
 
 
-# --------------------------------------------------------------------------- Models
-
-
-class ScheduleConfig(Block):
-    cron: str = Field(min_length=1, description="Quartz cron expression, e.g. '0 0 3 * * ?'.")
-    timezone: str = Field("UTC", min_length=1, description="Java timezone id of the schedule.")
-    paused: bool = Field(False, description="Keep the schedule paused.")
-
-    @field_validator("cron")
-    @classmethod
-    def _quartz(cls, v: str) -> str:
-        if not 6 <= len(v.split()) <= 7:
-            raise ValueError(f"{v!r} is not a Quartz cron expression (6 or 7 fields: sec min hour day month weekday [year])")
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, v: str) -> str:
-        import zoneinfo
-
-        known = zoneinfo.available_timezones()
-        if known and v not in known:  # no tz database on this machine: leave it to Databricks
-            raise ValueError(f"{v!r} is not a timezone id such as 'UTC' or 'Europe/London'")
-        return v
-
-
-#: Named parameters the platform passes to every training task; ``training.parameters`` may not redefine them.
-PLATFORM_TASK_PARAMETERS = ("model", "model-version", "bundle-uri", "digest-uri", "samples-uri")
-
-
-class TrainingConfig(Block):
-    package: str = Field(
-        min_length=1,
-        description="Wheel (.whl) or jar URI of the model's training code; '{version}' is replaced by the model version.",
-    )
-    package_name: Optional[str] = Field(None, description="Python package (wheel) or main class (jar). Default: model name with '_'.")
-    node_type: Optional[str] = Field(None, description="Worker node type (default: the first allow-listed node type).")
-    num_workers: int = Field(2, ge=1, le=1000, description="Workers of the job cluster.")
-    schedule: Optional[ScheduleConfig] = Field(None, description="Databricks schedule; unset when Airflow triggers the job.")
-    timeout_minutes: int = Field(120, ge=1, le=2880, description="Timeout of each task.")
-    max_retries: int = Field(1, ge=0, le=10, description="Retries of each task.")
-    retry_interval_minutes: int = Field(5, ge=0, le=180, description="Minutes between a failed task and its retry.")
-    parameters: dict[str, str] = Field(default_factory=dict, description="Extra named parameters passed to every task.")
-
-    @field_validator("package")
-    @classmethod
-    def _package(cls, v: str) -> str:
-        if not (v.endswith(".whl") or v.endswith(".jar")):
-            raise ValueError(f"{v!r} is neither a .whl nor a .jar")
-        if "{version}" not in v:
-            raise ValueError("must contain '{version}' so the package follows the model version")
-        if v.startswith("s3://") and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^/].*[^/]", v):
-            raise ValueError(f"{v!r} is not s3://<bucket>/<key of the package file>")
-        return v
-
-    @field_validator("parameters")
-    @classmethod
-    def _parameters(cls, v: dict[str, str]) -> dict[str, str]:
-        problems: list[Problem] = []
-        for key in v:
-            if key in PLATFORM_TASK_PARAMETERS:
-                problems.append(("", f"{key!r} is set by the platform (reserved: {', '.join(PLATFORM_TASK_PARAMETERS)})"))
-            elif not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
-                problems.append(("", f"{key!r} is not a parameter name (letters, digits, '_' and '-')"))
-        _raise_problems(problems)
-        return v
-
-    @model_validator(mode="after")
-    def _main_class(self) -> "TrainingConfig":
-        if not self.is_wheel and not self.package_name:
-            raise _err("packageName", "is required for a jar: the main class the tasks run")
-        return self
-
-    @property
-    def is_wheel(self) -> bool:
-        return self.package.endswith(".whl")
-
-    def package_uri(self, version: str) -> str:
-        """The wheel or jar of ``version``: the package pinned to the model version."""
-        return self.package.replace("{version}", version)
-
-    def entry_package(self, model: str) -> str:
-        """Wheel package name or jar main class (default for wheels: the model name with '_')."""
-        return self.package_name or model.replace("-", "_")
-
-
-class ReplicasConfig(Block):
-    min: int = Field(2, ge=1, le=1000, description="HPA minimum replicas.")
-    max: int = Field(4, ge=1, le=1000, description="HPA maximum replicas.")
-
-    @model_validator(mode="after")
-    def _order(self) -> "ReplicasConfig":
-        if self.min > self.max:
-            raise _err("min", f"{self.min} is greater than max ({self.max})")
-        return self
-
-
-class ResourceAmounts(Block):
-    cpu: Optional[str] = Field(None, pattern=QUANTITY_CPU, description="CPU, e.g. 500m or 2.")
-    memory: str = Field(pattern=QUANTITY_MEM, description="Memory, e.g. 2Gi.")
-
-
-class ServingResources(Block):
-    requests: ResourceAmounts = Field(
-        default_factory=lambda: ResourceAmounts(cpu="500m", memory="1536Mi"), description="Requests (cpu required for the HPA)."
-    )
-    limits: ResourceAmounts = Field(default_factory=lambda: ResourceAmounts(memory="1536Mi"), description="Limits (memory required).")
-
-    @model_validator(mode="after")
-    def _cpu(self) -> "ServingResources":
-        problems: list[Problem] = []
-        if not self.requests.cpu:
-            problems.append(("requests.cpu", "is required: the HPA scales on CPU utilization of the request"))
-        if _mem_bytes(self.limits.memory) < _mem_bytes(self.requests.memory):
-            problems.append(("limits.memory", f"{self.limits.memory} is below requests.memory ({self.requests.memory})"))
-        _raise_problems(problems)
-        return self
-
-
-def _mem_bytes(q: str) -> int:
-    m = re.fullmatch(r"([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?", q)
-    assert m
-    scale = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-    return int(m.group(1)) * scale[m.group(2)]
-
-
-class IngressConfig(Block):
-    host: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", description="Host name.")
-    class_name: str = Field("nginx", description="IngressClass name.")
-    tls_secret: Optional[str] = Field(None, description="Secret holding the TLS certificate.")
-    controller_namespace: str = Field(
-        "ingress-nginx",
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        description="Namespace of the ingress controller; the NetworkPolicy admits it on the serving port.",
-    )
-    annotations: dict[str, str] = Field(
-        default_factory=dict,
-        description="Annotations for the Ingress controller, e.g. alb.ingress.kubernetes.io/healthcheck-path: "
-        "/models/<name>/meta with className alb (MLeap serves nothing on '/').",
-    )
-
-    @field_validator("annotations")
-    @classmethod
-    def _annotation_keys(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in v if not re.fullmatch(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", k)]
-        if bad:
-            raise ValueError(f"not valid annotation keys: {', '.join(repr(k) for k in bad)}")
-        return v
-
-
-class ServingConfig(Block):
-    replicas: ReplicasConfig = Field(default_factory=ReplicasConfig, description="Autoscaling bounds.")
-    target_cpu_utilization: int = Field(70, ge=10, le=100, description="HPA CPU utilization target (percent of request).")
-    scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600, description="HPA scale-down stabilization window.")
-    resources: ServingResources = Field(default_factory=ServingResources, description="Container requests and limits.")
-    image: Optional[str] = Field(None, description="Serving image for this model (default: kubernetes.images.serving).")
-    ingress: Optional[IngressConfig] = Field(None, description="Expose the model through an Ingress.")
-    max_ram_percentage: int = Field(75, ge=25, le=90, description="JVM heap as a percentage of the memory limit (-XX:MaxRAMPercentage).")
-    startup_timeout_seconds: int = Field(
-        300, ge=30, le=3600, description="Time a pod gets for JVM start and bundle load before it is restarted (startupProbe)."
-    )
-    progress_deadline_seconds: int = Field(
-        600, ge=60, le=7200, description="A rollout that makes no progress for this long fails (and `pulumi up` with it)."
-    )
-    min_ready_seconds: int = Field(10, ge=0, le=600, description="Seconds a new pod must stay ready before the rollout moves on.")
-
-    @model_validator(mode="after")
-    def _rollout_timing(self) -> "ServingConfig":
-        if self.startup_timeout_seconds + self.min_ready_seconds >= self.progress_deadline_seconds:
-            raise _err(
-                "progressDeadlineSeconds",
-                f"{self.progress_deadline_seconds} leaves no time for a pod to start: it must exceed "
-                f"startupTimeoutSeconds + minReadySeconds ({self.startup_timeout_seconds + self.min_ready_seconds})",
-            )
-        return self
-
-
-class CanaryConfig(Block):
-    version: str = Field(pattern=SEMVER, description="Candidate version.")
-    bundle_sha256: str = Field(pattern=SHA256, description="sha256 of the candidate's bundle.zip.")
-    replicas: int = Field(1, ge=1, le=100, description="Candidate replicas (traffic share = replicas / all replicas).")
-
-
-class ModelConfig(Block):
-    version: str = Field(pattern=SEMVER, description="Semantic version of the bundle to serve and train.")
-    bundle_sha256: str = Field(pattern=SHA256, description="sha256 (64 lowercase hex) of <model>/<version>/bundle.zip.")
-    training: TrainingConfig = Field(description="The Databricks training job.")
-    serving: ServingConfig = Field(default_factory=ServingConfig, description="The Kubernetes serving.")
-    canary: Optional[CanaryConfig] = Field(None, description="A candidate version served beside the main one.")
-
-    @model_validator(mode="after")
-    def _canary(self) -> "ModelConfig":
-        if self.canary and self.canary.version == self.version:
-            raise _err("canary.version", f"{self.version} is the version already served; promote by deleting the canary block")
-        return self
-
-
 # --------------------------------------------------------------------------- Stack
 
 
@@ -685,7 +449,8 @@ class StackConfig(Block):
         default_factory=dict,
         description="Extra tags on every AWS resource and Databricks cluster, and labels (model-platform/<key>) on every "
         "Kubernetes object (e.g. team, cost-centre). Keys and values follow label rules: at most 63 letters, digits, "
-        f"'-', '_' or '.', starting and ending with a letter or digit. Reserved: {', '.join(PLATFORM_TAG_KEYS)}.",
+        f"'-', '_' or '.', starting and ending with a letter or digit. Reserved: {', '.join(PLATFORM_TAG_KEYS)}. "
+        f"At most {MAX_USER_TAGS}: S3 objects carry at most 10 tags, the platform's included.",
     )
     aws: AwsConfig = Field(description="AWS account and region.")
     bundle_store: BundleStoreConfig = Field(default_factory=BundleStoreConfig, description="The S3 bucket of MLeap bundles.")
@@ -706,6 +471,12 @@ class StackConfig(Block):
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
         problems: list[Problem] = []
+        if len(v) > MAX_USER_TAGS:
+            problems.append((
+                "",
+                f"{len(v)} tags are more than {MAX_USER_TAGS}: each model's released.json is an S3 object, which carries "
+                f"at most 10 tags, and the platform sets {len(PLATFORM_TAG_KEYS)} ({', '.join(PLATFORM_TAG_KEYS)})",
+            ))
         for key, value in v.items():
             if not LABEL_NAME.fullmatch(key):
                 problems.append((
@@ -981,6 +752,8 @@ def _describe(error: Mapping[str, Any]) -> str:
         return "unknown key (typo?)"
     if kind == "missing":
         return "is required"
+    if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value!r} was read by YAML as a number, not text: quote it (\"{value}\")"
     if kind == "string_pattern_mismatch" and isinstance(value, str):
         return f"{value!r} does not match {error['ctx']['pattern']}"
     if kind == "value_error":

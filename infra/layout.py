@@ -1,38 +1,59 @@
 """The one key layout of the bundle store.
 
 Training writes it, serving reads it, ``modelctl release``/``promote`` check
-it; nothing else spells these keys::
+it, the stack writes ``released.json``; nothing else spells these keys.
 
-    <model>/<version>/bundle.zip
-    <model>/<version>/bundle.zip.sha256
-    <model>/<version>/samples.json     (sample inputs with their predictions)
+Published, immutable (each written once, with ``PutObject(IfNoneMatch="*")``;
+the training role may neither overwrite nor delete them)::
+
+    <model>/<version>/bundle.zip          the MLeap bundle
+    <model>/<version>/samples.json        hold-out rows with their Spark predictions
+    <model>/<version>/metrics.json        hold-out metric, threshold, rows, task durations
+    <model>/<version>/stats.json          per-feature statistics of the training data (drift baseline)
+    <model>/<version>/bundle.zip.sha256   written last, once the MLeap runtime reproduced samples.json: the seal
+
+Written by the stack (``pulumi up``), never by training::
+
+    <model>/released.json                 the served version and its files (``released_document``)
+
+A run's scratch, overwritable, expired by a lifecycle rule::
+
+    _work/<model>/<version>/...
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 from infra.config import MODEL_NAME
+from infra.model_version import is_model_version, version_message
 
 BUNDLE_FILE = "bundle.zip"
 DIGEST_FILE = "bundle.zip.sha256"
 SAMPLES_FILE = "samples.json"
+METRICS_FILE = "metrics.json"
+STATS_FILE = "stats.json"
+RELEASED_FILE = "released.json"
+#: Prefix of every run's scratch objects. Model names are DNS labels, so no model's prefix starts with '_'.
+WORK_PREFIX = "_work/"
 
-#: A version is one key segment: no '/', no '.'/'..', nothing IAM reads as a wildcard.
-_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
+#: A training run's own version, resolved by Databricks when the run starts (dynamic value references):
+#: the run's UTC start date and its run id, e.g. ``2026-12-02-884422123``. Never reused, never the served version.
+RUN_VERSION = "{{job.start_time.iso_date}}-{{job.run_id}}"
 
 
 @dataclass(frozen=True)
 class BundleKeys:
-    """S3 keys of one model version."""
+    """S3 keys of one model version (``version`` may be ``RUN_VERSION``: the keys of whichever run resolves it)."""
 
     model: str
     version: str
 
     def __post_init__(self) -> None:
-        if not _VERSION.fullmatch(self.version or ""):
-            raise ValueError(f"invalid version {self.version!r}")
+        if self.version != RUN_VERSION and not is_model_version(self.version):
+            raise ValueError(version_message(self.version))
         model_prefix(self.model)
 
     @property
@@ -52,6 +73,29 @@ class BundleKeys:
     def samples(self) -> str:
         return self.prefix + SAMPLES_FILE
 
+    @property
+    def metrics(self) -> str:
+        return self.prefix + METRICS_FILE
+
+    @property
+    def stats(self) -> str:
+        return self.prefix + STATS_FILE
+
+    @property
+    def published(self) -> tuple[str, ...]:
+        """Every published key of the version, the seal (the digest file) last, as training writes them."""
+        return (self.bundle, self.samples, self.metrics, self.stats, self.digest)
+
+    @property
+    def work(self) -> str:
+        """Folder of the run's scratch objects, ending with '/'."""
+        return f"{work_prefix(self.model)}{self.version}/"
+
+    @property
+    def released(self) -> str:
+        """The model's ``released.json`` (one per model, not per version)."""
+        return released_key(self.model)
+
     def uri(self, bucket: str, key: str | None = None) -> str:
         """``s3://`` URI of ``key`` (default: the bundle) in ``bucket``."""
         return f"s3://{bucket}/{key or self.bundle}"
@@ -68,9 +112,48 @@ def model_prefix(model: str) -> str:
     return f"{model}/"
 
 
+def work_prefix(model: str) -> str:
+    """Key prefix of ``model``'s run scratch (``_work/<model>/``), outside its published prefix."""
+    return f"{WORK_PREFIX}{model_prefix(model)}"
+
+
+def released_key(model: str) -> str:
+    """``<model>/released.json``: what the stack serves of ``model``, for training's drift check."""
+    return f"{model_prefix(model)}{RELEASED_FILE}"
+
+
 def bundle_keys(model: str, version: str) -> BundleKeys:
     """The keys of ``model`` at ``version``; raises ValueError for names that are not one key segment."""
     return BundleKeys(model, version)
+
+
+def run_keys(model: str) -> BundleKeys:
+    """The keys the job's parameters name: ``model`` at the version the run resolves (``RUN_VERSION``)."""
+    return BundleKeys(model, RUN_VERSION)
+
+
+def released_document(*, bucket: str, model: str, version: str, bundle_sha256: str) -> str:
+    """The text of ``<model>/released.json``: the served version, its digest and its files' URIs.
+
+    JSON with sorted keys and a final newline, so the same release always
+    yields the same bytes (and no diff)::
+
+        {"bundleSha256": ..., "files": {"bundle", "digest", "metrics", "samples", "stats"}, "model": ..., "version": ...}
+    """
+    keys = bundle_keys(model, version)
+    document = {
+        "model": model,
+        "version": version,
+        "bundleSha256": bundle_sha256,
+        "files": {
+            "bundle": keys.uri(bucket, keys.bundle),
+            "digest": keys.uri(bucket, keys.digest),
+            "samples": keys.uri(bucket, keys.samples),
+            "metrics": keys.uri(bucket, keys.metrics),
+            "stats": keys.uri(bucket, keys.stats),
+        },
+    }
+    return json.dumps(document, sort_keys=True, indent=2) + "\n"
 
 
 def parse_digest_file(text: str) -> str:

@@ -50,8 +50,8 @@ def k8s_labels(cfg: StackConfig, model: str, version: Optional[str], component: 
 def label_value(text: str) -> str:
     """``text`` made a valid label value (at most 63 of ``[-A-Za-z0-9_.]``, alphanumeric ends).
 
-    A semantic version's build metadata (``1.4.0+build.7``) holds a '+', which
-    label values forbid; keep the exact text in an annotation where it matters.
+    Model versions and tags are valid label values already (the config checks
+    them); this only guards against text that reaches a label some other way.
     """
     value = re.sub(r"[^-A-Za-z0-9_.]", "_", text)[:63]
     return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
@@ -60,6 +60,12 @@ def label_value(text: str) -> str:
 def service_account_name(model: str) -> str:
     """The serving ServiceAccount of ``model``; the IRSA trust policy binds to exactly this."""
     return f"{model}-serving"
+
+
+def training_role_name(cfg: StackConfig) -> str:
+    """The training clusters' IAM role (and instance profile): fixed, so the bucket policy can name its ARN
+    without depending on the role (which depends on the bucket's writer policy)."""
+    return physical_name(cfg, "training")
 
 
 def physical_name(cfg: StackConfig, *parts: str) -> str:

@@ -1,9 +1,11 @@
 """Checks a model version's bundle in the stack's S3 bucket before a stack file pins it.
 
-A stack file may only name a bundle that exists, whose ``.sha256`` file is
-readable, and whose bytes hash to that digest. The bytes are checked with S3's
-own SHA256 checksum when the object carries a full-object one (no download);
-otherwise the bundle is streamed and hashed.
+A stack file may only name a complete, sealed version: its ``bundle.zip.sha256``
+exists (the seal: ``check_bundle`` writes it last, only after the MLeap runtime
+reproduced ``samples.json``), its ``samples.json`` exists, and the bundle's
+bytes hash to the sealed digest. The bytes are checked with S3's own SHA256
+checksum when the object carries a full-object one (no download); otherwise
+the bundle is streamed and hashed.
 
 The client is plain boto3: credentials, ``AWS_ENDPOINT_URL`` and
 ``AWS_ENDPOINT_URL_S3`` come from the environment as with the AWS CLI.
@@ -55,8 +57,9 @@ def verify_bundle(
 ) -> VerifiedBundle:
     """Check ``<model>/<version>/bundle.zip`` against its ``.sha256`` file (and ``expected_sha256``).
 
-    Raises BundleCheckError when either object is missing, the digest file is
-    malformed, the bundle's bytes disagree with it, or it differs from ``expected_sha256``.
+    Raises BundleCheckError when the digest file, the samples or the bundle is
+    missing, the digest file is malformed, the bundle's bytes disagree with it,
+    or it differs from ``expected_sha256``.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -67,6 +70,7 @@ def verify_bundle(
             raise BundleCheckError(
                 f"{keys.uri(bucket, keys.digest)} says {digest}, but the stack pins {expected_sha256}"
             )
+        _require_samples(client, bucket, keys)
         actual, checked_by = _bundle_sha256(client, bucket, keys)
     except ClientError as exc:
         raise BundleCheckError(f"s3://{bucket}/{keys.prefix}: {_describe(exc)}") from None
@@ -85,7 +89,11 @@ def _read_digest(client: Any, bucket: str, keys: BundleKeys) -> str:
     try:
         obj = client.get_object(Bucket=bucket, Key=keys.digest)
     except client.exceptions.NoSuchKey:
-        raise BundleCheckError(f"{uri}: no digest file (was the version uploaded completely?)") from None
+        raise BundleCheckError(
+            f"{uri}: no digest file: it is the version's seal, which check_bundle writes last, only after the MLeap "
+            "runtime reproduced samples.json; without it the version is incomplete or failed its check: release a "
+            "version whose training run succeeded"
+        ) from None
     except client.exceptions.NoSuchBucket:
         raise BundleCheckError(f"s3://{bucket}: no such bucket (is the stack's bundleStore right?)") from None
     body = obj["Body"].read(_MAX_DIGEST_FILE_BYTES + 1)
@@ -95,6 +103,22 @@ def _read_digest(client: Any, bucket: str, keys: BundleKeys) -> str:
         return parse_digest_file(body.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         raise BundleCheckError(f"{uri}: not a sha256 digest file (expected 64 hex digits)") from None
+
+
+def _require_samples(client: Any, bucket: str, keys: BundleKeys) -> None:
+    """A sealed version has its samples: without them nothing shows the bundle was checked."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_object(Bucket=bucket, Key=keys.samples)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise BundleCheckError(
+                f"{keys.uri(bucket, keys.samples)}: no samples.json, so nothing shows the MLeap runtime reproduced "
+                "this bundle's predictions, whatever its digest file (the seal check_bundle writes last) says: the "
+                "version is incomplete; release a version a complete training run published"
+            ) from None
+        raise
 
 
 def _bundle_sha256(client: Any, bucket: str, keys: BundleKeys) -> tuple[str, str]:

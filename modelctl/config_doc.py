@@ -36,6 +36,8 @@ def _type_name(annotation: Any) -> str:
         return " \\| ".join(m.value for m in annotation)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is typing.Annotated:  # a checked type (e.g. a model version): named by what it holds
+        return _type_name(args[0])
     if origin is typing.Literal:
         return " \\| ".join(str(a) for a in args)
     if origin is typing.Union:
@@ -74,6 +76,20 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
     return rows
 
 
+#: What the version keys mean, before the table that lists them.
+VERSIONS_AND_RELEASES = (
+    "**Versions and releases.** A model version (`models.<name>.version`) names one immutable folder of the bundle",
+    "store, `<model>/<version>/`: a training run's own version (`<UTC date>-<run id>`, e.g. `2026-12-02-884422123`;",
+    "every run writes a new one and never overwrites another) or any other valid version name (e.g. `1.4.0`): 1 to",
+    "63 letters, digits, `.`, `_` or `-`, starting and ending with a letter or digit. A release is a version and its",
+    "bundle's digest together (`version` + `bundleSha256`): what a stack serves. Change the pair only with",
+    "`modelctl release` (digest read from the version's sealed `bundle.zip.sha256` with `--from-s3`) or",
+    "`modelctl promote`; the stack then rolls the pods and rewrites `<model>/released.json`, and nothing in",
+    "training changes. `training.packageVersion` is the training code's own version (the wheel or jar the job",
+    "installs), not a model version.",
+)
+
+
 def render_config_doc() -> str:
     lines = [
         "# Stack configuration reference",
@@ -82,6 +98,8 @@ def render_config_doc() -> str:
         "`stacks/Pulumi.<stack>.yaml`. Unknown keys are errors. Credentials "
         f"({', '.join(f'`{k}`' for k in CREDENTIAL_KEYS)}, and any key named by `passwordKey`) are accepted only",
         "as secure values: `pulumi config set --secret KEY`.",
+        "",
+        *VERSIONS_AND_RELEASES,
         "",
         "| key | type | default | meaning |",
         "| --- | --- | --- | --- |",

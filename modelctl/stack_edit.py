@@ -1,6 +1,7 @@
 """Reviewed edits of a stack file: set one model's ``version`` and ``bundleSha256``.
 
-A release is a one-line change a human reviews, so the edit must not touch
+A release is the pair, a version and the digest of its bundle, changed
+together. It is a two-line change a human reviews, so the edit must not touch
 anything else: ruamel.yaml locates the two values and only their characters
 are replaced (see ``StackDocument``). The edited stack must still parse as a
 valid stack config that pins exactly the new values; only then is it written,
@@ -22,7 +23,8 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from infra.config import PROJECT, SEMVER, SHA256
+from infra.config import PROJECT, SHA256
+from infra.model_version import is_model_version, version_message
 from infra.stack_source import StackFile, StackFileError
 from modelctl.diff import diff_plans, format_diff
 from modelctl.engine import plan_stack_file
@@ -63,8 +65,8 @@ class BundlePin:
 
     @staticmethod
     def check_version(version: str) -> None:
-        if not re.match(SEMVER, version):
-            raise InvalidPin(VERSION_KEY, f"{version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.5.0)")
+        if not is_model_version(version):
+            raise InvalidPin(VERSION_KEY, version_message(version))
 
     @classmethod
     def from_cli(cls, version: str, sha256: str) -> "BundlePin":
@@ -99,13 +101,19 @@ def _mapping_get(node: Any, key: str) -> Any:
 def _render_scalar(value: str, style: Any) -> str:
     """``value`` written in the quoting style of the scalar it replaces.
 
-    Validated versions and digests hold only ``[0-9A-Za-z.+-]``: no escaping
+    Validated versions and digests hold only ``[0-9A-Za-z._-]``: no escaping
     is needed. A plain value that YAML would read as something other than a
-    string (an all-digit digest) is double-quoted.
+    string (an all-digit digest, a version such as ``1.10`` or ``2026-12-02``,
+    or ``1e5``, a number to YAML 1.2 readers such as Pulumi's) is double-quoted.
     """
     if style in ('"', "'"):
         return f"{style}{value}{style}"
-    return value if isinstance(yaml.safe_load(value), str) else f'"{value}"'
+    plain = isinstance(yaml.safe_load(value), str) and not _YAML12_NUMBER.fullmatch(value)
+    return value if plain else f'"{value}"'
+
+
+#: A number in YAML 1.2's core schema (PyYAML's YAML 1.1 reads ``1e5`` as text, Pulumi's Go reader as a float).
+_YAML12_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+")
 
 
 class StackDocument:

@@ -349,7 +349,7 @@ def test_kms_key_must_be_a_key_arn():
 # --------------------------------------------------------------------------- variables
 
 
-def test_variables_carry_each_models_job_id_version_and_bundle_uri():
+def test_variables_carry_each_models_job_id_served_version_bundle_uri_and_bucket():
     cfg = cfg_of(with_models(stack_doc("staging"), ["days-to-sell", "price-band"]))
     job_ids = {"days-to-sell": "1111", "price-band": "2222"}
     declared = declare_airflow(cfg, bucket="the-bundles", job_ids=job_ids)
@@ -360,10 +360,38 @@ def test_variables_carry_each_models_job_id_version_and_bundle_uri():
             "training-job-id": (f"{stem}_training_job_id", job_ids[model]),
             "version": (f"{stem}_version", version),
             "bundle-uri": (f"{stem}_bundle_uri", bundle_keys(model, version).uri("the-bundles")),
+            "bundle-bucket": (f"{stem}_bundle_bucket", "the-bundles"),
         }
         for kind, (variable, value) in expected.items():
             assert secrets[f"variable-{model}-{kind}"]["name"] == f"airflow/variables/{variable}"
             assert reveal(versions[f"variable-{model}-{kind}"]["secretString"]) == value
+    assert len(secrets) == 2 * len(expected) + 2, "no schedule variables: staging's models have no schedule"
+
+
+def schedule_variables(doc: dict, stack: str) -> dict[str, str]:
+    declared = declare_airflow(cfg_of(doc, stack), bucket="the-bundles")
+    secrets, versions = declared.of_type(SM_SECRET), declared.of_type(SM_VERSION)
+    return {
+        secrets[name]["name"]: reveal(versions[name]["secretString"])
+        for name in secrets
+        if name.endswith(("-schedule", "-timezone"))
+    }
+
+
+def test_when_airflow_schedules_the_dag_reads_the_cron_and_timezone_from_variables():
+    schedule = stack_doc("prod")["config"]["model-platform:models"]["days-to-sell"]["training"]["schedule"]
+    assert schedule["runBy"] == "airflow"
+    assert schedule_variables(stack_doc("prod"), "prod") == {
+        "airflow/variables/days_to_sell_schedule": schedule["cron"],
+        "airflow/variables/days_to_sell_timezone": schedule["timezone"],
+    }
+
+
+def test_no_schedule_variables_when_databricks_schedules_or_nobody_does():
+    quartz = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
+    doc = set_path(stack_doc("prod"), "model-platform:models.days-to-sell.training.schedule", quartz)
+    assert schedule_variables(doc, "prod") == {}
+    assert schedule_variables(stack_doc("staging"), "staging") == {}
 
 
 @pytest.fixture(scope="module")
@@ -422,6 +450,8 @@ def test_kubernetes_secret_backend_serves_connections_and_variables_through_airf
     assert backend.get_variable("days_to_sell_training_job_id") == "4242"
     assert backend.get_variable("days_to_sell_version") == "1.4.0"
     assert backend.get_variable("days_to_sell_bundle_uri") == "s3://the-bundles/days-to-sell/1.4.0/bundle.zip"
+    assert backend.get_variable("days_to_sell_bundle_bucket") == "the-bundles"
+    assert backend.get_variable("days_to_sell_schedule") is None, "staging has no schedule"
 
 
 def test_kubernetes_backend_refuses_conn_ids_airflow_could_not_look_up():

@@ -16,7 +16,7 @@ import pytest
 
 from infra.components.iam_documents import PolicyDocument, Principal, Statement
 from infra.config import PROJECT
-from infra.layout import bundle_keys, model_prefix
+from infra.layout import bundle_keys, model_prefix, released_document
 from infra.naming import service_account_name
 from modelctl.engine import Plan, PlannedResource
 from modelctl.tree import format_tree
@@ -32,12 +32,14 @@ PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 SIDE_RESOURCES = (VERSIONING, ENCRYPTION, PUBLIC_ACCESS, OWNERSHIP, BUCKET_POLICY, LIFECYCLE)
 KMS_KEY = "aws:kms/key:Key"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 BUNDLE_STORE_KEY = "model-platform:bundleStore"
+M = "model-platform:models.days-to-sell"
 TWO_MODELS = ["days-to-sell", "car-valuation"]
 
 
@@ -263,21 +265,46 @@ def lifecycle_rules(plan: Plan) -> list[dict[str, Any]]:
     return only(plan, LIFECYCLE).inputs["rules"]
 
 
+def whole_bucket_rules(plan: Plan) -> list[dict[str, Any]]:
+    return [r for r in lifecycle_rules(plan) if r["filter"] == {"prefix": ""}]
+
+
 def noncurrent_days(plan: Plan) -> list[int]:
-    return [r["noncurrentVersionExpiration"]["noncurrentDays"] for r in lifecycle_rules(plan) if "noncurrentVersionExpiration" in r]
+    return [r["noncurrentVersionExpiration"]["noncurrentDays"] for r in whole_bucket_rules(plan) if "noncurrentVersionExpiration" in r]
+
+
+def scratch_rule(plan: Plan) -> dict[str, Any]:
+    (rule,) = [r for r in lifecycle_rules(plan) if r["filter"] != {"prefix": ""}]
+    return rule
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_lifecycle_expires_noncurrent_versions_and_aborts_multipart_uploads(real_plan, stack):
     plan = real_plan(stack)
-    rules = lifecycle_rules(plan)
+    rules = whole_bucket_rules(plan)
     assert noncurrent_days(plan) == [cfg_value(stack, "bundleStore")["noncurrentVersionDays"]]
     aborts = [r["abortIncompleteMultipartUpload"]["daysAfterInitiation"] for r in rules if "abortIncompleteMultipartUpload" in r]
     assert aborts == [7]
-    for rule in rules:
+    for rule in lifecycle_rules(plan):
         assert rule["status"] == "Enabled"
-        assert rule["filter"] == {"prefix": ""}, "rules cover the whole bucket, not some models"
+    for rule in rules:
         assert "expiration" not in rule and "transitions" not in rule, "current bundles never expire"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_the_runs_scratch_expires(real_plan, stack):
+    rule = scratch_rule(real_plan(stack))
+    assert rule["filter"] == {"prefix": "_work/"}
+    assert rule["expiration"] == {"days": 7}, "bundleStore.workExpirationDays defaults to 7"
+    assert rule["noncurrentVersionExpiration"]["noncurrentDays"] >= 1
+    work = bundle_keys("days-to-sell", "2026-12-02-884422123").work
+    published = bundle_keys("days-to-sell", "2026-12-02-884422123").published
+    assert work.startswith(rule["filter"]["prefix"])
+    assert not [key for key in published if key.startswith(rule["filter"]["prefix"])]
+
+
+def test_work_expiration_days_follow_config():
+    assert scratch_rule(plan_with("staging", (f"{BUNDLE_STORE_KEY}.workExpirationDays", 2)))["expiration"] == {"days": 2}
 
 
 def test_noncurrent_version_days_default_to_90_and_follow_config():
@@ -285,26 +312,63 @@ def test_noncurrent_version_days_default_to_90_and_follow_config():
     assert noncurrent_days(plan_with("staging", (f"{BUNDLE_STORE_KEY}.noncurrentVersionDays", 45))) == [45]
 
 
+# --------------------------------------------------------------------------- released.json
+
+
+def released_object(plan: Plan, model: str) -> PlannedResource:
+    (obj,) = [r for r in of_type(plan, OBJECT) if r.inputs["key"] == f"{model}/released.json"]
+    return obj
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_stack_writes_each_models_released_json_from_its_served_version(real_plan, stack):
+    plan = real_plan(stack)
+    served = cfg_value(stack, "models")["days-to-sell"]
+    obj = released_object(plan, "days-to-sell")
+    assert obj.inputs["bucket"] == only(plan, BUCKET).inputs["bucket"]
+    assert obj.inputs["contentType"] == "application/json"
+    assert obj.inputs["tags"]["model"] == "days-to-sell"
+    assert obj.inputs["content"] == released_document(
+        bucket=plan.outputs["bucketName"], model="days-to-sell", version=served["version"], bundle_sha256=served["bundleSha256"]
+    )
+    # Encrypted like the bundles: written only after the bucket's default encryption.
+    assert only(plan, ENCRYPTION).urn in obj.dependencies
+
+
+def test_a_release_rewrites_released_json_with_the_new_version_and_digest():
+    doc = set_path(stack_doc("staging"), f"{M}.version", "2026-12-02-884422123")
+    set_path(doc, f"{M}.bundleSha256", "b" * 64)
+    document = json.loads(released_object(plan_doc(doc, "staging"), "days-to-sell").inputs["content"])
+    assert (document["version"], document["bundleSha256"]) == ("2026-12-02-884422123", "b" * 64)
+    assert document["files"]["stats"].endswith("/days-to-sell/2026-12-02-884422123/stats.json")
+
+
+# --------------------------------------------------------------------------- IAM
 # --------------------------------------------------------------------------- IAM
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_writer_may_put_get_and_list_only_under_the_models_prefixes(real_plan, stack):
+def test_writer_publishes_new_objects_only_and_scratches_under_work(real_plan, stack):
     plan = real_plan(stack)
     arn = bucket_arn(plan)
     doc = doc_of(only(plan, MANAGED_POLICY))
-    keys = bundle_keys("days-to-sell", "1.4.0")
-    for key in (keys.bundle, keys.digest, keys.samples):
-        assert allowed(doc, "s3:PutObject", f"{arn}/{key}")
+    keys = bundle_keys("days-to-sell", "2026-12-02-884422123")
+    for key in keys.published:
+        assert not allowed(doc, "s3:PutObject", f"{arn}/{key}"), "no unconditional put of a published key"
         assert allowed(doc, "s3:GetObject", f"{arn}/{key}")
-    assert not allowed(doc, "s3:PutObject", f"{arn}/other-model/1.0.0/bundle.zip")
-    assert not allowed(doc, "s3:PutObject", f"{arn}/bundle.zip")
+    (publish,) = [s for s in doc["Statement"] if s["Sid"] == "PublishNewVersionObjects"]
+    assert publish["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+    assert as_list(publish["Resource"]) == [f"{arn}/days-to-sell/*/*"]
+    assert allowed(doc, "s3:GetObject", f"{arn}/{keys.released}")
+    for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+        assert allowed(doc, action, f"{arn}/{keys.work}data/part-0.parquet")
+        assert not allowed(doc, action, f"{arn}/_work/other-model/x")
     assert not allowed(doc, "s3:DeleteObject", f"{arn}/{keys.bundle}")
     s3_actions = {a for s in doc["Statement"] for a in as_list(s["Action"]) if a.startswith("s3:")}
-    assert s3_actions == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+    assert s3_actions == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket"}
     (listing,) = [s for s in doc["Statement"] if "s3:ListBucket" in as_list(s["Action"])]
     assert as_list(listing["Resource"]) == [arn]
-    assert as_list(listing["Condition"]["StringLike"]["s3:prefix"]) == [model_prefix("days-to-sell") + "*"]
+    assert as_list(listing["Condition"]["StringLike"]["s3:prefix"]) == ["days-to-sell/*", "_work/days-to-sell/*"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -391,11 +455,14 @@ def test_two_models_get_two_scoped_prefixes_and_two_reader_roles():
     assert len(roles) == 2 and len({r.inputs["name"] for r in roles}) == 2
     writer = doc_of(only(plan, MANAGED_POLICY))
     (listing,) = [s for s in writer["Statement"] if "s3:ListBucket" in as_list(s["Action"])]
-    assert sorted(as_list(listing["Condition"]["StringLike"]["s3:prefix"])) == sorted(model_prefix(m) + "*" for m in TWO_MODELS)
+    assert sorted(as_list(listing["Condition"]["StringLike"]["s3:prefix"])) == sorted(
+        p for m in TWO_MODELS for p in (model_prefix(m) + "*", f"_work/{model_prefix(m)}*")
+    )
     for model in TWO_MODELS:
         other = next(m for m in TWO_MODELS if m != model)
         own, foreign = bundle_keys(model, "1.0.0").bundle, bundle_keys(other, "1.0.0").bundle
-        assert allowed(writer, "s3:PutObject", f"{arn}/{own}")
+        assert allowed(writer, "s3:GetObject", f"{arn}/{own}")
+        assert released_object(plan, model).inputs["tags"]["model"] == model
         role, policy = reader_of(plan, model)
         assert role.inputs["tags"]["model"] == model
         subject = doc_of(role, "assumeRolePolicy")["Statement"][0]["Condition"]["StringEquals"]
@@ -479,10 +546,12 @@ def test_removing_a_model_removes_its_reader_but_never_touches_the_bucket():
     two = plan_doc(with_models(stack_doc("prod"), TWO_MODELS), "prod")
     one = plan_doc(with_models(stack_doc("prod"), TWO_MODELS[:1]), "prod")
     snapshot = lambda plan: {r.urn: (r.inputs, r.options) for r in data_resources(plan)}  # noqa: E731
-    assert snapshot(one) == snapshot(two), "the bucket and its side resources do not depend on the model list"
+    assert snapshot(one) == snapshot(two), "the bucket, its side resources and its policy do not depend on the model list"
     assert {r.name for r in one.by_type(READER)} == {f"{TWO_MODELS[0]}-reader"}
-    # Bundles are never Pulumi resources, so nothing a model owns in S3 can be deleted by a config change.
-    assert not [r for r in two.resources if r.type.startswith("aws:s3/bucketObject") or r.type.startswith("aws:s3/object")]
+    # Bundles are never Pulumi resources, so nothing a version holds in S3 can be deleted by a config change:
+    # the stack's only objects are the models' released.json.
+    objects = [r for r in two.resources if r.type.startswith("aws:s3/bucketObject") or r.type.startswith("aws:s3/object")]
+    assert sorted(r.inputs["key"] for r in objects) == sorted(f"{m}/released.json" for m in TWO_MODELS)
 
 
 # --------------------------------------------------------------------------- tags, outputs, plan

@@ -7,9 +7,15 @@ from pydantic import ValidationError
 
 from infra.config import ConfigError, StackConfig
 from infra.stack_source import StackFile
+import copy
+
 from tests.conftest import del_path, set_path, stack_doc, with_models
 
 M = "model-platform:models.days-to-sell"
+
+
+def copy_doc(doc: dict) -> dict:
+    return copy.deepcopy(doc)
 
 
 def parse(doc, stack="staging") -> StackConfig:
@@ -61,7 +67,7 @@ def test_unknown_keys_are_rejected_at_every_level():
 
 def test_all_errors_are_reported_at_once():
     doc = stack_doc("staging")
-    set_path(doc, f"{M}.version", "1.4")
+    set_path(doc, f"{M}.version", "1.4+build.7")
     set_path(doc, f"{M}.bundleSha256", "abc")
     set_path(doc, "model-platform:bundleStore.noncurrentVersionDays", 0)
     set_path(doc, "model-platform:databricks.discoveryCluster.autoterminationMinutes", 5)
@@ -81,8 +87,13 @@ def test_all_errors_are_reported_at_once():
 @pytest.mark.parametrize(
     "path,value,expected",
     [
-        (f"{M}.version", "v1.4.0", "does not match"),
+        (f"{M}.version", "1.4.0+build.7", "'1.4.0+build.7' is not a model version: 1 to 63 letters"),
+        (f"{M}.version", "-1.4.0", "is not a model version"),
+        (f"{M}.version", "x" * 64, "is not a model version"),
+        (f"{M}.version", 1.4, "1.4 was read by YAML as a number, not text: quote the model version"),
         (f"{M}.version", "1.4.0-rc.1", None),
+        (f"{M}.version", "2026-12-02-884422123", None),
+        (f"{M}.version", "v1.4.0", None),
         (f"{M}.bundleSha256", "A" * 64, "does not match"),
         (f"{M}.bundleSha256", "a" * 63, "does not match"),
         (f"{M}.bundleSha256", "0123456789abcdef" * 4, None),
@@ -92,9 +103,16 @@ def test_all_errors_are_reported_at_once():
         (f"{M}.serving.resources.requests.cpu", "lots", "does not match"),
         (f"{M}.serving.resources.limits.memory", "512Mi", "is below requests.memory"),
         (f"{M}.training.package", "s3://a/b.tar.gz", "neither a .whl nor a .jar"),
-        (f"{M}.training.package", "s3://a/b-1.0.whl", "must contain '{version}'"),
-        (f"{M}.training.schedule", {"cron": "0 3 * * *"}, "not a Quartz cron"),
-        (f"{M}.training.schedule", {"cron": "0 0 3 * * ?", "timezone": "Europe/London"}, None),
+        (f"{M}.training.package", "s3://a/b-{version}.whl", "uses '{version}', which is no longer replaced"),
+        (f"{M}.training.package", "s3://artifacts/b-1.0.whl", "packageVersion: is set, but package has no '{packageVersion}'"),
+        (f"{M}.training.packageVersion", "1.4.0+local", "'1.4.0+local' is not a package version"),
+        (f"{M}.training.packageVersion", "1.5.0", None),
+        (f"{M}.training.schedule", {"cron": "0 3 * * *", "timezone": "Europe/London"}, None),
+        (f"{M}.training.schedule", {"cron": "0 0 3 * * ?"}, "is not a 5-field cron expression"),
+        (f"{M}.training.schedule", {"runBy": "databricks", "cron": "0 3 * * *"}, "is not a Quartz cron expression"),
+        (f"{M}.training.schedule", {"runBy": "databricks", "cron": "0 0 3 * * ?", "paused": True}, None),
+        (f"{M}.training.schedule", {"cron": "0 3 * * *", "paused": True}, "applies to a Databricks schedule only"),
+        (f"{M}.training.schedule", {"runBy": "cron", "cron": "0 3 * * *"}, "Input should be 'airflow' or 'databricks'"),
         (f"{M}.training.numWorkers", 9, "greater than databricks.clusterPolicy.maxWorkers (8)"),
         (f"{M}.training.nodeType", "m5.large", "is not in databricks.nodeTypes"),
         (f"{M}.canary", {"version": "1.4.0", "bundleSha256": "0" * 64}, "already served"),
@@ -132,6 +150,55 @@ def test_validation_rule(path, value, expected):
     found = problems(doc)
     assert any(expected in p for p in found), found
     assert all(p.startswith("stacks/Pulumi.staging.yaml: model-platform:") for p in found)
+
+
+def test_a_package_with_the_placeholder_needs_a_package_version():
+    doc = del_path(stack_doc("staging"), f"{M}.training.packageVersion")
+    assert problems(doc) == [
+        f"stacks/Pulumi.staging.yaml: {M}.training.packageVersion: is required: package contains '{{packageVersion}}'"
+    ]
+    fixed = set_path(copy_doc(doc), f"{M}.training.package", "dbfs:/FileStore/wheels/days_to_sell-1.4.0-py3-none-any.whl")
+    assert parse(fixed).models["days-to-sell"].training.package_uri.endswith("days_to_sell-1.4.0-py3-none-any.whl")
+
+
+def test_a_package_still_using_the_model_version_placeholder_says_what_changed():
+    package = "s3://pricing-artifacts/days-to-sell/days_to_sell-{version}-py3-none-any.whl"
+    (problem,) = problems(set_path(stack_doc("staging"), f"{M}.training.package", package))
+    assert problem.startswith(f"stacks/Pulumi.staging.yaml: {M}.training.package: ")
+    assert "'{version}', which is no longer replaced" in problem
+    assert "Write '{packageVersion}' instead and set training.packageVersion" in problem
+
+
+@pytest.mark.parametrize("path", [f"{M}.version", f"{M}.canary.version"])
+def test_one_message_for_a_bad_version_wherever_it_is_written(path):
+    doc = set_path(stack_doc("staging"), f"{M}.canary", {"version": "1.5.0", "bundleSha256": "c" * 64})
+    set_path(doc, path, "1.5.0+build.7")
+    (problem,) = problems(doc)
+    assert problem == (
+        f"stacks/Pulumi.staging.yaml: {path}: '1.5.0+build.7' is not a model version: 1 to 63 letters, digits, '.', "
+        "'_' or '-', starting and ending with a letter or digit (e.g. 1.4.0 or 2026-12-02-884422)"
+    )
+
+
+@pytest.mark.parametrize(
+    "value, kind",
+    [(1.10, "a number"), (2026, "a number")],
+)
+def test_a_version_yaml_read_as_a_number_says_quote_it(value, kind):
+    (problem,) = problems(set_path(stack_doc("staging"), f"{M}.version", value))
+    assert f"{value!r} was read by YAML as {kind}, not text: quote the model version" in problem
+
+
+def test_an_account_id_yaml_read_as_a_number_says_quote_it():
+    (problem,) = problems(set_path(stack_doc("staging"), "model-platform:aws.accountId", 111122223333))
+    assert problem.endswith("model-platform:aws.accountId: 111122223333 was read by YAML as a number, not text: quote it (\"111122223333\")")
+
+
+def test_more_tags_than_an_s3_object_carries_are_refused():
+    tags = {f"tag{i}": "x" for i in range(7)}
+    (problem,) = problems(set_path(stack_doc("staging"), "model-platform:tags", tags))
+    assert "model-platform:tags: 7 tags are more than 6" in problem
+    parse(set_path(stack_doc("staging"), "model-platform:tags", dict(list(tags.items())[:6])))
 
 
 def test_required_keys_are_named():
@@ -438,8 +505,8 @@ def test_a_model_named_like_another_models_canary_is_refused():
 @pytest.mark.parametrize(
     "path,value,expected",
     [
-        (f"{M}.training.package", "s3://bucket-{version}.whl", "is not s3://<bucket>/<key of the package file>"),
-        (f"{M}.training.package", "dbfs:/FileStore/jars/model-{version}.jar", None),
+        (f"{M}.training.package", "s3://bucket-{packageVersion}.whl", "is not s3://<bucket>/<key of the package file>"),
+        (f"{M}.training.package", "dbfs:/FileStore/jars/model-{packageVersion}.jar", None),
         ("model-platform:kubernetes.clusterName", "ml-serving\nprod", "does not match"),
         ("model-platform:kubernetes.context", "ctx with spaces", "does not match"),
     ],

@@ -18,8 +18,17 @@ from tests.conftest import ROOT, plan_doc, set_path, stack_doc
 
 M = "model-platform:models.days-to-sell"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-JOB = "databricks:index/job:Job"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+RELEASED = "aws:s3/bucketObjectv2:BucketObjectv2"
+#: Every type that holds an IAM document (policies, roles' trust, the bucket policy).
+IAM_DOCUMENT_TYPES = (
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/instanceProfile:InstanceProfile",
+    "aws:s3/bucketPolicy:BucketPolicy",
+)
 
 
 def bumped(version: str = "1.5.0") -> dict:
@@ -33,19 +42,35 @@ def with_second_model(name: str) -> dict:
     return doc
 
 
-def test_a_version_bump_changes_the_deployment_the_job_and_the_two_airflow_variables(real_plan):
+def test_a_version_bump_changes_the_deployment_released_json_and_the_two_airflow_variables(real_plan):
     d = diff_plans(real_plan("staging"), plan_doc(bumped(), "staging"))
 
     assert {(c.type, c.name) for c in d.changed} == {
         (DEPLOYMENT, "days-to-sell"),
-        (JOB, "days-to-sell-training"),
+        (RELEASED, "days-to-sell-released"),
         # Airflow reads the version and the bundle URI from Secrets Manager: their values are secrets.
         (SECRET_VERSION, "variable-days-to-sell-version"),
         (SECRET_VERSION, "variable-days-to-sell-bundle-uri"),
     }
     assert d.added == [] and d.removed == []
+    assert [(p.path, p.old, p.new) for p in d.outputs] == [("modelVersions.days-to-sell", "1.4.0", "1.5.0")]
     text = format_diff(d, "old", "new")
     assert "    secretString: [secret] (changed)" in text
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("version", ["2026-12-02-884422123", "1.5.0"])
+def test_a_release_leaves_every_databricks_resource_and_iam_document_unchanged(real_plan, stack, version):
+    """Releasing (version + digest) moves serving only: training, its identity and the store's policies stay put."""
+    doc = set_path(stack_doc(stack), f"{M}.version", version)
+    set_path(doc, f"{M}.bundleSha256", "b" * 64)
+    d = diff_plans(real_plan(stack), plan_doc(doc, stack))
+    assert d.added == [] and d.removed == []
+    touched = {c.type for c in d.changed}
+    assert not [t for t in touched if t.startswith("databricks:")], touched
+    assert not touched & set(IAM_DOCUMENT_TYPES), touched
+    assert RELEASED in touched and DEPLOYMENT in touched
+    assert {p.path for p in d.outputs} == {"modelVersions.days-to-sell"}
 
 
 def test_a_secret_that_did_not_change_is_not_reported(real_plan):
@@ -119,7 +144,7 @@ def test_a_plan_from_plain_json_compares_what_it_has(real_plan):
     assert not plain.has_options
     assert diff_plans(plain, real_plan("staging")).empty
     d = diff_plans(plain, plan_doc(bumped(), "staging"))
-    assert {c.type for c in d.changed} == {DEPLOYMENT, JOB}
+    assert {c.type for c in d.changed} == {DEPLOYMENT, RELEASED}
 
 
 # --------------------------------------------------------------------------- --base GIT_REV
@@ -211,7 +236,7 @@ def test_a_revision_whose_modelctl_predates_json_full_is_compared_on_what_its_js
     assert out.returncode == 0, out.stderr
     assert "predates --json-full: resource options and secret values are not compared" in out.stderr
     d = json.loads(out.stdout)
-    assert {(c["type"], c["name"]) for c in d["changed"]} == {(DEPLOYMENT, "days-to-sell"), (JOB, "days-to-sell-training")}
+    assert {(c["type"], c["name"]) for c in d["changed"]} == {(DEPLOYMENT, "days-to-sell"), (RELEASED, "days-to-sell-released")}
 
 
 def test_a_revision_whose_program_fails_is_planned_with_the_current_program(tmp_path):

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
-from infra.layout import BundleKeys, bundle_keys, model_prefix, parse_digest_file
+from infra.layout import (
+    RUN_VERSION,
+    WORK_PREFIX,
+    BundleKeys,
+    bundle_keys,
+    model_prefix,
+    parse_digest_file,
+    released_document,
+    released_key,
+    run_keys,
+    work_prefix,
+)
+from infra.model_version import is_model_version
+from infra.naming import label_value
 
 
 def test_keys_of_a_version_live_under_model_and_version():
@@ -15,10 +29,66 @@ def test_keys_of_a_version_live_under_model_and_version():
     assert keys.bundle == "days-to-sell/1.4.0/bundle.zip"
     assert keys.digest == "days-to-sell/1.4.0/bundle.zip.sha256"
     assert keys.samples == "days-to-sell/1.4.0/samples.json"
+    assert keys.metrics == "days-to-sell/1.4.0/metrics.json"
+    assert keys.stats == "days-to-sell/1.4.0/stats.json"
+    assert keys.work == "_work/days-to-sell/1.4.0/"
+    assert keys.released == "days-to-sell/released.json"
+
+
+def test_the_digest_file_is_published_last_as_the_seal():
+    keys = bundle_keys("days-to-sell", "2026-12-02-884422123")
+    assert keys.published[-1] == keys.digest
+    assert set(keys.published) == {keys.bundle, keys.samples, keys.metrics, keys.stats, keys.digest}
+
+
+def test_scratch_and_released_json_are_outside_every_versions_folder():
+    keys = bundle_keys("days-to-sell", "1.4.0")
+    assert not keys.work.startswith(model_prefix("days-to-sell")) and keys.work.startswith(WORK_PREFIX)
+    assert work_prefix("days-to-sell") == "_work/days-to-sell/"
+    assert not released_key("days-to-sell").startswith(keys.prefix)
+    # No model's prefix can start with '_': scratch never falls under a model's published keys.
+    with pytest.raises(ValueError):
+        model_prefix("_work")
+
+
+def test_run_keys_name_the_version_databricks_resolves_at_run_time():
+    keys = run_keys("days-to-sell")
+    assert keys.version == RUN_VERSION == "{{job.start_time.iso_date}}-{{job.run_id}}"
+    assert keys.bundle == "days-to-sell/{{job.start_time.iso_date}}-{{job.run_id}}/bundle.zip"
+    resolved = RUN_VERSION.replace("{{job.start_time.iso_date}}", "2026-12-02").replace("{{job.run_id}}", "884422123")
+    assert resolved == "2026-12-02-884422123" and is_model_version(resolved)
+
+
+@pytest.mark.parametrize("version", ["1.4.0", "2026-12-02-884422123", "1.5.0-rc.1", "v2", "a" * 63, "7"])
+def test_a_version_is_one_key_segment_and_a_label_value_as_is(version):
+    keys = bundle_keys("days-to-sell", version)
+    assert keys.prefix == f"days-to-sell/{version}/"
+    assert label_value(version) == version
+
+
+def test_released_json_names_the_served_version_and_its_files_with_sorted_keys():
+    text = released_document(bucket="b", model="days-to-sell", version="2026-12-02-884422123", bundle_sha256="a" * 64)
+    document = json.loads(text)
+    keys = bundle_keys("days-to-sell", "2026-12-02-884422123")
+    assert document == {
+        "model": "days-to-sell",
+        "version": "2026-12-02-884422123",
+        "bundleSha256": "a" * 64,
+        "files": {
+            "bundle": f"s3://b/{keys.bundle}",
+            "digest": f"s3://b/{keys.digest}",
+            "samples": f"s3://b/{keys.samples}",
+            "metrics": f"s3://b/{keys.metrics}",
+            "stats": f"s3://b/{keys.stats}",
+        },
+    }
+    assert text == json.dumps(document, sort_keys=True, indent=2) + "\n", "the same release always gives the same bytes"
+    with pytest.raises(ValueError, match="not a model version"):
+        released_document(bucket="b", model="days-to-sell", version="1.4.0+b", bundle_sha256="a" * 64)
 
 
 def test_every_key_of_a_version_is_under_its_model_prefix():
-    keys = bundle_keys("car-valuation", "2.0.0-rc.1+build.7")
+    keys = bundle_keys("car-valuation", "2.0.0-rc.1")
     for key in (keys.bundle, keys.digest, keys.samples):
         assert key.startswith(model_prefix("car-valuation"))
         assert key.startswith(keys.prefix)
@@ -51,11 +121,13 @@ def test_model_names_that_are_not_dns_labels_are_refused(model):
         bundle_keys(model, "1.0.0")
 
 
-@pytest.mark.parametrize("version", ["", "1/2", ".", "..", "1.0.0*", "1.0 .0", "-1"])
+@pytest.mark.parametrize(
+    "version", ["", "1/2", ".", "..", "1.0.0*", "1.0 .0", "-1", "1.0.0+build.7", "1.0.", "a" * 64, "{{job.run_id}}"]
+)
 def test_versions_that_are_not_one_key_segment_are_refused(version):
-    with pytest.raises(ValueError, match="version"):
+    with pytest.raises(ValueError, match="is not a model version: 1 to 63 letters"):
         bundle_keys("days-to-sell", version)
-    with pytest.raises(ValueError, match="version"):
+    with pytest.raises(ValueError, match="is not a model version"):
         BundleKeys("days-to-sell", version)
 
 

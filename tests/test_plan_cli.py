@@ -114,7 +114,7 @@ def test_diff_shows_a_version_bump_property_by_property(tmp_path):
     assert d["added"] == [] and d["removed"] == []
     assert {(c["type"], c["name"]) for c in d["changed"]} == {
         ("kubernetes:apps/v1:Deployment", "days-to-sell"),
-        ("databricks:index/job:Job", "days-to-sell-training"),
+        ("aws:s3/bucketObjectv2:BucketObjectv2", "days-to-sell-released"),
         ("aws:secretsmanager/secretVersion:SecretVersion", "variable-days-to-sell-version"),
         ("aws:secretsmanager/secretVersion:SecretVersion", "variable-days-to-sell-bundle-uri"),
     }

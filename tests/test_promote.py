@@ -194,3 +194,33 @@ def test_verify_refuses_a_target_bundle_that_does_not_check_out(released_to_stag
     assert code == 1
     assert f"s3://{bucket}/{MODEL}/{NEW_VERSION}/" in err and message in err
     assert project.snapshot() == before
+
+
+RUN_VERSION = "2026-12-02-884422123"
+
+
+def test_a_training_runs_version_is_verified_in_the_target_and_promoted(project, cli, s3):
+    document = StackDocument(resolve_stack("staging"))
+    plan_pin_change(document, MODEL, BundlePin(RUN_VERSION, NEW_DIGEST)).write()
+    bucket = s3.create_bucket(project.config("prod"))
+    s3.release(bucket, RUN_VERSION, BUNDLE)
+
+    code, out, err = cli(*PROMOTE, "--verify")
+
+    assert code == 0, err
+    assert f"verified s3://{bucket}/{MODEL}/{RUN_VERSION}/bundle.zip" in out
+    served = project.config("prod").models[MODEL]
+    assert (served.version, served.bundle_sha256) == (RUN_VERSION, NEW_DIGEST)
+
+
+def test_verify_refuses_a_target_version_without_its_samples(released_to_staging, cli, s3):
+    project = released_to_staging
+    bucket = s3.create_bucket(project.config("prod"))
+    s3.upload(bucket, NEW_VERSION, BUNDLE, f"{NEW_DIGEST}  bundle.zip\n", samples=None)
+    before = project.snapshot()
+
+    code, _, err = cli(*PROMOTE, "--verify")
+
+    assert code == 1
+    assert f"s3://{bucket}/{MODEL}/{NEW_VERSION}/samples.json: no samples.json" in err
+    assert project.snapshot() == before

@@ -10,6 +10,13 @@ from tests.fixtures.release_env import MODEL, sha256_hex
 NEW_VERSION = "1.5.0"
 NEW_DIGEST = sha256_hex(b"bundle of 1.5.0")
 KEY = f"model-platform:models.{MODEL}"
+#: A version as a training run writes it: <UTC date>-<Databricks run id>.
+RUN_VERSION = "2026-12-02-884422123"
+#: The one message for a bad version, wherever it is checked.
+NOT_A_VERSION = (
+    "is not a model version: 1 to 63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit "
+    "(e.g. 1.4.0 or 2026-12-02-884422)"
+)
 
 
 def changed_lines(before: bytes, after: bytes) -> list[tuple[str, str]]:
@@ -19,12 +26,14 @@ def changed_lines(before: bytes, after: bytes) -> list[tuple[str, str]]:
     return [(a, b) for a, b in zip(old, new) if a != b]
 
 
-def assert_only_pin_changed(before: bytes, after: bytes, old_version: str, old_digest: str, digest: str) -> None:
+def assert_only_pin_changed(
+    before: bytes, after: bytes, old_version: str, old_digest: str, digest: str, version: str = NEW_VERSION
+) -> None:
     """Exactly the version line and the digest line changed, each only in its value."""
     changed = changed_lines(before, after)
     assert len(changed) == 2, changed
     (old_v, new_v), (old_d, new_d) = changed
-    assert "version:" in old_v and old_v.replace(old_version, NEW_VERSION) == new_v
+    assert "version:" in old_v and old_v.replace(old_version, version) == new_v
     assert "bundleSha256:" in old_d and old_d.replace(old_digest, digest) == new_d
 
 
@@ -39,6 +48,28 @@ def test_release_changes_only_the_pin_lines(project, cli, stack):
     assert_only_pin_changed(before, project.read(stack), old.version, old.bundle_sha256, NEW_DIGEST)
     new = project.config(stack).models[MODEL]
     assert (new.version, new.bundle_sha256) == (NEW_VERSION, NEW_DIGEST)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_a_training_runs_version_is_released_like_any_other(project, cli, stack):
+    before = project.read(stack)
+    old = project.config(stack).models[MODEL]
+
+    code, out, err = cli("release", MODEL, RUN_VERSION, "--stack", stack, "--sha256", NEW_DIGEST)
+
+    assert code == 0, err
+    assert_only_pin_changed(before, project.read(stack), old.version, old.bundle_sha256, NEW_DIGEST, RUN_VERSION)
+    assert (project.config(stack).models[MODEL].version) == RUN_VERSION
+    assert f"modelVersions.{MODEL}: '{old.version}' => '{RUN_VERSION}'" in out
+    assert "databricks:index/job:Job" not in out, "a release never changes the training job"
+
+
+@pytest.mark.parametrize("version", ["1.10", "2026-12-02", "1e5", "884422123"])
+def test_a_version_yaml_would_read_as_a_number_or_date_is_written_quoted(project, cli, version):
+    code, _, err = cli("release", MODEL, version, "--stack", "staging", "--sha256", NEW_DIGEST)
+    assert code == 0, err
+    assert f'      version: "{version}"\n' in project.read("staging").decode()
+    assert project.config("staging").models[MODEL].version == version
 
 
 @pytest.mark.parametrize(
@@ -116,7 +147,13 @@ def test_releasing_the_pinned_version_again_is_a_no_op(project, cli):
 @pytest.mark.parametrize(
     "args, exit_code, message",
     [
-        pytest.param((MODEL, "1.5", "--sha256", NEW_DIGEST), 2, f"stacks/Pulumi.staging.yaml: {KEY}.version: '1.5'", id="not-semver"),
+        pytest.param(
+            (MODEL, "1.5.0+build.7", "--sha256", NEW_DIGEST),
+            2,
+            f"stacks/Pulumi.staging.yaml: {KEY}.version: '1.5.0+build.7' {NOT_A_VERSION}",
+            id="not-a-version",
+        ),
+        pytest.param((MODEL, "_run", "--sha256", NEW_DIGEST), 2, f"{KEY}.version: '_run' {NOT_A_VERSION}", id="bad-first-character"),
         pytest.param((MODEL, NEW_VERSION, "--sha256", "abc123"), 2, f"stacks/Pulumi.staging.yaml: {KEY}.bundleSha256: 'abc123'", id="bad-digest"),
         pytest.param(("no-such-model", NEW_VERSION, "--sha256", NEW_DIGEST), 2, "model-platform:models.no-such-model: no such model", id="unknown-model"),
         pytest.param((MODEL, NEW_VERSION), 2, "one of the arguments --sha256 --from-s3 is required", id="no-digest-source"),
@@ -255,18 +292,46 @@ def test_a_file_changed_during_the_edit_is_not_overwritten(project, cli, monkeyp
 # --------------------------------------------------------------------------- --from-s3 (moto server)
 
 
+@pytest.mark.parametrize("version", [NEW_VERSION, RUN_VERSION])
 @pytest.mark.parametrize("sha256_checksum, checked_by", [(True, "S3 SHA256 checksum"), (False, "downloaded and hashed")])
-def test_from_s3_pins_the_digest_of_the_uploaded_bundle(project, cli, s3, sha256_checksum, checked_by):
+def test_from_s3_pins_the_digest_of_the_uploaded_bundle(project, cli, s3, sha256_checksum, checked_by, version):
     bucket = s3.create_bucket(project.config("staging"))
-    digest = s3.release(bucket, NEW_VERSION, b"mleap bundle 1.5.0" * 1000, sha256_checksum=sha256_checksum)
+    digest = s3.release(bucket, version, b"mleap bundle 1.5.0" * 1000, sha256_checksum=sha256_checksum)
     old = project.config("staging").models[MODEL]
     before = project.read("staging")
 
-    code, out, err = cli("release", MODEL, NEW_VERSION, "--stack", "staging", "--from-s3")
+    code, out, err = cli("release", MODEL, version, "--stack", "staging", "--from-s3")
 
     assert code == 0, err
-    assert f"verified s3://{bucket}/{MODEL}/{NEW_VERSION}/bundle.zip" in out and checked_by in out
-    assert_only_pin_changed(before, project.read("staging"), old.version, old.bundle_sha256, digest)
+    assert f"verified s3://{bucket}/{MODEL}/{version}/bundle.zip" in out and checked_by in out
+    assert_only_pin_changed(before, project.read("staging"), old.version, old.bundle_sha256, digest, version)
+
+
+def test_from_s3_refuses_a_version_without_samples_naming_the_seal(project, cli, s3):
+    bucket = s3.create_bucket(project.config("staging"))
+    bundle = b"mleap bundle of a run that never checked its samples"
+    s3.upload(bucket, RUN_VERSION, bundle, f"{sha256_hex(bundle)}  bundle.zip\n", samples=None)
+    before = project.snapshot()
+
+    code, _, err = cli("release", MODEL, RUN_VERSION, "--stack", "staging", "--from-s3")
+
+    assert code == 1
+    assert f"s3://{bucket}/{MODEL}/{RUN_VERSION}/samples.json: no samples.json" in err
+    assert "the seal check_bundle writes last" in err
+    assert project.snapshot() == before
+
+
+def test_from_s3_refuses_an_unsealed_version_saying_what_the_seal_is(project, cli, s3):
+    bucket = s3.create_bucket(project.config("staging"))
+    s3.upload(bucket, RUN_VERSION, b"bundle of a run that failed check_bundle", None)
+    before = project.snapshot()
+
+    code, _, err = cli("release", MODEL, RUN_VERSION, "--stack", "staging", "--from-s3")
+
+    assert code == 1
+    assert f"s3://{bucket}/{MODEL}/{RUN_VERSION}/bundle.zip.sha256: no digest file: it is the version's seal" in err
+    assert "only after the MLeap runtime reproduced samples.json" in err
+    assert project.snapshot() == before
 
 
 BUNDLE = b"mleap bundle 1.5.0"
@@ -304,7 +369,7 @@ def test_from_s3_refuses_when_the_stack_bucket_does_not_exist(project, cli, s3):
 
 def test_from_s3_checks_the_version_before_calling_s3(project, cli, s3):
     before = project.snapshot()
-    code, _, err = cli("release", MODEL, "latest", "--stack", "staging", "--from-s3")
+    code, _, err = cli("release", MODEL, "latest/1", "--stack", "staging", "--from-s3")
     assert code == 2
-    assert f"{KEY}.version: 'latest' is not a semantic version" in err
+    assert f"{KEY}.version: 'latest/1' {NOT_A_VERSION}" in err
     assert project.snapshot() == before

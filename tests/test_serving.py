@@ -328,12 +328,17 @@ def test_pods_carry_recommended_labels_version_and_digest(stack, real_plan):
     assert matches(obj(plan, DEPLOYMENT)["spec"]["selector"]["matchLabels"], labels)
 
 
-def test_version_with_build_metadata_makes_a_valid_label_and_keeps_the_exact_version():
-    plan = plan_doc(doc_with("staging", **{f"{M}.version": "1.5.0+build.7"}), "staging")
+def test_a_training_runs_version_is_the_pods_version_label_as_is():
+    plan = plan_doc(doc_with("staging", **{f"{M}.version": "2026-12-02-884422123"}), "staging")
     template = obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]
-    label = template["labels"]["app.kubernetes.io/version"]
-    assert "+" not in label and label.startswith("1.5.0")
-    assert "1.5.0+build.7" in template["annotations"].values()
+    assert template["labels"]["app.kubernetes.io/version"] == "2026-12-02-884422123"
+    assert "2026-12-02-884422123" in template["annotations"].values()
+
+
+def test_a_version_that_is_no_label_value_never_reaches_the_cluster():
+    with pytest.raises(ConfigError) as err:
+        plan_doc(doc_with("staging", **{f"{M}.version": "1.5.0+build.7"}), "staging")
+    assert f"{M}.version: '1.5.0+build.7' is not a model version" in str(err.value)
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from infra.components.iam_documents import versioned_object_arn
-from infra.config import ConfigError
-from infra.layout import bundle_keys
+from infra.config import PLATFORM_TASK_PARAMETERS, ConfigError
+from infra.layout import RUN_VERSION, run_keys
 from modelctl.diff import diff_plans
 from modelctl.engine import Plan, PlannedResource
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
@@ -27,8 +27,17 @@ TRAINING = "model-platform:training:Training"
 DB = "model-platform:databricks"
 MODELS = "model-platform:models"
 
-#: The steps in the order they must run.
-RUN_ORDER = ["validate_data", "train", "export_bundle", "check_bundle"]
+#: The steps in the order they must run (the model path contract).
+RUN_ORDER = ["prepare_data", "validate_data", "train", "export_bundle", "check_bundle"]
+#: The days-to-sell example stacks' own task parameters (strings, documented by the training package).
+EXAMPLE_PARAMETERS = {
+    "data-source": "synthetic",
+    "rows": "40000",
+    "seed": "7",
+    "min-rows": "10000",
+    "max-rmse": "12.0",
+    "max-drift": "0.2",
+}
 
 
 def config(doc: dict, key: str) -> dict:
@@ -99,10 +108,10 @@ def test_every_task_has_its_own_compute_timeout_and_retries():
         assert task["minRetryIntervalMillis"] > 0
 
 
-def test_tasks_install_the_model_package_at_its_version_and_the_stack_mleap(real_plan):
+def test_tasks_install_the_package_at_its_package_version_and_the_stack_mleap(real_plan):
     doc = stack_doc("staging")
     db, model = config(doc, "databricks"), config(doc, "models")["days-to-sell"]
-    package = model["training"]["package"].replace("{version}", model["version"])
+    package = model["training"]["package"].replace("{packageVersion}", model["training"]["packageVersion"])
     for task in job_of(real_plan("staging"), "days-to-sell").inputs["tasks"]:
         libraries = task["libraries"]
         assert {"whl": package} in libraries
@@ -114,70 +123,102 @@ def test_tasks_install_the_model_package_at_its_version_and_the_stack_mleap(real
         assert wheel["entryPoint"] == task["taskKey"]
 
 
-def test_parameters_carry_the_bundle_uri_of_the_shared_layout_and_the_version(real_plan):
-    plan = real_plan("staging")
-    version = config(stack_doc("staging"), "models")["days-to-sell"]["version"]
-    keys = bundle_keys("days-to-sell", version)
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_task_gets_the_contracts_parameters_for_the_runs_own_version(real_plan, stack):
+    plan = real_plan(stack)
+    keys = run_keys("days-to-sell")
     bucket = plan.outputs["bucketName"]
+    expected = {
+        "model": "days-to-sell",
+        "version": "{{job.start_time.iso_date}}-{{job.run_id}}",
+        "work-uri": f"s3://{bucket}/_work/days-to-sell/{RUN_VERSION}/",
+        "bundle-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/bundle.zip",
+        "samples-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/samples.json",
+        "metrics-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/metrics.json",
+        "stats-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/stats.json",
+        "digest-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/bundle.zip.sha256",
+        "released-uri": f"s3://{bucket}/days-to-sell/released.json",
+    }
+    assert tuple(expected) == PLATFORM_TASK_PARAMETERS
+    assert expected["bundle-uri"] == keys.uri(bucket, keys.bundle)
     for task in job_of(plan, "days-to-sell").inputs["tasks"]:
-        params = task["pythonWheelTask"]["namedParameters"]
-        assert params["bundle-uri"] == keys.uri(bucket)
-        assert params["digest-uri"] == keys.uri(bucket, keys.digest)
-        assert params["samples-uri"] == keys.uri(bucket, keys.samples)
-        assert params["model-version"] == version
-        assert params["model"] == "days-to-sell"
+        assert task["pythonWheelTask"]["namedParameters"] == {**EXAMPLE_PARAMETERS, **expected}, task["taskKey"]
 
 
-def test_extra_parameters_reach_every_task_but_cannot_replace_the_platform_ones():
+def test_the_served_version_never_reaches_the_job():
+    served = "2026-11-30-771234567"
+    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.version", served)
+    job = json.dumps(job_of(plan_doc(doc, "staging"), "days-to-sell").inputs)
+    assert served not in job
+
+
+@pytest.mark.parametrize("name", PLATFORM_TASK_PARAMETERS)
+def test_extra_parameters_reach_every_task_but_cannot_replace_the_platform_ones(name):
     doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.parameters", {"lookback-days": "90"})
     for task in job_of(plan_doc(doc, "staging"), "days-to-sell").inputs["tasks"]:
         assert task["pythonWheelTask"]["namedParameters"]["lookback-days"] == "90"
-    clash = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.parameters", {"bundle-uri": "s3://elsewhere"})
+    clash = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.parameters", {name: "s3://elsewhere"})
     (problem,) = config_problems(clash)
     assert problem.startswith("stacks/Pulumi.staging.yaml: model-platform:models.days-to-sell.training.parameters: ")
-    assert "'bundle-uri' is set by the platform" in problem
+    assert f"{name!r} is set by the platform" in problem
 
 
-def test_a_jar_package_runs_its_main_class_with_the_step_and_parameters():
-    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.package", "s3://artifacts/dts-{version}.jar")
+def test_a_number_as_a_parameter_value_says_quote_it():
+    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.parameters.rows", 40000)
+    (problem,) = config_problems(doc)
+    assert "training.parameters.rows: 40000 was read by YAML as a number, not text: quote it" in problem
+
+
+def test_a_jar_package_runs_its_main_class_with_the_step_and_the_same_parameters():
+    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.package", "s3://artifacts/dts-{packageVersion}.jar")
     set_path(doc, f"{MODELS}.days-to-sell.training.packageName", "com.example.dts.Main")
     plan = plan_doc(doc, "staging")
-    version = config(doc, "models")["days-to-sell"]["version"]
-    bundle_uri = bundle_keys("days-to-sell", version).uri(plan.outputs["bucketName"])
+    package_version = config(doc, "models")["days-to-sell"]["training"]["packageVersion"]
+    wheel_params = job_of(real_plan_of("staging"), "days-to-sell").inputs["tasks"][0]["pythonWheelTask"]["namedParameters"]
     for task in job_of(plan, "days-to-sell").inputs["tasks"]:
         assert "pythonWheelTask" not in task
         jar_task = task["sparkJarTask"]
         assert jar_task["mainClassName"] == "com.example.dts.Main"
         args = jar_task["parameters"]
         assert args[0] == task["taskKey"]
-        assert args[args.index("--bundle-uri") + 1] == bundle_uri
-        assert args[args.index("--model-version") + 1] == version
-        assert {"jar": f"s3://artifacts/dts-{version}.jar"} in task["libraries"]
+        assert sorted(args[1:]) == sorted(f"--{name}={value}" for name, value in wheel_params.items())
+        assert {"jar": f"s3://artifacts/dts-{package_version}.jar"} in task["libraries"]
         assert not [lib for lib in task["libraries"] if "pypi" in lib or "whl" in lib]
 
 
+def real_plan_of(stack: str) -> Plan:
+    return plan_doc(stack_doc(stack), stack)
+
+
 def test_a_jar_without_its_main_class_is_refused():
-    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.package", "s3://artifacts/dts-{version}.jar")
+    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.package", "s3://artifacts/dts-{packageVersion}.jar")
     assert config_problems(doc) == [
         "stacks/Pulumi.staging.yaml: model-platform:models.days-to-sell.training.packageName: "
         "is required for a jar: the main class the tasks run"
     ]
 
 
-def test_a_version_bump_changes_only_that_jobs_libraries_and_parameters():
+def test_a_version_bump_changes_no_training_resource():
     before = plan_doc(two_models(), "staging")
-    bumped = set_path(two_models(), f"{MODELS}.days-to-sell.version", "1.5.0")
+    bumped = set_path(two_models(), f"{MODELS}.days-to-sell.version", "2026-12-02-884422123")
+    set_path(bumped, f"{MODELS}.days-to-sell.bundleSha256", "b" * 64)
     diff = diff_plans(before, plan_doc(bumped, "staging"))
+    assert not [c.key for c in diff.changed if TRAINING in c.key]
     assert not diff.added and not diff.removed
-    training = [c for c in diff.changed if TRAINING in c.key]
-    assert [(c.type, c.name) for c in training] == [(JOB, job_of(before, "days-to-sell").name)]
-    paths = [p.path for p in training[0].properties]
-    for path in paths:
-        assert path.startswith("tasks[") and (".libraries[" in path or ".pythonWheelTask.namedParameters." in path), path
-    changed_values = {(p.old, p.new) for p in training[0].properties}
-    assert ("1.4.0", "1.5.0") in changed_values
-    assert any(old.endswith("1.4.0-py3-none-any.whl") and new.endswith("1.5.0-py3-none-any.whl") for old, new in changed_values)
-    assert any(old.endswith("/1.4.0/bundle.zip") and new.endswith("/1.5.0/bundle.zip") for old, new in changed_values)
+
+
+def test_a_package_version_bump_changes_only_that_jobs_libraries():
+    before = plan_doc(two_models(), "staging")
+    bumped = set_path(two_models(), f"{MODELS}.days-to-sell.training.packageVersion", "1.5.0")
+    diff = diff_plans(before, plan_doc(bumped, "staging"))
+    assert not diff.added and not diff.removed and not diff.outputs
+    assert [(c.type, c.name) for c in diff.changed] == [(JOB, job_of(before, "days-to-sell").name)]
+    changes = diff.changed[0].properties
+    assert len(changes) == len(RUN_ORDER), "one library per task"
+    for change in changes:
+        assert change.path.startswith("tasks[") and change.path.endswith(".libraries[0].whl"), change.path
+        assert change.old.endswith("days_to_sell-1.4.0-py3-none-any.whl")
+        assert change.new.endswith("days_to_sell-1.5.0-py3-none-any.whl")
 
 
 def test_adding_a_model_adds_its_job_and_changes_no_other_training_resource(real_plan):
@@ -190,17 +231,47 @@ def test_adding_a_model_adds_its_job_and_changes_no_other_training_resource(real
     assert [j.inputs["tags"]["model"] for j in added_jobs] == ["price-band"]
 
 
-def test_schedule_comes_from_config_and_is_absent_when_airflow_triggers(real_plan):
-    assert "schedule" not in job_of(real_plan("staging"), "days-to-sell").inputs
+def test_airflow_schedules_by_default_so_the_job_has_no_schedule(real_plan):
+    assert "schedule" not in job_of(real_plan("staging"), "days-to-sell").inputs, "staging has no schedule at all"
     prod_schedule = config(stack_doc("prod"), "models")["days-to-sell"]["training"]["schedule"]
-    schedule = job_of(real_plan("prod"), "days-to-sell").inputs["schedule"]
-    assert schedule == {
-        "quartzCronExpression": prod_schedule["cron"],
-        "timezoneId": prod_schedule["timezone"],
+    assert prod_schedule.get("runBy", "airflow") == "airflow"
+    assert "schedule" not in job_of(real_plan("prod"), "days-to-sell").inputs, "one scheduler: Airflow, never both"
+
+
+def test_with_run_by_databricks_the_job_gets_the_quartz_schedule():
+    quartz = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
+    doc = set_path(stack_doc("prod"), f"{MODELS}.days-to-sell.training.schedule", quartz)
+    assert job_of(plan_doc(doc, "prod"), "days-to-sell").inputs["schedule"] == {
+        "quartzCronExpression": "0 0 3 * * ?",
+        "timezoneId": "Europe/London",
         "pauseStatus": "UNPAUSED",
     }
-    paused = set_path(stack_doc("prod"), f"{MODELS}.days-to-sell.training.schedule.paused", True)
+    paused = set_path(doc, f"{MODELS}.days-to-sell.training.schedule.paused", True)
     assert job_of(plan_doc(paused, "prod"), "days-to-sell").inputs["schedule"]["pauseStatus"] == "PAUSED"
+
+
+@pytest.mark.parametrize(
+    "schedule, message",
+    [
+        (
+            {"cron": "0 0 3 * * ?"},
+            "'0 0 3 * * ?' is not a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. '0 3 * * *'), "
+            "which Airflow schedules with (runBy: airflow, the default) (it looks like a Quartz expression: set runBy: "
+            "databricks to keep it)",
+        ),
+        (
+            {"runBy": "databricks", "cron": "0 3 * * *"},
+            "'0 3 * * *' is not a Quartz cron expression (6 or 7 fields: second minute hour day-of-month month "
+            "day-of-week [year], e.g. '0 0 3 * * ?'), which Databricks schedules with (runBy: databricks) (it looks "
+            "like a 5-field Unix cron: use it with runBy: airflow)",
+        ),
+    ],
+)
+def test_a_cron_of_the_wrong_form_for_its_scheduler_is_refused_saying_which_form(schedule, message):
+    doc = set_path(stack_doc("prod"), f"{MODELS}.days-to-sell.training.schedule", schedule)
+    assert config_problems(doc, "prod") == [
+        f"stacks/Pulumi.prod.yaml: model-platform:models.days-to-sell.training.schedule.cron: {message}"
+    ]
 
 
 def test_an_unknown_schedule_timezone_is_refused():
@@ -350,9 +421,9 @@ def library_uris(job: PlannedResource) -> set[str]:
 
 #: Three models: a wheel and a jar in different buckets, and a wheel on DBFS (read by Databricks itself).
 PACKAGES = {
-    "days-to-sell": "s3://pricing-artifacts/days-to-sell/days_to_sell-{version}-py3-none-any.whl",
-    "car-valuation": "s3://ml-jars/car-valuation/car-valuation-assembly-{version}.jar",
-    "price-band": "dbfs:/FileStore/wheels/price_band-{version}-py3-none-any.whl",
+    "days-to-sell": "s3://pricing-artifacts/days-to-sell/days_to_sell-{packageVersion}-py3-none-any.whl",
+    "car-valuation": "s3://ml-jars/car-valuation/car-valuation-assembly-{packageVersion}.jar",
+    "price-band": "dbfs:/FileStore/wheels/price_band-{packageVersion}-py3-none-any.whl",
 }
 
 
@@ -388,11 +459,11 @@ def test_training_role_may_read_every_s3_library_of_every_job_and_nothing_more()
         assert not role_may(grants, "s3:GetObject", object_arn(neighbour)), neighbour
 
 
-@pytest.mark.parametrize("version", ["1.5.0", "2.0.0-rc.1", "10.0.0+build.7"])
-def test_the_package_grant_covers_every_version_so_a_release_never_changes_iam(version):
+@pytest.mark.parametrize("version", ["1.5.0", "2.0.0-rc.1", "10.0.0.post7"])
+def test_the_package_grant_covers_every_package_version_so_a_new_package_never_changes_iam(version):
     doc = three_packages()
     before = role_grants(plan_doc(doc, "staging"))
-    bumped = set_path(three_packages(), f"{MODELS}.days-to-sell.version", version)
+    bumped = set_path(three_packages(), f"{MODELS}.days-to-sell.training.packageVersion", version)
     plan = plan_doc(bumped, "staging")
     assert role_grants(plan) == before
     (uri,) = [u for u in library_uris(job_of(plan, "days-to-sell")) if u.startswith("s3://")]
@@ -416,11 +487,11 @@ def test_package_policy_passes_iams_grammar_check():
 @pytest.mark.parametrize(
     "region,uri,arn",
     [
-        ("eu-west-2", "s3://b/m/m-{version}.whl", "arn:aws:s3:::b/m/m-*.whl"),
-        ("cn-north-1", "s3://b/m/m-{version}.whl", "arn:aws-cn:s3:::b/m/m-*.whl"),
-        ("us-gov-west-1", "s3://b/{version}/m-{version}.jar", "arn:aws-us-gov:s3:::b/*/m-*.jar"),
+        ("eu-west-2", "s3://b/m/m-{packageVersion}.whl", "arn:aws:s3:::b/m/m-*.whl"),
+        ("cn-north-1", "s3://b/m/m-{packageVersion}.whl", "arn:aws-cn:s3:::b/m/m-*.whl"),
+        ("us-gov-west-1", "s3://b/{packageVersion}/m-{packageVersion}.jar", "arn:aws-us-gov:s3:::b/*/m-*.jar"),
         # IAM would read '*', '?' and '$' in a key as wildcards or a variable: matched literally instead.
-        ("eu-west-2", "s3://b/a*b?c$d-{version}.whl", "arn:aws:s3:::b/a${*}b${?}c${$}d-*.whl"),
+        ("eu-west-2", "s3://b/a*b?c$d-{packageVersion}.whl", "arn:aws:s3:::b/a${*}b${?}c${$}d-*.whl"),
     ],
 )
 def test_package_arns_have_the_regions_partition_and_match_special_characters_literally(region, uri, arn):
@@ -428,7 +499,7 @@ def test_package_arns_have_the_regions_partition_and_match_special_characters_li
 
 
 def test_a_package_that_is_not_an_s3_object_has_no_arn():
-    for uri in ("dbfs:/wheels/m-{version}.whl", "s3://bucket-only-{version}.whl"):
+    for uri in ("dbfs:/wheels/m-{packageVersion}.whl", "s3://bucket-only-{packageVersion}.whl"):
         with pytest.raises(ValueError):
             versioned_object_arn(uri, "eu-west-2")
 

@@ -20,8 +20,13 @@ turned into '_', which model names never contain otherwise) so they are valid
 environment variable names too:
 
 ``<model>_training_job_id``   the Databricks job id of the model's training job
-``<model>_version``           the model version the stack serves and trains
-``<model>_bundle_uri``        ``s3://<bucket>/<model>/<version>/bundle.zip``
+``<model>_version``           the model version the stack serves (each training run writes a new one)
+``<model>_bundle_uri``        ``s3://<bucket>/<model>/<version>/bundle.zip`` of the served version
+``<model>_bundle_bucket``     the bundle store's bucket name (where runs publish, ``<model>/released.json``)
+``<model>_schedule``          the 5-field cron the DAG runs on, and
+``<model>_timezone``          its timezone: both only when Airflow schedules the model's training
+                              (``training.schedule`` with ``runBy: airflow``); absent otherwise, and the
+                              DAG then has no schedule (``schedule=None``)
 """
 
 from __future__ import annotations
@@ -139,11 +144,29 @@ class ModelVariableNames:
     training_job_id: str
     version: str
     bundle_uri: str
+    bundle_bucket: str
+    schedule: str
+    timezone: str
 
 
 def model_variable_names(model: str) -> ModelVariableNames:
     stem = model.replace("-", "_")
-    return ModelVariableNames(f"{stem}_training_job_id", f"{stem}_version", f"{stem}_bundle_uri")
+    return ModelVariableNames(
+        f"{stem}_training_job_id",
+        f"{stem}_version",
+        f"{stem}_bundle_uri",
+        f"{stem}_bundle_bucket",
+        f"{stem}_schedule",
+        f"{stem}_timezone",
+    )
+
+
+def airflow_schedule(cfg: StackConfig, model: str) -> Optional[tuple[str, str]]:
+    """(cron, timezone) the model's DAG runs on, when Airflow schedules its training; None otherwise."""
+    schedule = cfg.models[model].training.schedule
+    if schedule is None or not schedule.by_airflow:
+        return None
+    return schedule.cron, schedule.timezone
 
 
 def configuration_options(airflow: AirflowConfig) -> dict[str, str]:

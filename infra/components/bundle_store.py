@@ -1,10 +1,19 @@
-"""Bundle store: the S3 bucket of MLeap bundles and its least-privilege IAM.
+"""Bundle store: the S3 bucket of MLeap bundles, its least-privilege IAM, and what each model serves.
 
 Every trained model lives here, so the bucket is versioned, encrypted, private,
 TLS-only and, in prod, protected from ``pulumi destroy``. It is declared with
 pulumi-aws v7's separate side resources (never the deprecated inline
-arguments). Nothing in it depends on the list of models except IAM, so removing
-a model from config removes its reader role and never its bundles.
+arguments). A published version is immutable: the training role may only
+create objects that do not exist yet (``If-None-Match``), never overwrite or
+delete one, by its own policy and by the bucket policy (iam_documents.py);
+its scratch under ``_work/`` expires after ``bundleStore.workExpirationDays``.
+
+Per model, the store holds the model's reader role and ``<model>/released.json``
+(the served version, its digest and files; infra/layout.py), which the stack
+writes so training finds the served version's statistics. Nothing else depends
+on the list of models, so removing a model from config removes its reader role
+and its released.json, never its bundles; a version bump changes only
+released.json here.
 """
 
 from __future__ import annotations
@@ -16,14 +25,17 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.bundle_reader import BundleReader, BundleReaderArgs
-from infra.components.iam_documents import bucket_policy, writer_policy
+from infra.components.iam_documents import bucket_policy, role_arn, writer_policy
 from infra.config import StackConfig
-from infra.naming import aws_tags, physical_name
+from infra.layout import WORK_PREFIX, released_document, released_key
+from infra.naming import aws_tags, physical_name, training_role_name
 
 #: KMS waits this long before deleting a key the stack created (the maximum).
 KMS_DELETION_WINDOW_DAYS = 30
 #: The writer policy's description: names no bucket, since IAM replaces a policy whose description changes.
 WRITER_POLICY_DESCRIPTION = "Training writes MLeap bundles under the configured models' prefixes of the bundle store."
+#: Scratch objects a lifecycle rule has made noncurrent are deleted after this many days.
+WORK_NONCURRENT_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -32,13 +44,15 @@ class BundleStoreArgs:
 
 
 class BundleStore(pulumi.ComponentResource):
-    """The bucket, its side resources, the writer policy and one reader role per model."""
+    """The bucket, its side resources, the writer policy, and per model a reader role and released.json."""
 
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     kms_key_arn: Optional[pulumi.Output[str]]
     writer_policy_arn: pulumi.Output[str]
     reader_role_arns: dict[str, pulumi.Output[str]]
+    #: ``s3://`` URI of each model's released.json.
+    released_uris: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: BundleStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:storage:BundleStore", name, None, opts)
@@ -54,7 +68,7 @@ class BundleStore(pulumi.ComponentResource):
             aws.s3.BucketArgs(bucket=cfg.bucket_name, force_destroy=False, tags=aws_tags(cfg)),
             data,
         )
-        self._harden(name, cfg, bucket, data)
+        encryption = self._harden(name, cfg, bucket, data)
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
@@ -67,6 +81,7 @@ class BundleStore(pulumi.ComponentResource):
             ).role_arn
             for model in cfg.models
         }
+        self.released_uris = {model: self._released(cfg, model, bucket, encryption) for model in cfg.models}
         self.register_outputs(
             {
                 "bucketName": self.bucket_name,
@@ -74,8 +89,40 @@ class BundleStore(pulumi.ComponentResource):
                 "kmsKeyArn": self.kms_key_arn,
                 "writerPolicyArn": self.writer_policy_arn,
                 "readerRoleArns": self.reader_role_arns,
+                "releasedUris": self.released_uris,
             }
         )
+
+    def _released(
+        self, cfg: StackConfig, model: str, bucket: aws.s3.Bucket, encryption: pulumi.Resource
+    ) -> pulumi.Output[str]:
+        """``<model>/released.json``: the served version, rewritten by each release (a new S3 object version)."""
+        served = cfg.models[model]
+        key = released_key(model)
+        pointer = aws.s3.BucketObjectv2(
+            f"{model}-released",
+            aws.s3.BucketObjectv2Args(
+                bucket=bucket.bucket,
+                key=key,
+                content=bucket.bucket.apply(
+                    lambda b: released_document(bucket=b, model=model, version=served.version, bundle_sha256=served.bundle_sha256)
+                ),
+                content_type="application/json",
+                tags=aws_tags(cfg, model),
+            ),
+            # Written once the default encryption is in place, so it is encrypted like the bundles (SSE-KMS in prod).
+            pulumi.ResourceOptions(parent=self, depends_on=[encryption]),
+        )
+        return pulumi.Output.concat("s3://", pointer.bucket, "/", key)
+
+    def _writer_role_arn(self, cfg: StackConfig) -> pulumi.Output[str]:
+        """The training role's ARN, from the account and the role's fixed name: the bucket policy names the role
+        without depending on it (the role depends on this store's writer policy)."""
+        name, region = training_role_name(cfg), cfg.aws.region
+        if cfg.aws.account_id:
+            return pulumi.Output.from_input(role_arn(region=region, account_id=cfg.aws.account_id, role_name=name))
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        return identity.account_id.apply(lambda account: role_arn(region=region, account_id=account, role_name=name))
 
     def _kms_key(self, name: str, cfg: StackConfig, data: pulumi.ResourceOptions) -> Optional[pulumi.Output[str]]:
         """The SSE-KMS key: the configured one, or one the stack creates (rotated yearly). None with SSE-S3."""
@@ -101,8 +148,8 @@ class BundleStore(pulumi.ComponentResource):
         )
         return key.arn
 
-    def _harden(self, name: str, cfg: StackConfig, bucket: aws.s3.Bucket, data: pulumi.ResourceOptions) -> None:
-        """Versioning, default encryption, no public access, no ACLs, TLS-only policy, lifecycle."""
+    def _harden(self, name: str, cfg: StackConfig, bucket: aws.s3.Bucket, data: pulumi.ResourceOptions) -> pulumi.Resource:
+        """Versioning, default encryption, no public access, no ACLs, bucket policy, lifecycle; returns the encryption."""
         store = cfg.bundle_store
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
@@ -112,7 +159,7 @@ class BundleStore(pulumi.ComponentResource):
             ),
             data,
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             aws.s3.BucketServerSideEncryptionConfigurationInitArgs(bucket=bucket.bucket, rules=[self._encryption_rule()]),
             data,
@@ -141,7 +188,9 @@ class BundleStore(pulumi.ComponentResource):
             f"{name}-policy",
             aws.s3.BucketPolicyArgs(
                 bucket=bucket.bucket,
-                policy=bucket.arn.apply(lambda arn: bucket_policy(arn, kms).to_json()),
+                policy=pulumi.Output.all(bucket.arn, self._writer_role_arn(cfg)).apply(
+                    lambda arns: bucket_policy(arns[0], kms, writer_role_arn=arns[1]).to_json()
+                ),
             ),
             # S3 rejects a policy written while the public access block is changing.
             pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=[public_access])),
@@ -167,11 +216,22 @@ class BundleStore(pulumi.ComponentResource):
                             days_after_initiation=store.abort_multipart_days
                         ),
                     ),
+                    # Only the runs' scratch expires; published versions never do.
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire-run-scratch",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=WORK_PREFIX),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=store.work_expiration_days),
+                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                            noncurrent_days=WORK_NONCURRENT_DAYS
+                        ),
+                    ),
                 ],
             ),
             # Noncurrent-version rules only mean something once versioning is on.
             pulumi.ResourceOptions.merge(data, pulumi.ResourceOptions(depends_on=[versioning])),
         )
+        return encryption
 
     def _encryption_rule(self) -> aws.s3.BucketServerSideEncryptionConfigurationRuleArgs:
         by_default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs

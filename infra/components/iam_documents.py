@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Sequence, Union
 
-from infra.layout import model_prefix
+from infra.config import PACKAGE_VERSION_PLACEHOLDER
+from infra.layout import WORK_PREFIX, model_prefix, work_prefix
 
 VERSION = "2012-10-17"
 _SID = re.compile(r"^[A-Za-z0-9]+$")
@@ -27,7 +28,22 @@ EVERYONE = "*"
 # S3 actions, spelled once.
 GET_OBJECT = "s3:GetObject"
 PUT_OBJECT = "s3:PutObject"
+DELETE_OBJECT = "s3:DeleteObject"
 LIST_BUCKET = "s3:ListBucket"
+#: What would change or remove a published object other than a new PutObject: denied to the writer on published
+#: keys. Deny statements may use wildcards: ``s3:DeleteObject*`` covers versions and tags too.
+REWRITE_ACTIONS = (
+    "s3:DeleteObject*",
+    "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention",
+)
+#: The condition key of a conditional write's ``If-None-Match`` header (``PutObject(IfNoneMatch="*")``).
+IF_NONE_MATCH = "s3:if-none-match"
 #: Every S3 action: only ever denied (a deny must not miss an action), never allowed.
 ALL_S3_ACTIONS = "s3:*"
 # KMS actions a principal needs for SSE-KMS objects.
@@ -74,12 +90,16 @@ class Statement:
     resources: tuple[str, ...] = ()
     principal: Union[Principal, Literal["*"], None] = None
     conditions: tuple[Condition, ...] = ()
+    #: Deny only: every resource but these (e.g. all of a bucket but its scratch prefix).
+    not_resources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _SID.match(self.sid):
             raise ValueError(f"Sid {self.sid!r} must be alphanumeric")
         if not self.actions:
             raise ValueError(f"statement {self.sid} has no actions")
+        if self.not_resources and (self.effect == "Allow" or self.resources):
+            raise ValueError(f"statement {self.sid}: NotResource only in a Deny without Resource")
         if "*" in self.resources:
             raise ValueError(f"statement {self.sid}: Resource '*' is never allowed; name the ARNs")
         if self.effect == "Allow":
@@ -101,6 +121,8 @@ class Statement:
         out["Action"] = _one_or_list(self.actions)
         if self.resources:
             out["Resource"] = _one_or_list(self.resources)
+        if self.not_resources:
+            out["NotResource"] = _one_or_list(self.not_resources)
         if self.conditions:
             block: dict[str, dict[str, Any]] = {}
             for c in self.conditions:
@@ -133,8 +155,8 @@ def _one_or_list(values: tuple[str, ...]) -> Union[str, list[str]]:
 # --------------------------------------------------------------------------- ARNs
 
 S3_SCHEME = "s3://"
-#: Placeholder of the model version in a training package URI (``training.package``).
-VERSION_PLACEHOLDER = "{version}"
+#: Placeholder of the package version in a training package URI (``training.package``).
+VERSION_PLACEHOLDER = PACKAGE_VERSION_PLACEHOLDER
 #: Characters IAM reads specially in an ARN pattern ('*', '?' wildcards; '$' opens a policy variable).
 _IAM_SPECIAL = re.compile(r"[*?$]")
 
@@ -158,7 +180,7 @@ def is_s3_uri(uri: str) -> bool:
 
 
 def versioned_object_arn(uri_template: str, region: str) -> str:
-    """ARN pattern of the one object ``uri_template`` names at any version: each ``{version}`` becomes '*'.
+    """ARN pattern of the one object ``uri_template`` names at any version: each ``{packageVersion}`` becomes '*'.
 
     Narrower than the package's folder: only the package file itself, at
     every version, and no other object beside it.
@@ -185,8 +207,23 @@ def secret_arn_base(secret_arn: str) -> str:
 
 
 def prefix_objects_arn(bucket_arn: str, model: str) -> str:
-    """ARN pattern of every object under ``model``'s prefix (``<bucket>/<model>/*``)."""
+    """ARN pattern of every object under ``model``'s prefix (``<bucket>/<model>/*``): its versions and released.json."""
     return f"{bucket_arn}/{model_prefix(model)}*"
+
+
+def version_objects_arn(bucket_arn: str, model: str) -> str:
+    """ARN pattern of the objects of ``model``'s versions (``<bucket>/<model>/*/*``), not its released.json."""
+    return f"{bucket_arn}/{model_prefix(model)}*/*"
+
+
+def work_objects_arn(bucket_arn: str, model: str) -> str:
+    """ARN pattern of ``model``'s run scratch (``<bucket>/_work/<model>/*``)."""
+    return f"{bucket_arn}/{work_prefix(model)}*"
+
+
+def role_arn(*, region: str, account_id: str, role_name: str) -> str:
+    """A role's ARN from its account and name (path '/'), in ``region``'s partition: known before the role exists."""
+    return f"arn:{partition(region)}:iam::{account_id}:role/{role_name}"
 
 
 def all_objects_arn(bucket_arn: str) -> str:
@@ -201,12 +238,23 @@ def _kms_via_s3(region: str) -> Condition:
 # --------------------------------------------------------------------------- documents
 
 
-def bucket_policy(bucket_arn: str, kms: bool) -> PolicyDocument:
-    """The bucket's resource policy: deny plain HTTP and, with SSE-KMS, non-KMS uploads.
+def bucket_policy(bucket_arn: str, kms: bool, *, writer_role_arn: str) -> PolicyDocument:
+    """The bucket's resource policy: plain HTTP refused, non-KMS uploads refused (with SSE-KMS), published objects
+    immutable for the training role.
 
     The KMS deny fires only when an upload *asks* for another encryption: an
     upload without the header gets the bucket's default SSE-KMS, so writers
     (Spark's S3A, the AWS CLI) need not set it.
+
+    The writer (``writer_role_arn``, matched by ``aws:PrincipalArn`` so the
+    policy does not need the role to exist) may not put an object outside
+    ``_work/`` without ``If-None-Match`` (which makes an existing key a 412,
+    never an overwrite), nor delete, re-tag or re-ACL one. ``_work/`` is
+    exempt: a run's scratch is overwritten freely and expires. The denies name
+    no model (``NotResource`` of the scratch prefix), so they also cover the
+    versions of a model later removed from the stack. Its identity policy
+    (``writer_policy``) grants no more; these denies hold even if someone
+    attaches a broader policy to the role.
     """
     statements = [
         Statement(
@@ -233,26 +281,74 @@ def bucket_policy(bucket_arn: str, kms: bool) -> PolicyDocument:
                 ),
             )
         )
+    scratch = (f"{bucket_arn}/{WORK_PREFIX}*",)
+    writer = Condition("ArnEquals", "aws:PrincipalArn", (writer_role_arn,))
+    statements += [
+        Statement(
+            sid="DenyWriterOverwrites",
+            effect="Deny",
+            principal=EVERYONE,
+            actions=(PUT_OBJECT,),
+            not_resources=scratch,
+            conditions=(writer, Condition("Null", IF_NONE_MATCH, ("true",))),
+        ),
+        Statement(
+            sid="DenyWriterDeletesAndRewrites",
+            effect="Deny",
+            principal=EVERYONE,
+            actions=REWRITE_ACTIONS,
+            not_resources=scratch,
+            conditions=(writer,),
+        ),
+    ]
     return PolicyDocument(tuple(statements))
 
 
 def writer_policy(bucket_arn: str, models: Sequence[str], kms_key_arn: Optional[str], region: str) -> PolicyDocument:
-    """Training's policy: put/get under the configured models' prefixes, list only those prefixes."""
+    """Training's policy: publish new versions, never change one; read its models; scratch under ``_work/``.
+
+    * ``PutObject`` on ``<model>/*/*`` (a version's objects, not ``released.json``) only with ``If-None-Match``
+      (``Null s3:if-none-match = false``): S3 then refuses to overwrite an existing key (412);
+    * ``GetObject`` on ``<model>/*`` (every version, and ``released.json`` for the drift baseline);
+    * get, put and delete on ``_work/<model>/*``;
+    * ``ListBucket`` only for those prefixes; no delete on published keys.
+
+    A published object is one single ``PutObject`` (up to 5 GB): multipart parts carry no ``If-None-Match``.
+    """
     if not models:
         raise ValueError("a writer policy needs at least one model")
     statements = [
         Statement(
-            sid="ReadWriteModelBundles",
+            sid="PublishNewVersionObjects",
             effect="Allow",
-            actions=(GET_OBJECT, PUT_OBJECT),
+            actions=(PUT_OBJECT,),
+            resources=tuple(version_objects_arn(bucket_arn, m) for m in models),
+            conditions=(Condition("Null", IF_NONE_MATCH, ("false",)),),
+        ),
+        Statement(
+            sid="ReadModelObjects",
+            effect="Allow",
+            actions=(GET_OBJECT,),
             resources=tuple(prefix_objects_arn(bucket_arn, m) for m in models),
+        ),
+        Statement(
+            sid="ReadWriteRunScratch",
+            effect="Allow",
+            actions=(GET_OBJECT, PUT_OBJECT, DELETE_OBJECT),
+            resources=tuple(work_objects_arn(bucket_arn, m) for m in models),
         ),
         Statement(
             sid="ListModelPrefixes",
             effect="Allow",
             actions=(LIST_BUCKET,),
             resources=(bucket_arn,),
-            conditions=(Condition("StringLike", "s3:prefix", tuple(f"{model_prefix(m)}*" for m in models)),),
+            conditions=(
+                Condition(
+                    "StringLike",
+                    "s3:prefix",
+                    tuple(p for m in models for p in (f"{model_prefix(m)}*", f"{work_prefix(m)}*")),
+                ),
+            ),
         ),
     ]
     if kms_key_arn:

@@ -19,7 +19,7 @@ from infra.naming import k8s_labels
 
 NAME_LABEL = "app.kubernetes.io/name"
 TRACK_LABEL = "model-platform/track"
-#: Pod annotations carrying the exact version and digest (label values cannot hold a sha256 or '+').
+#: Pod annotations carrying the exact version and digest (a label value cannot hold a sha256).
 VERSION_ANNOTATION = "model-platform/model-version"
 DIGEST_ANNOTATION = "model-platform/bundle-sha256"
 

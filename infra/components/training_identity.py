@@ -29,7 +29,7 @@ from infra.components.iam_documents import (
     versioned_object_arn,
 )
 from infra.config import StackConfig
-from infra.naming import aws_tags, physical_name
+from infra.naming import aws_tags, physical_name, training_role_name
 
 
 def package_object_arns(cfg: StackConfig) -> list[str]:
@@ -56,7 +56,7 @@ class TrainingInstanceProfile(pulumi.ComponentResource):
         cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
         # Role and profile share one name: Databricks then needs no separate role ARN to match them.
-        physical = physical_name(cfg, "training")
+        physical = training_role_name(cfg)
         role = aws.iam.Role(
             f"{name}-role",
             aws.iam.RoleArgs(

@@ -1,9 +1,12 @@
-"""One Databricks training job per model: validate the data, train, export the MLeap bundle, check it.
+"""One Databricks training job per model: prepare and check the data, train, export the MLeap bundle, check it.
 
-The job is the production half of the pipeline: it ends with a verified
-bundle at the model version's place in the bundle store (infra/layout.py).
-Only the model's version reaches the job's package and parameters, so a
-version bump changes nothing else.
+The job is the production half of the pipeline. Every run trains a NEW model
+version, ``<UTC start date>-<run id>`` (``infra.layout.RUN_VERSION``, resolved
+by Databricks at run time), and ends with that version published and sealed in
+the bundle store (infra/layout.py). The served version never reaches the job:
+releasing a version (``modelctl release``) changes serving and
+``<model>/released.json``, not the job. The training code's own version
+(``training.packageVersion``) picks the package the tasks install.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import pulumi
 import pulumi_databricks as databricks
 
 from infra.components.training_policy import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK
-from infra.config import StackConfig
-from infra.layout import bundle_keys
+from infra.config import PLATFORM_TASK_PARAMETERS, StackConfig
+from infra.layout import RUN_VERSION, run_keys
 from infra.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
 from infra.naming import aws_tags, physical_name
 
@@ -33,63 +36,80 @@ class Step:
 #: The pipeline in run order (each step runs after the one before). Declared to Databricks
 #: sorted by task key: in any other order pulumi-databricks shows a diff on every update (#49).
 STEPS: tuple[Step, ...] = (
-    Step("validate_data", None, "Data-integrity checks on the training data; a failure stops the run before training."),
-    Step("train", "validate_data", "Fit and test the Spark ML pipeline; save it with sample inputs and their predictions."),
-    Step("export_bundle", "train", "Serialize the pipeline to an MLeap bundle; write it and its sha256 to the bundle store."),
-    Step("check_bundle", "export_bundle", "Load the bundle with the MLeap runtime and reproduce the sample predictions."),
+    Step("prepare_data", None, "Read the data source and write this run's training data set to its work area."),
+    Step(
+        "validate_data",
+        "prepare_data",
+        "Data-integrity checks (schema, nulls, ranges, row count, drift against the released version); a failure "
+        "stops the run before anything is published.",
+    ),
+    Step("train", "validate_data", "Fit and test the Spark ML pipeline; a metric worse than the threshold stops the run."),
+    Step(
+        "export_bundle",
+        "train",
+        "Serialize the pipeline to an MLeap bundle; publish it with its samples, metrics and statistics (never overwriting).",
+    ),
+    Step(
+        "check_bundle",
+        "export_bundle",
+        "Load the bundle with the MLeap runtime, reproduce the samples, then seal the version with bundle.zip.sha256.",
+    ),
 )
 
 #: The one job cluster every task runs on; each task names it (pulumi-databricks #847: compute is per task).
 JOB_CLUSTER_KEY = "training"
 
 
-@dataclass(frozen=True)
-class TaskParameters:
-    """What every task is told: which model version, and where its bundle, digest and samples go."""
+def task_parameters(model: str, bucket: str) -> dict[str, str]:
+    """The platform's named parameters of every task, in ``PLATFORM_TASK_PARAMETERS`` order.
 
-    model: str
-    version: str
-    bundle_uri: pulumi.Input[str]
-    digest_uri: pulumi.Input[str]
-    samples_uri: pulumi.Input[str]
-
-    def named(self, extra: dict[str, str]) -> dict[str, pulumi.Input[str]]:
-        """``--name=value`` parameters of a wheel task; the platform's win over ``extra`` (config refuses clashes)."""
-        return {
-            **extra,
-            "model": self.model,
-            "model-version": self.version,
-            "bundle-uri": self.bundle_uri,
-            "digest-uri": self.digest_uri,
-            "samples-uri": self.samples_uri,
-        }
-
-    def arguments(self, step: Step, extra: dict[str, str]) -> list[pulumi.Input[str]]:
-        """Command-line arguments of a jar task: the step, then ``--name value`` pairs."""
-        args: list[pulumi.Input[str]] = [step.key]
-        for name, value in self.named(extra).items():
-            args += [f"--{name}", value]
-        return args
+    The version is the run's own (``RUN_VERSION``), inside the URIs too, so the
+    declaration is the same for every run and every served version.
+    """
+    keys = run_keys(model)
+    values = {
+        "model": model,
+        "version": RUN_VERSION,
+        "work-uri": keys.uri(bucket, keys.work),
+        "bundle-uri": keys.uri(bucket, keys.bundle),
+        "samples-uri": keys.uri(bucket, keys.samples),
+        "metrics-uri": keys.uri(bucket, keys.metrics),
+        "stats-uri": keys.uri(bucket, keys.stats),
+        "digest-uri": keys.uri(bucket, keys.digest),
+        "released-uri": keys.uri(bucket, keys.released),
+    }
+    assert tuple(values) == PLATFORM_TASK_PARAMETERS, "the config reserves exactly the names the job passes"
+    return values
 
 
-def task_parameters(model: str, version: str, bucket_name: pulumi.Input[str]) -> TaskParameters:
-    """Parameters of ``model`` at ``version``, with URIs from the shared key layout."""
-    keys = bundle_keys(model, version)
+#: Stands for the bucket name in ``task_parameters``' values until the bucket's name is known.
+_BUCKET = "\x00bucket\x00"
+
+
+def named_parameters(model: str, bucket_name: pulumi.Input[str], extra: dict[str, str]) -> dict[str, pulumi.Input[str]]:
+    """``--name=value`` parameters of a task: the user's ``training.parameters``, then the platform's (which win;
+    the config refuses clashes). Only the URIs wait for the bucket's name; the rest stay plain text in a preview."""
     bucket = pulumi.Output.from_input(bucket_name)
-    return TaskParameters(
-        model=model,
-        version=version,
-        bundle_uri=bucket.apply(lambda b: keys.uri(b, keys.bundle)),
-        digest_uri=bucket.apply(lambda b: keys.uri(b, keys.digest)),
-        samples_uri=bucket.apply(lambda b: keys.uri(b, keys.samples)),
-    )
+    platform: dict[str, pulumi.Input[str]] = {
+        name: bucket.apply(lambda b, v=value: v.replace(_BUCKET, b)) if _BUCKET in value else value
+        for name, value in task_parameters(model, _BUCKET).items()
+    }
+    return {**extra, **platform}
+
+
+def jar_arguments(step: Step, parameters: dict[str, pulumi.Input[str]]) -> list[pulumi.Input[str]]:
+    """Command-line arguments of a jar task: the step, then the same parameters as ``--name=value``."""
+    return [
+        step.key,
+        *(f"--{name}={value}" if isinstance(value, str) else pulumi.Output.concat("--", name, "=", value) for name, value in parameters.items()),
+    ]
 
 
 def task_libraries(cfg: StackConfig, model: str) -> list[databricks.JobTaskLibraryArgs]:
-    """The model's package pinned to its version, and the MLeap libraries of the stack's MLeap version."""
+    """The model's package at its package version, and the MLeap libraries of the stack's MLeap version."""
     db = cfg.databricks
     training = cfg.models[model].training
-    package = training.package_uri(cfg.models[model].version)
+    package = training.package_uri
     mleap_jar = databricks.JobTaskLibraryArgs(
         maven=databricks.JobTaskLibraryMavenArgs(coordinates=mleap_spark_coordinates(db.spark_version, db.mleap_version))
     )
@@ -101,11 +121,12 @@ def task_libraries(cfg: StackConfig, model: str) -> list[databricks.JobTaskLibra
     return [databricks.JobTaskLibraryArgs(jar=package), mleap_jar]
 
 
-def training_tasks(cfg: StackConfig, model: str, params: TaskParameters) -> list[databricks.JobTaskArgs]:
+def training_tasks(cfg: StackConfig, model: str, bucket_name: pulumi.Input[str]) -> list[databricks.JobTaskArgs]:
     """The job's tasks, sorted by task key, each on the job cluster with its timeout and retries."""
     training = cfg.models[model].training
     entry = training.entry_package(model)
     libraries = task_libraries(cfg, model)
+    parameters = named_parameters(model, bucket_name, training.parameters)
     return [
         databricks.JobTaskArgs(
             task_key=step.key,
@@ -114,15 +135,13 @@ def training_tasks(cfg: StackConfig, model: str, params: TaskParameters) -> list
             job_cluster_key=JOB_CLUSTER_KEY,
             libraries=libraries,
             python_wheel_task=databricks.JobTaskPythonWheelTaskArgs(
-                package_name=entry, entry_point=step.key, named_parameters=params.named(training.parameters)
+                package_name=entry, entry_point=step.key, named_parameters=parameters
             )
             if training.is_wheel
             else None,
             spark_jar_task=None
             if training.is_wheel
-            else databricks.JobTaskSparkJarTaskArgs(
-                main_class_name=entry, parameters=params.arguments(step, training.parameters)
-            ),
+            else databricks.JobTaskSparkJarTaskArgs(main_class_name=entry, parameters=jar_arguments(step, parameters)),
             timeout_seconds=training.timeout_minutes * 60,
             max_retries=training.max_retries,
             min_retry_interval_millis=training.retry_interval_minutes * 60_000,
@@ -158,9 +177,9 @@ def job_cluster(
 
 
 def job_schedule(cfg: StackConfig, model: str) -> Optional[databricks.JobScheduleArgs]:
-    """The configured Databricks schedule, or None when Airflow triggers the job."""
+    """The job's own schedule when Databricks schedules it (``runBy: databricks``); None when Airflow does, or nobody."""
     schedule = cfg.models[model].training.schedule
-    if schedule is None:
+    if schedule is None or schedule.by_airflow:
         return None
     return databricks.JobScheduleArgs(
         quartz_cron_expression=schedule.cron,
@@ -186,14 +205,14 @@ class TrainingJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrainingJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:training:TrainingJob", name, None, opts)
         cfg, model = args.config, args.model
-        params = task_parameters(model, cfg.models[model].version, args.bucket_name)
         job = databricks.Job(
             name,
             databricks.JobArgs(
                 name=physical_name(cfg, model, "training"),
-                description=f"Trains {model} and exports its MLeap bundle to the bundle store (managed by Pulumi).",
+                description=f"Trains a new version of {model} per run and publishes its MLeap bundle to the bundle store "
+                "(managed by Pulumi).",
                 job_clusters=[job_cluster(cfg, model, args.policy_id, args.instance_profile_arn)],
-                tasks=training_tasks(cfg, model, params),
+                tasks=training_tasks(cfg, model, args.bucket_name),
                 schedule=job_schedule(cfg, model),
                 # One run at a time; a run triggered meanwhile waits in the queue instead of being skipped.
                 max_concurrent_runs=1,

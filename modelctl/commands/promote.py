@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--verify",
         action="store_true",
-        help="first check the bundle and its digest file in the target stack's bucket",
+        help="first check the version in the target stack's bucket: its digest file (the seal), samples and bundle bytes",
     )
     p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
     p.set_defaults(handler=run)

@@ -1,9 +1,12 @@
-"""``modelctl release MODEL VERSION --stack STACK``: pin a new model version in a stack file.
+"""``modelctl release MODEL VERSION --stack STACK``: pin a model version (and its digest) in a stack file.
 
-The training DAG's last task runs it; its output is a one-line change to
-``stacks/Pulumi.<stack>.yaml`` that a human reviews and CI deploys. With
-``--from-s3`` the digest comes from the bundle store, after checking the
-bundle's bytes against it.
+A release is the pair: the version (a training run's, e.g. ``2026-12-02-884422123``,
+or any valid version name such as ``1.5.0``) and the sha256 of its bundle. The
+training DAG's last task runs it with the version the run wrote; its output is
+a two-line change to ``stacks/Pulumi.<stack>.yaml`` that a human reviews and CI
+deploys. With ``--from-s3`` the digest comes from the version's sealed
+``bundle.zip.sha256`` in the bundle store, after checking that the version is
+complete (its ``samples.json`` is there) and that the bundle's bytes match it.
 """
 
 from __future__ import annotations
@@ -26,14 +29,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Prints the file change and what it does to the stack. Exit 1 when an S3 check fails, 2 on bad input.",
     )
     p.add_argument("model", help="model name (a key of model-platform:models)")
-    p.add_argument("version", help="semantic version of the new bundle, e.g. 1.5.0")
+    p.add_argument(
+        "version",
+        help="model version to serve: a training run's (e.g. 2026-12-02-884422123) or another version name (e.g. 1.5.0)",
+    )
     p.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<stack>.yaml) or stack file")
     digest = p.add_mutually_exclusive_group(required=True)
     digest.add_argument("--sha256", metavar="HEX", help="sha256 of the bundle.zip (64 hex digits)")
     digest.add_argument(
         "--from-s3",
         action="store_true",
-        help="read <model>/<version>/bundle.zip.sha256 from the stack's bucket and check the bundle against it",
+        help="read <model>/<version>/bundle.zip.sha256 (the seal check_bundle writes last) from the stack's bucket, "
+        "check the version is complete (samples.json) and the bundle's bytes match the digest",
     )
     p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
     p.set_defaults(handler=run)
