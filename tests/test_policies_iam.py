@@ -76,25 +76,21 @@ def test_a_deny_may_use_wildcards():
         (t.IAM_ROLE_POLICY, {"policy": doc(allow("s3:Get*"))}, "wildcard actions"),
         (t.IAM_POLICY, {"policy": doc(allow("s3:GetObject", "*"))}, "Resource '*'"),
         (t.IAM_POLICY, {"policy": doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": BUCKET})}, "NotAction"),
-        (t.BUCKET_POLICY, {"policy": doc(allow("s3:GetObject", Principal="*"))}, "Principal '*'"),
         (t.IAM_ROLE, {"inlinePolicies": [{"name": "x", "policy": doc(allow("*"))}]}, "inlinePolicies[0]"),
-        (
-            t.IAM_ROLE,
-            {"assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})},
-            "assume",
-        ),
-        (t.IAM_ROLE, {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, "AdministratorAccess"),
-        (
-            t.IAM_ROLE_POLICY_ATTACHMENT,
-            {"policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"},
-            "AmazonS3FullAccess",
-        ),
         (t.IAM_POLICY, {"policy": "not json"}, "not a JSON policy document"),
     ],
 )
 def test_wildcard_grants_fail(resource_type, props, expected):
     found = violations(iam.no_wildcards, resource(resource_type, props))
     assert found and expected in found[0]
+
+
+def test_principals_and_attached_policies_are_left_to_their_own_rules():
+    """aws-resource-policy-principals judges Principal '*' (test_policies_principals.py), iam-no-admin-reach the
+    managed policies a role attaches (test_policies_iam_reach.py): one finding per problem, not two."""
+    public = resource(t.BUCKET_POLICY, {"policy": doc(allow("s3:GetObject", Principal="*"))})
+    admin = resource(t.IAM_ROLE, {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]})
+    assert violations(iam.no_wildcards, [public, admin]) == []
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,6 @@ def test_a_hardened_deployment_passes(policy):
             lambda p: server(p)["securityContext"].update(readOnlyRootFilesystem=False),
             "readOnlyRootFilesystem",
         ),
-        (k.security_context, lambda p: server(p)["securityContext"].update(privileged=True), "privileged"),
         (k.security_context, lambda p: server(p)["securityContext"].pop("capabilities"), "drop does not include ALL"),
         (
             k.rolling_update,

@@ -179,8 +179,8 @@ def test_a_stack_that_asks_for_sse_kms_is_held_to_it_whatever_the_environment(st
     )
     stack_bundle_store["encryption"] = "sse-kms"
     assert violations(s3.bucket_encrypted, aes, {"requireKms": False}) == [
-        f"bucket {NAME!r}: default encryption is not SSE-KMS, which the stack config asks for "
-        "(bundleStore.encryption: sse-kms)"
+        f"bucket {NAME!r}: BucketServerSideEncryptionConfiguration 'BucketServerSideEncryptionConfiguration' sets a "
+        "default encryption that is not SSE-KMS, which the stack config asks for (bundleStore.encryption: sse-kms)"
     ]
     assert violations(s3.bucket_encrypted, stack(), {"requireKms": False}) == []
     stack_bundle_store["encryption"] = "sse-s3"

@@ -14,19 +14,30 @@ from model_platform_policy import (
     credentials,
     databricks,
     iam,
+    iam_reach,
+    k8s_exposure,
+    k8s_isolation,
     kubernetes,
+    principals,
     s3,
     tags,
 )
 
 PACK_NAME = "model-platform"
-DESCRIPTION = "Keeps MLeap bundles safe and model serving healthy: S3, IAM, Kubernetes, Databricks, Airflow, tags."
+DESCRIPTION = (
+    "Keeps MLeap bundles safe and model serving healthy: S3, IAM, resource policies, Kubernetes, Databricks, "
+    "Airflow, credentials, tags."
+)
 
 #: Every policy of the pack, grouped by concern.
 POLICIES: list[Policy] = [
     *s3.POLICIES,
     *iam.POLICIES,
+    *iam_reach.POLICIES,
+    *principals.POLICIES,
     *kubernetes.POLICIES,
+    *k8s_isolation.POLICIES,
+    *k8s_exposure.POLICIES,
     *databricks.POLICIES,
     *airflow.POLICIES,
     *credentials.POLICIES,

@@ -37,8 +37,6 @@ ARN_PARTS = ("partition", "service", "region", "account")
 SERVICE_ACCOUNT_SUBJECT = re.compile(
     r"^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 )
-#: AWS-managed policies that are wildcard grants under another name.
-BROAD_MANAGED_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AmazonS3FullAccess"})
 #: Where each type keeps its policy documents (engine property names).
 DOCUMENT_PROPERTIES = {
     t.IAM_POLICY: "policy",
@@ -49,7 +47,7 @@ DOCUMENT_PROPERTIES = {
 }
 
 
-def _strings(value: Any) -> tuple[str, ...]:
+def one_or_many(value: Any) -> tuple[str, ...]:
     """IAM's "one string or a list of strings"."""
     if isinstance(value, str):
         return (value,)
@@ -67,6 +65,7 @@ class Statement:
     resources: tuple[str, ...]
     not_resources: tuple[str, ...]
     principal: Any
+    not_principal: Any
     conditions: Mapping[str, Mapping[str, Any]]
 
     @classmethod
@@ -74,11 +73,12 @@ class Statement:
         return cls(
             sid=str(raw.get("Sid", "")),
             effect=str(raw.get("Effect", "")),
-            actions=_strings(raw.get("Action")),
-            not_actions=_strings(raw.get("NotAction")),
-            resources=_strings(raw.get("Resource")),
-            not_resources=_strings(raw.get("NotResource")),
+            actions=one_or_many(raw.get("Action")),
+            not_actions=one_or_many(raw.get("NotAction")),
+            resources=one_or_many(raw.get("Resource")),
+            not_resources=one_or_many(raw.get("NotResource")),
             principal=raw.get("Principal"),
+            not_principal=raw.get("NotPrincipal"),
             conditions=raw.get("Condition") or {},
         )
 
@@ -90,14 +90,14 @@ class Statement:
     def applies_to_everyone(self) -> bool:
         if self.principal == "*":
             return True
-        return isinstance(self.principal, Mapping) and "*" in _strings(self.principal.get("AWS"))
+        return isinstance(self.principal, Mapping) and "*" in one_or_many(self.principal.get("AWS"))
 
     def principals(self, kind: str) -> tuple[str, ...]:
-        return _strings(self.principal.get(kind)) if isinstance(self.principal, Mapping) else ()
+        return one_or_many(self.principal.get(kind)) if isinstance(self.principal, Mapping) else ()
 
     def condition_values(self, operator: str, key: str) -> tuple[str, ...]:
         block = self.conditions.get(operator) or {}
-        return _strings(block.get(key)) if isinstance(block, Mapping) else ()
+        return one_or_many(block.get(key)) if isinstance(block, Mapping) else ()
 
 
 def statements_of(document: Any) -> list[Statement]:
@@ -184,15 +184,6 @@ def _wildcard_problems(statement: Statement) -> Iterator[str]:
             yield f"{statement.label} allows Resource {resource!r}, which matches {opening}"
     if statement.not_resources:
         yield f"{statement.label} allows every resource but {list(statement.not_resources)} (NotResource)"
-    if statement.applies_to_everyone:
-        yield f"{statement.label} allows Principal '*'"
-
-
-def _broad_managed_policies(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    arns = _strings(get(props, "managedPolicyArns")) if resource_type == t.IAM_ROLE else ()
-    if resource_type == t.IAM_ROLE_POLICY_ATTACHMENT:
-        arns = _strings(get(props, "policyArn"))
-    return [a for a in arns if a.startswith("arn:aws") and a.rsplit("/", 1)[-1] in BROAD_MANAGED_POLICIES]
 
 
 def _no_wildcards(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
@@ -206,24 +197,18 @@ def _no_wildcards(args: ResourceValidationArgs, report: ReportViolation, _: Conf
         for statement in statements_of(document):
             for problem in _wildcard_problems(statement):
                 report(f"{where}: {problem}")
-    if args.resource_type == t.IAM_ROLE:
-        for statement in statements_of(json_document(get(args.props, "assumeRolePolicy"))):
-            if statement.effect == "Allow" and statement.applies_to_everyone:
-                report(f"assumeRolePolicy: {statement.label} lets Principal '*' assume the role")
-    for arn in _broad_managed_policies(args.resource_type, args.props):
-        report(f"attaches {arn}, a wildcard grant")
 
 
 no_wildcards = resource_policy(
     "iam-no-wildcards",
     "IAM grants name their actions and resources: no Allow with a wildcard action ('*', 's3:*', 's3:Get*'), "
-    "NotAction, NotResource or Principal '*', no Resource '*' or ARN whose partition, service, region, account, "
-    "resource type or whole name is a wildcard ('arn:aws:s3:::*', 'arn:aws:iam::*:role/*', '...:key/*'; a '/*' "
-    "under a named bucket or prefix is fine), and no broad AWS-managed policy (AdministratorAccess, "
-    "PowerUserAccess, ...). Fix: list the exact actions and the ARNs they apply to (infra/components/iam_documents.py "
+    "NotAction or NotResource, no Resource '*' or ARN whose partition, service, region, account, resource type or "
+    "whole name is a wildcard ('arn:aws:s3:::*', 'arn:aws:iam::*:role/*', '...:key/*'; a '/*' under a named bucket "
+    "or prefix is fine). Principals are judged by aws-resource-policy-principals, attached policies by "
+    "iam-no-admin-reach. Fix: list the exact actions and the ARNs they apply to (infra/components/iam_documents.py "
     "builds such documents).",
     _no_wildcards,
-    types=[*DOCUMENT_PROPERTIES, t.IAM_ROLE, t.IAM_ROLE_POLICY_ATTACHMENT],
+    types=[*DOCUMENT_PROPERTIES, t.IAM_ROLE],
 )
 
 
@@ -285,7 +270,7 @@ def _role_documents(role: PolicyResource, resources: list[PolicyResource]) -> It
     """``(source, document text or None for an unknown managed policy ARN)`` of every grant to ``role``."""
     for where, doc in documents(t.IAM_ROLE, role.props):
         yield f"{role.name}.{where}", doc
-    for arn in _strings(get(role.props, "managedPolicyArns")):
+    for arn in one_or_many(get(role.props, "managedPolicyArns")):
         yield f"{role.name}.managedPolicyArns", _managed_document(arn, resources)
     for r in resources:
         if r.resource_type == t.IAM_ROLE_POLICY and _links(r, "role", role, "name"):

@@ -1,12 +1,14 @@
 """Kubernetes: pinned images, sized and probed containers, locked-down pods, safe rollouts and autoscaling.
 
-Workload rules read the pod template of Deployments (and of the other
-workload kinds, so a new one is covered too). The serving rules are stack
-policies: a serving Deployment must be covered by a PodDisruptionBudget and
-targeted by a HorizontalPodAutoscaler in its namespace. A Deployment serves
-when it belongs to the platform (label ``app.kubernetes.io/part-of:
-model-platform`` on it or its pods) or runs as a ServiceAccount with an IRSA
-role: what a Deployment is, not a component label a component may forget.
+Workload rules read every pod a resource declares (k8s_pods): any kind that
+runs pods, in any apiVersion, as a Patch or a List, so declaring the same pods
+another way escapes nothing. A Patch is judged on what it sets. The serving
+rules are stack policies: a serving Deployment must be covered by a
+PodDisruptionBudget and targeted by a HorizontalPodAutoscaler in its
+namespace. A Deployment serves when it belongs to the platform (label
+``app.kubernetes.io/part-of: model-platform`` on it or its pods) or runs as a
+ServiceAccount with an IRSA role: what a Deployment is, not a component label a
+component may forget.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pulumi_policy import (
 
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
+from model_platform_policy.k8s_pods import containers, kind_of, pod_templates, runs_pods
 from model_platform_policy.rules import (
     Config,
     count,
@@ -33,32 +36,27 @@ from model_platform_policy.rules import (
 )
 from model_platform_policy.values import get, items, mapping, number, show
 
-#: Where each workload kind keeps its pod spec.
-POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    t.K8S_DEPLOYMENT: ("spec", "template", "spec"),
-    t.K8S_STATEFUL_SET: ("spec", "template", "spec"),
-    t.K8S_DAEMON_SET: ("spec", "template", "spec"),
-    t.K8S_JOB: ("spec", "template", "spec"),
-    t.K8S_CRON_JOB: ("spec", "jobTemplate", "spec", "template", "spec"),
-    t.K8S_POD: ("spec",),
-}
-WORKLOADS = list(POD_SPEC_PATHS)
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 PART_OF_LABEL = "app.kubernetes.io/part-of"
 TRACK_LABEL = "model-platform/track"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+#: Kinds whose pods serve traffic for as long as they run, so they need probes.
+LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"})
 
 
-def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
-    return mapping(get(props, *POD_SPEC_PATHS.get(resource_type, ("-",))))
+def is_kubernetes(resource_type: str) -> bool:
+    return resource_type.startswith("kubernetes:")
 
 
-def containers(spec: Mapping[str, Any], include_init: bool = True) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """``(label, container)`` of the pod's containers, init containers included unless told otherwise."""
-    kinds = (("containers", "container"), ("initContainers", "init container"))
-    for key, kind in kinds if include_init else kinds[:1]:
-        for c in items(get(spec, key)):
-            yield f"{kind} {get(c, 'name', default='?')!r}", mapping(c)
+def is_deployment(resource_type: str) -> bool:
+    """A Deployment of any apiVersion (apps/v1, apps/v1beta1/2, extensions/v1beta1), not a Patch or List."""
+    kind = kind_of(resource_type)
+    return kind is not None and kind.name == "Deployment" and kind.variant == ""
+
+
+def _long_running(resource_type: str) -> bool:
+    kind = kind_of(resource_type)
+    return kind is not None and kind.name in LONG_RUNNING
 
 
 def image_tag(image: str) -> Optional[str]:
@@ -68,11 +66,32 @@ def image_tag(image: str) -> Optional[str]:
     return last.split(":", 1)[1] if ":" in last else None
 
 
+def _labelled(where: str, label: str) -> str:
+    """A container's label, prefixed with where its pod is when that is not the one obvious place."""
+    return label if where in ("spec", "spec.template") else f"{where}: {label}"
+
+
+def each_container(
+    args: ResourceValidationArgs, include_init: bool = True, whole_only: bool = False, include_ephemeral: bool = True
+) -> Iterator[tuple[str, Mapping[str, Any], Mapping[str, Any], bool]]:
+    """``(label, pod spec, container, partial)`` of every container of every pod ``args`` declares.
+
+    ``whole_only`` skips partial pods (Patches, custom resources), for rules about what must be present.
+    """
+    for pod in pod_templates(args.resource_type, args.props):
+        if whole_only and pod.partial:
+            continue
+        for label, c in containers(pod.spec, include_init, include_ephemeral):
+            yield _labelled(pod.where, label), pod.spec, c, pod.partial
+
+
 # --------------------------------------------------------------------------- images
 
 
 def _image_no_latest(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
-    for label, c in containers(pod_spec(args.resource_type, args.props)):
+    for label, _spec, c, _partial in each_container(args):
+        if "image" not in c:
+            continue
         image = str(get(c, "image", default=""))
         tag = image_tag(image)
         if not DIGEST.search(image) and (tag is None or tag == "latest"):
@@ -85,12 +104,14 @@ image_no_latest = resource_policy(
     "last. Fix: set kubernetes.images.* (or models.<name>.serving.image) to an explicit tag, or better a digest "
     "(image:tag@sha256:<64 hex>).",
     _image_no_latest,
-    types=WORKLOADS,
+    types=is_kubernetes,
 )
 
 
 def _image_digest(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
-    for label, c in containers(pod_spec(args.resource_type, args.props)):
+    for label, _spec, c, _partial in each_container(args):
+        if "image" not in c:
+            continue
         image = str(get(c, "image", default=""))
         if not DIGEST.search(image):
             report(f"{label}: image {image!r} is not pinned by digest")
@@ -102,7 +123,7 @@ image_digest = resource_policy(
     "'@sha256:<64 hex>' to kubernetes.images.serving/init and any models.<name>.serving.image "
     "(`docker buildx imagetools inspect IMAGE` prints the digest).",
     _image_digest,
-    types=WORKLOADS,
+    types=is_kubernetes,
 )
 
 
@@ -112,7 +133,8 @@ REQUIRED_AMOUNTS = (("requests", "cpu"), ("requests", "memory"), ("limits", "mem
 
 
 def _resources(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
-    for label, c in containers(pod_spec(args.resource_type, args.props)):
+    # Ephemeral (debugging) containers may not declare resources: the API refuses them.
+    for label, _spec, c, _partial in each_container(args, whole_only=True, include_ephemeral=False):
         missing = [f"{kind}.{what}" for kind, what in REQUIRED_AMOUNTS if not get(c, "resources", kind, what)]
         if missing:
             report(f"{label} sets no {', '.join(missing)}")
@@ -124,12 +146,12 @@ resources_set = resource_policy(
     "limits memory (a leaking JVM is restarted rather than starving its node). Fix: set resources.requests.cpu, "
     "resources.requests.memory and resources.limits.memory (models.<name>.serving.resources).",
     _resources,
-    types=WORKLOADS,
+    types=runs_pods,
 )
 
 
 def _probes(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
-    for label, c in containers(pod_spec(args.resource_type, args.props), include_init=False):
+    for label, _spec, c, _partial in each_container(args, include_init=False, whole_only=True, include_ephemeral=False):
         missing = [p for p in ("startupProbe", "readinessProbe") if not get(c, p)]
         if missing:
             report(f"{label} has no {' or '.join(missing)}")
@@ -141,49 +163,54 @@ probes_set = resource_policy(
     "model endpoint, GET /models/<name>/meta), so a pod receives traffic only once its model is loaded and a bad "
     "version never replaces a good one. Fix: declare both probes on the container.",
     _probes,
-    types=[t.K8S_DEPLOYMENT, t.K8S_STATEFUL_SET, t.K8S_DAEMON_SET],
+    types=_long_running,
 )
 
 
 # --------------------------------------------------------------------------- security context
 
 
-def _security_problems(pod: Mapping[str, Any], c: Mapping[str, Any]) -> Iterator[str]:
+def _security_problems(pod: Mapping[str, Any], c: Mapping[str, Any], partial: bool) -> Iterator[str]:
+    """What leaves the container able to act as root; for a Patch, only what it sets."""
     pod_ctx, ctx = mapping(get(pod, "securityContext")), mapping(get(c, "securityContext"))
 
     def effective(key: str) -> Any:
         value = get(ctx, key)
         return get(pod_ctx, key) if value is None else value
 
-    if effective("runAsNonRoot") is not True:
+    non_root, escalation, read_only = (
+        effective("runAsNonRoot"),
+        get(ctx, "allowPrivilegeEscalation"),
+        get(ctx, "readOnlyRootFilesystem"),
+    )
+    if non_root is False or (non_root is not True and not partial):
         yield "runAsNonRoot is not true"
     if number(effective("runAsUser")) == 0:
         yield "runAsUser is 0 (root)"
-    if get(ctx, "allowPrivilegeEscalation") is not False:
+    if escalation is True or (escalation is not False and not partial):
         yield "allowPrivilegeEscalation is not false"
-    if get(ctx, "privileged") is True:
-        yield "privileged is true"
-    if get(ctx, "readOnlyRootFilesystem") is not True:
+    if read_only is False or (read_only is not True and not partial):
         yield "readOnlyRootFilesystem is not true"
-    if "ALL" not in [str(cap) for cap in items(get(ctx, "capabilities", "drop"))]:
+    drops = [str(cap) for cap in items(get(ctx, "capabilities", "drop"))]
+    if "ALL" not in drops and (not partial or get(ctx, "capabilities", "drop") is not None):
         yield "capabilities.drop does not include ALL"
 
 
 def _security_context(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
-    spec = pod_spec(args.resource_type, args.props)
-    for label, c in containers(spec):
-        for problem in _security_problems(spec, c):
+    for label, spec, c, partial in each_container(args):
+        for problem in _security_problems(spec, c, partial):
             report(f"{label}: securityContext.{problem}")
 
 
 security_context = resource_policy(
     "k8s-security-context",
-    "Every container runs as a non-root user, cannot gain privileges, has a read-only root filesystem and drops "
-    "all capabilities. Fix: set securityContext {runAsNonRoot: true, allowPrivilegeEscalation: false, "
-    "readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}} on each container (a numeric runAsUser on the pod), "
-    "and mount an emptyDir where the process must write (/tmp).",
+    "Every container of every kind that runs pods (any apiVersion, Patch and List variants included) runs as a "
+    "non-root user, cannot gain privileges, has a read-only root filesystem and drops all capabilities. Fix: set "
+    "securityContext {runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, "
+    "capabilities: {drop: [ALL]}} on each container (a numeric runAsUser other than 0 on the pod), and mount an "
+    "emptyDir where the process must write (/tmp).",
     _security_context,
-    types=WORKLOADS,
+    types=is_kubernetes,
 )
 
 
@@ -195,6 +222,7 @@ def _is_zero(value: Any) -> bool:
 
 
 def _rolling_update(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
+    """A Deployment of any apiVersion: each of them defaults to a rollout that may lose capacity."""
     strategy = mapping(get(args.props, "spec", "strategy"))
     kind = get(strategy, "type", default="RollingUpdate")
     if kind != "RollingUpdate":
@@ -214,7 +242,7 @@ rolling_update = resource_policy(
     "A rollout never serves with fewer pods than desired: new pods start (and pass readiness) before old ones stop. "
     "Fix: strategy {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}} on the Deployment.",
     _rolling_update,
-    types=[t.K8S_DEPLOYMENT],
+    types=is_deployment,
 )
 
 
@@ -230,6 +258,7 @@ def object_name(resource: PolicyResource) -> Optional[str]:
 
 
 def template_labels(deployment: PolicyResource) -> Mapping[str, Any]:
+    """The pod template's labels of a Deployment (any apiVersion)."""
     return mapping(get(deployment.props, "spec", "template", "metadata", "labels"))
 
 
@@ -261,7 +290,7 @@ def serving_deployments(resources: list[PolicyResource]) -> list[PolicyResource]
     return [
         r
         for r in resources
-        if r.resource_type == t.K8S_DEPLOYMENT and (_part_of_platform(r) or service_account_of(r) in irsa)
+        if is_deployment(r.resource_type) and (_part_of_platform(r) or service_account_of(r) in irsa)
     ]
 
 

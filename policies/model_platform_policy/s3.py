@@ -1,17 +1,18 @@
 """S3: every bucket versioned, encrypted, private, TLS-only, expiring old versions; prod buckets protected.
 
-pulumi-aws v7 declares these as side resources (``BucketVersioning``,
-``BucketServerSideEncryptionConfiguration``, ...) next to the bucket, so the
-rules are stack policies that join each side resource to its bucket: by the
-engine's property dependency on ``bucket`` when it is known (the CLI), else by
-the bucket name the side resource names (known in preview for named buckets).
+Buckets and their configuration come in many types (s3_buckets): ``Bucket``
+and ``BucketV2``, side resources and their ``V2`` aliases, and the deprecated
+inline arguments. The rules are stack policies that join each configuration to
+its bucket. Each bucket needs a good configuration of each concern, and every
+configuration must be good: S3 keeps whichever was applied last, so a second
+resource that weakens the first wins as often as not. A weak configuration is
+reported on the bucket it weakens, naming the resource that declares it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from pulumi_policy import (
     PolicyResource,
@@ -21,47 +22,60 @@ from pulumi_policy import (
 )
 
 from model_platform_policy import stack_config
-from model_platform_policy import types as t
+from model_platform_policy import s3_buckets as b
 from model_platform_policy.iam import Statement, statements_of
 from model_platform_policy.rules import Config, flag, resource_policy, stack_policy
-from model_platform_policy.values import get, items, json_document, mapping
+from model_platform_policy.values import get, json_document
 
 PUBLIC_CANNED_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
+#: Grantee groups of everyone and of every AWS account.
+PUBLIC_GROUP_URIS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 SSE_ALGORITHMS = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
 #: The AWS-managed key: anyone in the account with s3 access can use it, so it is no KMS protection.
 AWS_MANAGED_S3_KEY = re.compile(r"(^|/)alias/aws/s3$")
 
+#: A concern's judge: the problem of one configuration (or None); and what to say when a bucket has none.
+Judge = Callable[[b.Setting, Config], Optional[str]]
+
 
 def bucket_name(bucket: PolicyResource) -> Optional[str]:
-    return get(bucket.props, "bucket")
+    return b.bucket_name(bucket)
 
 
-def attached(resources: list[PolicyResource], bucket: PolicyResource, side_type: str) -> list[PolicyResource]:
-    """The side resources of ``side_type`` that configure ``bucket``."""
-    name = bucket_name(bucket)
-    found = []
-    for r in resources:
-        if r.resource_type != side_type:
-            continue
-        depends = any(d.urn == bucket.urn for d in r.property_dependencies.get("bucket", []))
-        if depends or (name is not None and get(r.props, "bucket") == name):
-            found.append(r)
-    return found
+def _rivals(one: b.Setting, other: b.Setting) -> bool:
+    """Two configurations of the same concern of the same stack bucket, of which S3 keeps the last applied."""
+    return (
+        one is not other
+        and one.bucket is not None
+        and one.bucket is other.bucket
+        and type(one.value) is type(other.value)
+        and not {one.source.resource_type, other.source.resource_type} & b.OBJECT_TYPES
+    )
 
 
-def _each_bucket(
-    judge: Callable[[PolicyResource, list[PolicyResource], Config], Optional[str]],
+def _each_setting(
+    collect: Callable[[list[PolicyResource]], list[b.Setting]], judge: Judge, missing: Optional[str]
 ) -> Callable[[StackValidationArgs, ReportViolation, Config], None]:
-    """A stack check reporting ``judge(bucket, resources, config)`` (a problem, or None) against each bucket."""
+    """A stack check: every bucket has a configuration (``missing`` says so when not), and each one is good."""
 
     def check(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
+        found = collect(args.resources)
         for bucket in args.resources:
-            if bucket.resource_type == t.BUCKET:
-                problem = judge(bucket, args.resources, config)
-                if problem:
-                    report(f"bucket {bucket_name(bucket) or bucket.name!r}: {problem}", bucket.urn)
+            if missing and bucket.resource_type in b.BUCKET_TYPES and not b.of_bucket(found, bucket):
+                report(f"bucket {b.bucket_label(bucket)!r}: {missing}", bucket.urn)
+        for setting in found:
+            problem = judge(setting, config)
+            if problem:
+                others = [o.label for o in found if _rivals(o, setting)]
+                undoes = f"; S3 keeps whichever of it and {', '.join(others)} was applied last" if others else ""
+                # Reported on the stack's bucket it weakens (or on itself, for a bucket outside the stack).
+                on = setting.bucket.urn if setting.bucket is not None else setting.source.urn
+                report(f"bucket {setting.bucket_label!r}: {setting.label} {problem}{undoes}", on)
 
     return check
 
@@ -69,22 +83,23 @@ def _each_bucket(
 # --------------------------------------------------------------------------- versioning
 
 
-def _versioning_problem(bucket: PolicyResource, resources: list[PolicyResource], _: Config) -> Optional[str]:
-    side = attached(resources, bucket, t.BUCKET_VERSIONING)
-    if not side:
-        return "no BucketVersioning configures it"
-    statuses = [get(r.props, "versioningConfiguration", "status") for r in side]
-    if "Enabled" not in statuses:
-        return f"versioning status is {statuses[0]!r}, not 'Enabled'"
+def _versioning_settings(resources: list[PolicyResource]) -> list[b.Setting]:
+    return b.settings(resources, b.VERSIONING_TYPES, b.versioning_status, b.inline_versioning)
+
+
+def _versioning_problem(setting: b.Setting, _: Config) -> Optional[str]:
+    if setting.value != "Enabled":
+        return f"sets versioning status {setting.value!r}, not 'Enabled'"
     return None
 
 
 bucket_versioned = stack_policy(
     "s3-bucket-versioned",
-    "Every S3 bucket is versioned, so an overwritten or deleted MLeap bundle can be recovered. Fix: declare an "
-    "aws.s3.BucketVersioning for the bucket with versioning_configuration.status='Enabled' (pulumi-aws v7 side "
-    "resource; the bucket's inline 'versioning' argument is deprecated).",
-    _each_bucket(_versioning_problem),
+    "Every S3 bucket (Bucket or BucketV2) is versioned, by every configuration of it, so an overwritten or deleted "
+    "MLeap bundle can be recovered. Fix: declare one aws.s3.BucketVersioning for the bucket with "
+    "versioning_configuration.status='Enabled' (pulumi-aws v7 side resource; the inline 'versioning' argument is "
+    "deprecated), and no second versioning resource or inline argument that suspends it.",
+    _each_setting(_versioning_settings, _versioning_problem, "no BucketVersioning configures it"),
 )
 
 
@@ -100,31 +115,37 @@ def kms_required_by(config: Config) -> Optional[str]:
     return None
 
 
-def _encryption_problem(bucket: PolicyResource, resources: list[PolicyResource], config: Config) -> Optional[str]:
-    side = attached(resources, bucket, t.BUCKET_ENCRYPTION)
-    defaults = [
-        mapping(get(rule, "applyServerSideEncryptionByDefault")) for r in side for rule in items(get(r.props, "rules"))
-    ]
-    algorithms = {get(d, "sseAlgorithm") for d in defaults}
-    if not algorithms & SSE_ALGORITHMS:
-        return "no BucketServerSideEncryptionConfiguration sets a default encryption (AES256 or aws:kms)"
+def _encryption_settings(resources: list[PolicyResource]) -> list[b.Setting]:
+    return b.settings(resources, b.ENCRYPTION_TYPES, b.encryption_defaults, b.inline_encryption)
+
+
+def _encryption_problem(setting: b.Setting, config: Config) -> Optional[str]:
+    defaults = setting.value
+    algorithms = [get(d, "sseAlgorithm") for d in defaults]
+    if not algorithms or not all(a in SSE_ALGORITHMS for a in algorithms):
+        return f"sets no default encryption (AES256 or aws:kms): {algorithms}"
     required_by = kms_required_by(config)
     if required_by:
-        keys = [get(d, "kmsMasterKeyId") for d in defaults if get(d, "sseAlgorithm") in KMS_ALGORITHMS]
-        if not keys:
-            return f"default encryption is not SSE-KMS, which {required_by}"
-        if not any(k and not AWS_MANAGED_S3_KEY.search(str(k)) for k in keys):
-            return "SSE-KMS uses the AWS-managed key (no kmsMasterKeyId); name a customer-managed key"
+        if not all(a in KMS_ALGORITHMS for a in algorithms):
+            return f"sets a default encryption that is not SSE-KMS, which {required_by}"
+        keys = [get(d, "kmsMasterKeyId") for d in defaults]
+        if not all(k and not AWS_MANAGED_S3_KEY.search(str(k)) for k in keys):
+            return "uses SSE-KMS with the AWS-managed key (no kmsMasterKeyId); name a customer-managed key"
     return None
 
 
 bucket_encrypted = stack_policy(
     "s3-bucket-encrypted",
-    "Every S3 bucket has default server-side encryption; where the environment requires it (requireKms) or the "
-    "stack config asks for it (bundleStore.encryption: sse-kms), SSE-KMS with a customer-managed key. Fix: declare "
-    "an aws.s3.BucketServerSideEncryptionConfiguration for the bucket (sse_algorithm 'AES256', or 'aws:kms' with "
-    "kms_master_key_id); for KMS set bundleStore.encryption: sse-kms.",
-    _each_bucket(_encryption_problem),
+    "Every S3 bucket has default server-side encryption, by every configuration of it; where the environment "
+    "requires it (requireKms) or the stack config asks for it (bundleStore.encryption: sse-kms), SSE-KMS with a "
+    "customer-managed key. Fix: declare one aws.s3.BucketServerSideEncryptionConfiguration for the bucket "
+    "(sse_algorithm 'AES256', or 'aws:kms' with kms_master_key_id; for KMS set bundleStore.encryption: sse-kms) and "
+    "no second one or inline argument that weakens it.",
+    _each_setting(
+        _encryption_settings,
+        _encryption_problem,
+        "no BucketServerSideEncryptionConfiguration sets a default encryption (AES256 or aws:kms)",
+    ),
     settings=[
         flag(
             "requireKms",
@@ -139,26 +160,46 @@ bucket_encrypted = stack_policy(
 # --------------------------------------------------------------------------- public access
 
 
-def _public_access_problem(bucket: PolicyResource, resources: list[PolicyResource], _: Config) -> Optional[str]:
-    acls = [get(bucket.props, "acl")] + [get(r.props, "acl") for r in attached(resources, bucket, t.BUCKET_ACL)]
-    public = sorted({a for a in acls if a in PUBLIC_CANNED_ACLS})
-    if public:
-        return f"canned ACL {public[0]!r} grants public access"
-    blocks = attached(resources, bucket, t.BUCKET_PUBLIC_ACCESS_BLOCK)
-    if not blocks:
-        return "no BucketPublicAccessBlock configures it"
-    missing = [f for f in PUBLIC_ACCESS_FLAGS if not all(get(b.props, f) is True for b in blocks)]
+def _block_flags(block: PolicyResource) -> dict[str, object]:
+    return {f: get(block.props, f) for f in PUBLIC_ACCESS_FLAGS}
+
+
+def _public_settings(resources: list[PolicyResource]) -> list[b.Setting]:
+    acls = b.settings(resources, b.ACL_TYPES | b.OBJECT_TYPES, b.side_acl, b.inline_acl)
+    blocks = b.settings(resources, b.PUBLIC_ACCESS_BLOCK_TYPES, _block_flags)
+    return acls + blocks
+
+
+def _public_problem(setting: b.Setting, _: Config) -> Optional[str]:
+    if isinstance(setting.value, b.Acl):
+        if setting.value.canned in PUBLIC_CANNED_ACLS:
+            return f"grants public access with the canned ACL {setting.value.canned!r}"
+        public = [u for u in setting.value.group_uris if u in PUBLIC_GROUP_URIS]
+        if public:
+            return f"grants access to {public}"
+        return None
+    missing = [f for f in PUBLIC_ACCESS_FLAGS if setting.value.get(f) is not True]
     if missing:
-        return f"the public access block leaves {', '.join(missing)} unset or false"
+        return f"leaves {', '.join(missing)} unset or false"
     return None
+
+
+def _public_access(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
+    blocks = b.settings(args.resources, b.PUBLIC_ACCESS_BLOCK_TYPES, lambda r: None)
+    for bucket in args.resources:
+        if bucket.resource_type in b.BUCKET_TYPES and not b.of_bucket(blocks, bucket):
+            report(f"bucket {b.bucket_label(bucket)!r}: no BucketPublicAccessBlock configures it", bucket.urn)
+    _each_setting(_public_settings, _public_problem, None)(args, report, config)
 
 
 public_access_blocked = stack_policy(
     "s3-public-access-blocked",
-    "Every S3 bucket blocks all public access: a public bundle bucket leaks every model. Fix: declare an "
-    "aws.s3.BucketPublicAccessBlock for the bucket with block_public_acls, block_public_policy, ignore_public_acls "
-    "and restrict_public_buckets all True, and never give it a public canned ACL.",
-    _each_bucket(_public_access_problem),
+    "Every S3 bucket blocks all public access, and nothing grants it: a public bundle bucket leaks every model. "
+    "Fix: declare one aws.s3.BucketPublicAccessBlock for the bucket with block_public_acls, block_public_policy, "
+    "ignore_public_acls and restrict_public_buckets all True (and no second one that sets any false), and never give "
+    "the bucket (acl, grants, BucketAcl/BucketAclV2) or an object (BucketObject/BucketObjectv2 acl) a public canned "
+    "ACL or a grant to AllUsers/AuthenticatedUsers.",
+    _public_access,
 )
 
 
@@ -185,58 +226,54 @@ def _denies_plain_http(statement: Statement, name: str) -> bool:
     return any(v.lower() == "false" for v in secure) and _covers(list(statement.resources), name)
 
 
-def _tls_problem(bucket: PolicyResource, resources: list[PolicyResource], _: Config) -> Optional[str]:
-    name = bucket_name(bucket)
-    policies = attached(resources, bucket, t.BUCKET_POLICY)
-    if not policies:
-        return "no BucketPolicy denies plain-HTTP requests"
-    for policy in policies:
-        statements = statements_of(json_document(get(policy.props, "policy")))
-        if name and any(_denies_plain_http(s, name) for s in statements):
-            return None
+def _policy_settings(resources: list[PolicyResource]) -> list[b.Setting]:
+    return b.settings(resources, b.POLICY_TYPES, b.policy_text, b.inline_policy)
+
+
+def _tls_problem(setting: b.Setting, _: Config) -> Optional[str]:
+    name = setting.bucket_label
+    statements = statements_of(json_document(setting.value))
+    if any(_denies_plain_http(s, name) for s in statements):
+        return None
     return (
-        "its bucket policy has no Deny of s3:* for Principal '*' when aws:SecureTransport is 'false' "
-        "on the bucket and its objects"
+        "has no Deny of s3:* for Principal '*' when aws:SecureTransport is 'false' on the bucket and its objects"
     )
 
 
 tls_only = stack_policy(
     "s3-tls-only",
-    "Every S3 bucket refuses plain-HTTP requests. Fix: give the bucket an aws.s3.BucketPolicy with a statement "
+    "Every S3 bucket refuses plain-HTTP requests, in every policy set on it (a second BucketPolicy or the inline "
+    "'policy' replaces the first). Fix: give the bucket one aws.s3.BucketPolicy with a statement "
     "{Effect: Deny, Principal: '*', Action: 's3:*', Resource: [<bucket arn>, <bucket arn>/*], "
     "Condition: {Bool: {aws:SecureTransport: 'false'}}}.",
-    _each_bucket(_tls_problem),
+    _each_setting(_policy_settings, _tls_problem, "no BucketPolicy denies plain-HTTP requests"),
 )
 
 
 # --------------------------------------------------------------------------- lifecycle
 
 
-def _whole_bucket(rule: Mapping[str, Any]) -> bool:
-    """A lifecycle rule without a filter narrower than the whole bucket."""
-    filters = mapping(get(rule, "filter"))
-    return (
-        not get(rule, "prefix")
-        and all(not v for k, v in filters.items() if k != "prefix")
-        and not get(filters, "prefix")
-    )
+def _lifecycle_settings(resources: list[PolicyResource]) -> list[b.Setting]:
+    return b.settings(resources, b.LIFECYCLE_TYPES, b.lifecycle_rules, b.inline_lifecycle)
 
 
-def _lifecycle_problem(bucket: PolicyResource, resources: list[PolicyResource], _: Config) -> Optional[str]:
-    rules = [rule for r in attached(resources, bucket, t.BUCKET_LIFECYCLE) for rule in items(get(r.props, "rules"))]
-    for rule in rules:
-        days = get(rule, "noncurrentVersionExpiration", "noncurrentDays")
-        if get(rule, "status") == "Enabled" and days and _whole_bucket(rule):
-            return None
-    return "no enabled lifecycle rule expires noncurrent versions across the whole bucket"
+def _lifecycle_problem(setting: b.Setting, _: Config) -> Optional[str]:
+    if any(rule.enabled and rule.noncurrent_days and rule.whole_bucket for rule in setting.value):
+        return None
+    return "has no enabled rule expiring noncurrent versions across the whole bucket"
 
 
 noncurrent_versions_expire = stack_policy(
     "s3-noncurrent-versions-expire",
-    "Every versioned S3 bucket expires noncurrent versions, or every retrain keeps paying for the bundles it "
-    "replaced. Fix: declare an aws.s3.BucketLifecycleConfiguration for the bucket with an 'Enabled' rule, no "
-    "narrowing filter, and noncurrent_version_expiration.noncurrent_days (bundleStore.noncurrentVersionDays).",
-    _each_bucket(_lifecycle_problem),
+    "Every versioned S3 bucket expires noncurrent versions, in every lifecycle configuration set on it, or every "
+    "retrain keeps paying for the bundles it replaced. Fix: declare one aws.s3.BucketLifecycleConfiguration for the "
+    "bucket with an 'Enabled' rule, no narrowing filter, and noncurrent_version_expiration.noncurrent_days "
+    "(bundleStore.noncurrentVersionDays).",
+    _each_setting(
+        _lifecycle_settings,
+        _lifecycle_problem,
+        "no enabled lifecycle rule expires noncurrent versions across the whole bucket",
+    ),
 )
 
 
@@ -254,7 +291,7 @@ bucket_protected = resource_policy(
     "it. Fix: declare the bucket with ResourceOptions(protect=True, retain_on_delete=True) (bundleStore.protect, "
     "true by default in prod).",
     _protection,
-    types=[t.BUCKET],
+    types=sorted(b.BUCKET_TYPES),
 )
 
 POLICIES = [

@@ -18,6 +18,11 @@ import pulumi.runtime
 PROJECT = "model-platform"
 
 
+def raw_value(key: str) -> Any:
+    """A config value by its full key (``aws:allowedAccountIds``), as the CLI passed it (text), or None."""
+    return pulumi.runtime.get_config(key)
+
+
 def stack_object(key: str) -> Mapping[str, Any]:
     """``model-platform:<key>`` as a mapping; empty when unset or not an object."""
     raw = pulumi.runtime.get_config(f"{PROJECT}:{key}")

@@ -20,7 +20,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
-from model_platform_policy.kubernetes import POD_SPEC_PATHS
+from model_platform_policy.k8s_pods import pod_templates
 from model_platform_policy.rules import Config, resource_policy, strings
 from model_platform_policy.values import get, mapping, show
 
@@ -33,20 +33,30 @@ MODEL_TAG = "model"
 UNTAGGABLE_AWS = frozenset(
     {
         t.BUCKET_VERSIONING,
+        t.BUCKET_VERSIONING_V2,
         t.BUCKET_ENCRYPTION,
+        t.BUCKET_ENCRYPTION_V2,
         t.BUCKET_PUBLIC_ACCESS_BLOCK,
         t.BUCKET_POLICY,
         t.BUCKET_LIFECYCLE,
+        t.BUCKET_LIFECYCLE_V2,
         t.BUCKET_OWNERSHIP,
         t.BUCKET_ACL,
+        t.BUCKET_ACL_V2,
         "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration",
         "aws:s3/bucketLogging:BucketLogging",
         "aws:s3/bucketNotification:BucketNotification",
         t.IAM_ROLE_POLICY,
         t.IAM_ROLE_POLICY_ATTACHMENT,
         t.IAM_USER_POLICY,
+        t.IAM_USER_POLICY_ATTACHMENT,
         t.IAM_GROUP_POLICY,
-        "aws:iam/policyAttachment:PolicyAttachment",
+        t.IAM_GROUP_POLICY_ATTACHMENT,
+        t.IAM_POLICY_ATTACHMENT,
+        t.IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE,
+        t.IAM_USER_POLICY_ATTACHMENTS_EXCLUSIVE,
+        t.IAM_GROUP_POLICY_ATTACHMENTS_EXCLUSIVE,
+        t.KMS_KEY_POLICY,
         "aws:kms/alias:Alias",
         "aws:kms/grant:Grant",
         t.SM_SECRET_VERSION,
@@ -110,9 +120,10 @@ def _k8s_labels(args: ResourceValidationArgs, report: ReportViolation, config: C
     missing = missing_keys(get(args.props, "metadata", "labels"), required)
     if missing:
         report(f"metadata.labels {missing} are missing or empty")
-    template = POD_SPEC_PATHS.get(args.resource_type, ())[:-1]
-    if len(template) > 1:
-        missing = missing_keys(get(args.props, *template, "metadata", "labels"), required)
+    for pod in pod_templates(args.resource_type, args.props):
+        if pod.partial or pod.where == "spec":
+            continue  # a Patch sets only what it changes; a Pod's labels are its metadata's
+        missing = missing_keys(get(pod.metadata, "labels"), required)
         if missing:
             report(f"pod template labels {missing} are missing or empty")
 

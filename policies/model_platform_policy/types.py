@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
-# AWS (pulumi-aws v7: the bucket and its separate side resources).
+# AWS (pulumi-aws v7: the bucket and its separate side resources, each also under its deprecated V2 alias).
 BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
 BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+BUCKET_VERSIONING_V2 = "aws:s3/bucketVersioningV2:BucketVersioningV2"
 BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_ENCRYPTION_V2 = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
 BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+BUCKET_LIFECYCLE_V2 = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"
 BUCKET_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 BUCKET_ACL = "aws:s3/bucketAcl:BucketAcl"
+BUCKET_ACL_V2 = "aws:s3/bucketAclV2:BucketAclV2"
+BUCKET_OBJECT = "aws:s3/bucketObject:BucketObject"
+BUCKET_OBJECT_V2 = "aws:s3/bucketObjectv2:BucketObjectv2"
+S3_ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
 IAM_ROLE = "aws:iam/role:Role"
+IAM_USER = "aws:iam/user:User"
+IAM_GROUP = "aws:iam/group:Group"
 IAM_POLICY = "aws:iam/policy:Policy"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 IAM_ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 IAM_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+IAM_USER_POLICY_ATTACHMENT = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
 IAM_GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
+IAM_GROUP_POLICY_ATTACHMENT = "aws:iam/groupPolicyAttachment:GroupPolicyAttachment"
+IAM_POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
+IAM_USER_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive"
+IAM_GROUP_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive"
+KMS_KEY = "aws:kms/key:Key"
+KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 SM_SECRET = "aws:secretsmanager/secret:Secret"
+SM_SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
 SM_SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
 # Databricks.

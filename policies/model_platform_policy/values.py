@@ -10,9 +10,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
+
+from pulumi_policy.proxy import UnknownValueError
 
 Key = Union[str, int]
+
+
+class Unknown:
+    """A value known only after deployment (``pulumi preview`` of a resource not created yet)."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = Unknown()
+
+
+def known(read: Callable[[], Any]) -> Any:
+    """``read()``, or :data:`UNKNOWN` where it touches a value not known during preview.
+
+    Stack rules that join resources use it, so one value unknown in preview
+    does not stop the whole rule for every resource of the stack.
+    """
+    try:
+        return read()
+    except UnknownValueError:
+        return UNKNOWN
 
 
 def is_list(value: Any) -> bool:
