@@ -38,6 +38,7 @@ from infra.config_models import (  # noqa: F401 - re-exported
     TrainingConfig,
 )
 from infra.mleap_compat import check_runtime_mleap_pair
+from infra.model_version import MODEL_NAME  # noqa: F401 - re-exported; the grammar lives with the version's
 
 PROJECT = "model-platform"
 #: Config namespaces a stack file may use besides the project's: those of the providers and of Pulumi itself.
@@ -48,7 +49,6 @@ SECRET_PLACEHOLDER = "[secret]"
 
 #: A semantic version: MLeap's. Model versions follow infra.model_version instead.
 SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
-MODEL_NAME = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
 BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 ARN = r"^arn:aws[a-z-]*:"
 IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -268,6 +268,68 @@ class AirflowConnectionConfig(Block):
 
 #: A Secrets Manager name prefix: '/'-separated segments of the characters AWS allows, no trailing '/'.
 SECRET_PREFIX = r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$"
+#: A relative path (an S3 folder, a file in a repository, a branch): '/'-separated segments (none '.' or '..',
+#: which ``_no_dot_segments`` refuses), no '/' at either end.
+RELATIVE_PATH = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+#: A GitHub repository, owner/name.
+GITHUB_REPOSITORY = r"^[A-Za-z0-9](-?[A-Za-z0-9])*/[A-Za-z0-9_.-]+$"
+#: Connection types whose host and password the release step reads: Airflow's HTTP and GitHub connections.
+RELEASE_CONN_TYPES = ("http", "github")
+
+
+def _no_dot_segments(value: str) -> str:
+    if any(segment in (".", "..") for segment in value.split("/")):
+        raise ValueError(f"{value!r} has a '.' or '..' segment: write the path from the root, without them")
+    return value
+
+
+class AirflowDagsConfig(Block):
+    bucket: Optional[str] = Field(
+        None,
+        pattern=BUCKET_NAME,
+        description="MWAA (backend secrets-manager): the environment's S3 bucket (its source bucket); required with that "
+        "backend. The stack writes the training DAG package there, under <folder>/model_platform_dags/.",
+    )
+    folder: str = Field(
+        "dags",
+        pattern=RELATIVE_PATH,
+        description="MWAA: the environment's DAG folder in that bucket (its DAG code path, e.g. dags), without '/' at "
+        "either end.",
+    )
+    config_map: str = Field(
+        "model-platform-dags",
+        pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+        description="Self-hosted Airflow (backend kubernetes-secret): the ConfigMap in airflow.namespace holding the DAG "
+        "package; mount it at <the DAG folder>/model_platform_dags.",
+    )
+
+    _folder = field_validator("folder")(_no_dot_segments)
+
+
+class AirflowReleaseConfig(Block):
+    repository: str = Field(
+        pattern=GITHUB_REPOSITORY, description="The GitHub repository of this project (owner/name), e.g. acme/model-platform."
+    )
+    base_branch: str = Field("main", pattern=RELATIVE_PATH, description="Branch the release pull requests target.")
+    stack_file: str = Field(
+        pattern=RELATIVE_PATH,
+        description="This stack's file in the repository, e.g. stacks/Pulumi.staging.yaml: the file the pull request changes.",
+    )
+    conn_id: str = Field(
+        min_length=1,
+        description="The Airflow connection of the GitHub REST API, declared under airflow.connections: connType http, "
+        "host https://api.github.com (GitHub Enterprise Server: https://HOST/api/v3), passwordKey naming the secure key "
+        "that holds the token (Contents and Pull requests: write on the repository). Never a variable.",
+    )
+
+    _paths = field_validator("base_branch", "stack_file")(_no_dot_segments)
+
+    @field_validator("stack_file")
+    @classmethod
+    def _yaml(cls, v: str) -> str:
+        if not v.endswith((".yaml", ".yml")):
+            raise ValueError(f"{v!r} is not a stack file (a .yaml file, e.g. stacks/Pulumi.staging.yaml)")
+        return v
 
 
 class AirflowConfig(Block):
@@ -302,6 +364,16 @@ class AirflowConfig(Block):
     connections: dict[str, AirflowConnectionConfig] = Field(
         default_factory=dict, description="Extra connections, keyed by conn_id."
     )
+    dags: Optional[AirflowDagsConfig] = Field(
+        None,
+        description="Deliver the training DAG (one DAG per model) with every `pulumi up`: to the MWAA environment's bucket "
+        "(secrets-manager) or as a ConfigMap (kubernetes-secret). Unset: the stack delivers no DAG.",
+    )
+    release: Optional[AirflowReleaseConfig] = Field(
+        None,
+        description="The training DAG's last step: pin the run's version and digest in this stack's file on a new branch "
+        "and open a pull request (needs dags). Unset: the DAG stops once the version is checked, and a person releases it.",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> "AirflowConfig":
@@ -319,8 +391,54 @@ class AirflowConfig(Block):
                     "Airflow looks the connection up as AIRFLOW_CONN_<CONN_ID>, and '-' is not allowed in an environment "
                     "variable name: use '_' in the conn_id with the kubernetes-secret backend",
                 ))
+        problems += self._dags_problems() + self._release_problems()
         _raise_problems(problems)
         return self
+
+    def _dags_problems(self) -> list[Problem]:
+        if self.dags is None:
+            return []
+        if self.backend == "secrets-manager" and self.dags.bucket is None:
+            return [(
+                "dags.bucket",
+                "is required with the secrets-manager backend (MWAA): the S3 bucket of the MWAA environment, where the "
+                "stack writes the training DAG",
+            )]
+        if self.backend == "kubernetes-secret" and self.dags.bucket is not None:
+            return [(
+                "dags.bucket",
+                "applies to MWAA (backend secrets-manager) only: with kubernetes-secret the stack delivers the DAG as the "
+                "ConfigMap dags.configMap; remove bucket",
+            )]
+        return []
+
+    def _release_problems(self) -> list[Problem]:
+        release = self.release
+        if release is None:
+            return []
+        problems: list[Problem] = []
+        if self.dags is None:
+            problems.append(("release", "opens pull requests from the training DAG the stack delivers: set airflow.dags too"))
+        conn = self.connections.get(release.conn_id)
+        how = (
+            f"declare it under airflow.connections.{release.conn_id} with connType http, host https://api.github.com "
+            "and passwordKey naming the secure key of the GitHub token"
+        )
+        if conn is None:
+            problems.append(("release.connId", f"{release.conn_id!r} is not a connection of airflow.connections: {how}"))
+        elif conn.conn_type not in RELEASE_CONN_TYPES:
+            problems.append((
+                "release.connId",
+                f"{release.conn_id!r} has connType {conn.conn_type!r}; the release step calls the GitHub REST API through "
+                f"an {' or '.join(RELEASE_CONN_TYPES)} connection",
+            ))
+        elif not conn.password_key:
+            problems.append((
+                "release.connId",
+                f"{release.conn_id!r} has no passwordKey: the GitHub token is the connection's password, read from the "
+                "secure key passwordKey names (pulumi config set --secret NAME), never a variable",
+            ))
+        return problems
 
 
 # --------------------------------------------------------------------------- Kubernetes
@@ -455,7 +573,9 @@ class StackConfig(Block):
     aws: AwsConfig = Field(description="AWS account and region.")
     bundle_store: BundleStoreConfig = Field(default_factory=BundleStoreConfig, description="The S3 bucket of MLeap bundles.")
     databricks: DatabricksConfig = Field(description="Databricks workspace, runtime and training defaults.")
-    airflow: AirflowConfig = Field(default_factory=AirflowConfig, description="Airflow connections and variables.")
+    airflow: AirflowConfig = Field(
+        default_factory=AirflowConfig, description="Airflow: the training DAG's connections and variables, the DAG itself and its release."
+    )
     kubernetes: KubernetesConfig = Field(description="The serving cluster.")
     models: dict[str, ModelConfig] = Field(min_length=1, description="Models keyed by name (DNS label).")
     # Credentials: top-level secure keys only.
@@ -715,11 +835,27 @@ def _production_problems(parts: _Parts) -> list[Problem]:
     return out
 
 
+def _airflow_schedule_problems(parts: _Parts) -> list[Problem]:
+    """An Airflow schedule is the training DAG's: the stack must deliver that DAG (airflow.dags)."""
+    if parts.airflow is None or parts.airflow.dags is not None:
+        return []
+    return [
+        (
+            f"models.{name}.training.schedule.runBy",
+            "is airflow, so the model's training DAG runs on this schedule, but the stack delivers no DAG: set "
+            "airflow.dags (where the DAG goes), or runBy: databricks with a Quartz cron",
+        )
+        for name, model in parts.models.items()
+        if model.training is not None and model.training.schedule is not None and model.training.schedule.by_airflow
+    ]
+
+
 def _cross_stack_problems(parts: _Parts) -> list[Problem]:
     """Rules spanning blocks, and the production requirements; each runs when the blocks it reads validated."""
     return [
         *_credential_problems(parts),
         *_password_key_problems(parts),
+        *_airflow_schedule_problems(parts),
         *_training_compute_problems(parts),
         *_serving_image_mleap_problems(parts),
         *_production_problems(parts),

@@ -13,9 +13,8 @@ from typing import Annotated, Literal, Optional
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from infra.config_base import Block, Problem, _err, _raise_problems
-from infra.model_version import check_model_version
+from infra.model_version import SHA256, check_model_version
 
-SHA256 = r"^[0-9a-f]{64}$"
 QUANTITY_CPU = r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$"
 QUANTITY_MEM = r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
 #: Where ``training.package`` takes ``training.packageVersion``.
@@ -50,9 +49,10 @@ def _cron_problem(cron: str, run_by: str) -> Optional[str]:
 class ScheduleConfig(Block):
     run_by: Literal["airflow", "databricks"] = Field(
         "airflow",
-        description="Who starts the scheduled runs. airflow (the default): the training DAG, which reads the Airflow "
-        "variables <model>_schedule and <model>_timezone; the Databricks job gets no schedule. databricks: the job's "
-        "own schedule (Quartz); the DAG gets no schedule variables. One scheduler, never both.",
+        description="Who starts the scheduled runs. airflow (the default): the model's training DAG runs on this "
+        "schedule (the stack writes it into the DAG's manifest; needs airflow.dags); the Databricks job gets no schedule. "
+        "databricks: the job's own schedule (Quartz); the DAG has none and runs only when triggered. One scheduler, "
+        "never both.",
     )
     cron: str = Field(
         min_length=1,

@@ -19,16 +19,23 @@ Written by the stack (``pulumi up``), never by training::
 A run's scratch, overwritable, expired by a lifecycle rule::
 
     _work/<model>/<version>/...
+
+The module imports nothing but the standard library and its sibling
+``model_version``: the stack delivers both, byte for byte, beside the training
+DAG (infra/components/dag_files.py), so the DAG finds a run's objects with the
+very keys the job's parameters name, and derives the run's version as
+Databricks resolves ``RUN_VERSION`` (``run_version``).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from dataclasses import dataclass
 
-from infra.config import MODEL_NAME
-from infra.model_version import is_model_version, version_message
+# Relative: the same bytes import the grammar as infra.model_version here and as a sibling module beside the DAG.
+from .model_version import MODEL_NAME, is_model_version, version_message
 
 BUNDLE_FILE = "bundle.zip"
 DIGEST_FILE = "bundle.zip.sha256"
@@ -42,6 +49,31 @@ WORK_PREFIX = "_work/"
 #: A training run's own version, resolved by Databricks when the run starts (dynamic value references):
 #: the run's UTC start date and its run id, e.g. ``2026-12-02-884422123``. Never reused, never the served version.
 RUN_VERSION = "{{job.start_time.iso_date}}-{{job.run_id}}"
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def run_version(*, start_time_ms: int, run_id: int) -> str:
+    """The version a run resolved ``RUN_VERSION`` to: its UTC start date, '-', its run id (``2026-12-02-884422123``).
+
+    ``start_time_ms`` and ``run_id`` are the job run's ``start_time`` (epoch
+    milliseconds) and ``run_id`` as the Jobs API returns them (``runs/get``);
+    Databricks formats ``{{job.start_time.iso_date}}`` in UTC. ValueError for
+    anything else than two non-negative integers (within the calendar).
+    """
+    if isinstance(start_time_ms, bool) or not isinstance(start_time_ms, int) or start_time_ms < 0:
+        raise ValueError(f"start_time {start_time_ms!r} is not epoch milliseconds")
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 0:
+        raise ValueError(f"run_id {run_id!r} is not a Databricks run id")
+    try:
+        started = _EPOCH + datetime.timedelta(milliseconds=start_time_ms)  # exact: no float rounding at midnight
+    except OverflowError:
+        raise ValueError(f"start_time {start_time_ms!r} is past the calendar's end") from None
+    version = f"{started.date().isoformat()}-{run_id}"
+    if not is_model_version(version):
+        raise ValueError(version_message(version))
+    return version
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The one grammar of a model version, and its one error message.
+"""The one grammar of a model version (and of what sits beside it in a key: the model name, the bundle digest).
 
 A model version names one folder of the bundle store (``<model>/<version>/``)
 and is the value of the pods' ``app.kubernetes.io/version`` label, so it must
@@ -8,6 +8,10 @@ letter or digit. ``1.4.0`` is one; so is a training run's own version,
 ``2026-12-02-884422123`` (the run's UTC start date and its Databricks run id).
 The config, the key layout, ``modelctl release``/``promote`` and the labels
 all check versions here, and all say the same thing about a bad one.
+
+The module imports nothing but the standard library: the stack delivers it,
+byte for byte, beside the training DAG (``infra/components/dag_files.py``),
+whose release step checks versions with these very rules.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ import datetime
 import re
 from typing import Any
 
+#: A model name: a DNS label (it names S3 prefixes, Kubernetes objects and Airflow DAGs).
+MODEL_NAME = r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$"
+#: A bundle digest as stack files hold it: sha256, 64 lowercase hex digits.
+SHA256 = r"^[0-9a-f]{64}$"
 #: A model version (and a training package version): one S3 key segment, a Kubernetes label value as is.
 MODEL_VERSION = r"^[0-9A-Za-z]([0-9A-Za-z._-]{0,61}[0-9A-Za-z])?$"
 _MODEL_VERSION = re.compile(MODEL_VERSION)

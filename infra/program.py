@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from infra.components.airflow import AirflowArgs, AirflowConnections
+from infra.components.airflow_dags import AirflowDags, AirflowDagsArgs
 from infra.components.bundle_store import BundleStore, BundleStoreArgs
 from infra.components.serving import Serving, ServingArgs
 from infra.components.training import Training, TrainingArgs
@@ -39,6 +40,11 @@ def build(cfg: StackConfig) -> None:
         AirflowArgs(cfg, bucket_name=store.bucket_name, job_ids=training.job_ids),
         pulumi.ResourceOptions(providers=[providers.aws, providers.kubernetes]),
     )
+    dags = AirflowDags(
+        "airflow-dags",
+        AirflowDagsArgs(cfg, bucket_arn=store.bucket_arn, kms_key_arn=store.kms_key_arn),
+        pulumi.ResourceOptions(providers=[providers.aws, providers.kubernetes]),
+    )
     serving = Serving(
         "serving",
         ServingArgs(cfg, bucket_name=store.bucket_name, reader_role_arns=store.reader_role_arns),
@@ -56,6 +62,8 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("trainingJobIds", training.job_ids)
     pulumi.export("airflowConfigurationOptions", airflow.configuration_options)
     pulumi.export("airflowSecretsReaderPolicyArn", airflow.reader_policy_arn)
+    pulumi.export("airflowDags", dags.location)
+    pulumi.export("airflowBundlesReaderPolicyArn", dags.bundles_reader_policy_arn)
     pulumi.export("modelVersions", {name: m.version for name, m in cfg.models.items()})
     pulumi.export("servingEndpoints", serving.endpoints)
 

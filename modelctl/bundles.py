@@ -8,7 +8,9 @@ checksum when the object carries a full-object one (no download); otherwise
 the bundle is streamed and hashed.
 
 The client is plain boto3: credentials, ``AWS_ENDPOINT_URL`` and
-``AWS_ENDPOINT_URL_S3`` come from the environment as with the AWS CLI.
+``AWS_ENDPOINT_URL_S3`` come from the environment as with the AWS CLI. The
+training DAG runs the same check (the stack delivers this file beside it,
+infra/components/dag_files.py) with the client of its AWS connection.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from infra.layout import BundleKeys, bundle_keys, parse_digest_file
+if __package__ == "modelctl":  # in the repository
+    from infra.layout import BundleKeys, bundle_keys, parse_digest_file
+else:  # delivered beside the training DAG, where the layout is a sibling module
+    from .layout import BundleKeys, bundle_keys, parse_digest_file
 
 #: The digest file is a line of ``sha256sum`` output; anything much bigger is not one.
 _MAX_DIGEST_FILE_BYTES = 4096

@@ -2,128 +2,41 @@
 
 A release is the pair, a version and the digest of its bundle, changed
 together. It is a two-line change a human reviews, so the edit must not touch
-anything else: ruamel.yaml locates the two values and only their characters
-are replaced (see ``StackDocument``). The edited stack must still parse as a
-valid stack config that pins exactly the new values; only then is it written,
-atomically (temporary file in the same folder, then rename), so a failure
-leaves the file as it was.
+anything else: the edit itself is modelctl/pin_edit.py (the same code the
+training DAG's release step runs). Here it is applied to a file: the edited
+stack must still parse as a valid stack config that pins exactly the new
+values; only then is it written, atomically (temporary file in the same
+folder, then rename), so a failure leaves the file as it was.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Iterator
 
-import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-from infra.config import PROJECT, SHA256
-from infra.model_version import is_model_version, version_message
 from infra.stack_source import StackFile, StackFileError
 from modelctl.diff import diff_plans, format_diff
 from modelctl.engine import plan_stack_file
+from modelctl.pin_edit import (  # noqa: F401 - BundlePin, InvalidPin, PinConflict, MODELS_KEY: re-exported for the commands
+    MODELS_KEY,
+    BundlePin,
+    InvalidPin,
+    NotYaml,
+    PinConflict,
+    PinDocument,
+    PinEditError,
+    edit_pin,
+)
 from modelctl.stacks import StackRef, UsageError
-
-MODELS_KEY = f"{PROJECT}:models"
-VERSION_KEY = "version"
-DIGEST_KEY = "bundleSha256"
-
-
-class PinConflict(Exception):
-    """The stack already pins this version to another bundle (exit 1): a released bundle must not change."""
-
-
-class InvalidPin(UsageError):
-    """A version or digest that a stack file cannot hold (exit 2); ``key`` says which."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(message)
-        self.key = key
-
-    def at(self, label: str, model: str) -> UsageError:
-        """The same problem, naming the stack file and the full key."""
-        return UsageError(f"{label}: {MODELS_KEY}.{model}.{self.key}: {self}")
-
-
-@dataclass(frozen=True)
-class BundlePin:
-    """What a stack serves of one model: a version and the sha256 of its bundle."""
-
-    version: str
-    bundle_sha256: str
-
-    def __post_init__(self) -> None:
-        self.check_version(self.version)
-        if not re.match(SHA256, self.bundle_sha256):
-            raise InvalidPin(DIGEST_KEY, f"{self.bundle_sha256!r} is not a sha256 digest (64 lowercase hex digits)")
-
-    @staticmethod
-    def check_version(version: str) -> None:
-        if not is_model_version(version):
-            raise InvalidPin(VERSION_KEY, version_message(version))
-
-    @classmethod
-    def from_cli(cls, version: str, sha256: str) -> "BundlePin":
-        """Digests are case-insensitive on the command line; stack files hold lowercase."""
-        return cls(version, sha256.strip().lower())
-
-    def __str__(self) -> str:
-        return f"{self.version} (sha256 {self.bundle_sha256[:12]}…)"
-
-
-def _kind(node: Node) -> str:
-    """What a YAML node holds, for messages: "a list", "null", "the value '1'"."""
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, ScalarNode) and str(node.tag).endswith(":null"):
-        return "null"
-    return f"the value {node.value!r}" if isinstance(node, ScalarNode) else "not a value"
-
-
-def _mapping_get(node: Any, key: str) -> Any:
-    """The value node of ``key`` in a YAML mapping node, or None."""
-    if not isinstance(node, MappingNode):
-        return None
-    for key_node, value_node in node.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == key:
-            return value_node
-    return None
-
-
-def _render_scalar(value: str, style: Any) -> str:
-    """``value`` written in the quoting style of the scalar it replaces.
-
-    Validated versions and digests hold only ``[0-9A-Za-z._-]``: no escaping
-    is needed. A plain value that YAML would read as something other than a
-    string (an all-digit digest, a version such as ``1.10`` or ``2026-12-02``,
-    or ``1e5``, a number to YAML 1.2 readers such as Pulumi's) is double-quoted.
-    """
-    if style in ('"', "'"):
-        return f"{style}{value}{style}"
-    plain = isinstance(yaml.safe_load(value), str) and not _YAML12_NUMBER.fullmatch(value)
-    return value if plain else f'"{value}"'
-
-
-#: A number in YAML 1.2's core schema (PyYAML's YAML 1.1 reads ``1e5`` as text, Pulumi's Go reader as a float).
-_YAML12_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+")
 
 
 class StackDocument:
-    """A stack file read for an edit of its model pins.
-
-    ruamel.yaml's composer gives the exact span of every scalar, so an edit
-    replaces the characters of the two values and nothing else: comments,
-    key order, quoting, flow style, spacing and line endings survive byte for
-    byte (a round-trip dump would re-emit ``{ min: 1 }`` as ``{min: 1}``).
-    """
+    """A stack file read for an edit of its model pins (``modelctl.pin_edit.PinDocument`` over the file's text)."""
 
     def __init__(self, ref: StackRef):
         self.ref = ref
@@ -135,9 +48,9 @@ class StackDocument:
         except UnicodeDecodeError:
             raise StackFileError(f"{ref.label}: not UTF-8 text") from None
         try:
-            self._root = YAML(typ="rt").compose(self.text)
-        except Exception as exc:  # ruamel raises many error types; all mean "not YAML we can edit"
-            raise StackFileError(f"{ref.label}: not valid YAML: {exc}") from None
+            self._document = PinDocument(self.text, ref.label)
+        except NotYaml as exc:
+            raise StackFileError(str(exc)) from None
 
     @property
     def label(self) -> str:
@@ -146,61 +59,32 @@ class StackDocument:
     def stack_file(self) -> StackFile:
         return StackFile.from_text(self.text, self.ref.label, self.ref.path)
 
-    def _models(self) -> MappingNode:
-        models = _mapping_get(_mapping_get(self._root, "config"), MODELS_KEY)
-        if models is None:
-            raise UsageError(f"{self.label}: {MODELS_KEY}: no models block")
-        if not isinstance(models, MappingNode):
-            raise UsageError(f"{self.label}: {MODELS_KEY}: is not a mapping of model names (it is {_kind(models)})")
-        return models
-
     def has_model(self, model: str) -> bool:
-        return _mapping_get(self._models(), model) is not None
-
-    def _entry(self, model: str) -> MappingNode:
-        models = self._models()
-        entry = _mapping_get(models, model)
-        if entry is None:
-            known = ", ".join(str(k.value) for k, _ in models.value) or "none"
-            raise UsageError(f"{self.label}: {MODELS_KEY}.{model}: no such model (models: {known})")
-        if not isinstance(entry, MappingNode):
-            raise UsageError(
-                f"{self.label}: {MODELS_KEY}.{model}: is not a mapping of the model's settings (it is {_kind(entry)})"
-            )
-        return entry
-
-    def _scalar(self, model: str, key: str) -> ScalarNode:
-        """The value node of one pin key; refused unless it is a single-line scalar of its own."""
-        node = _mapping_get(self._entry(model), key)
-        where = f"{self.label}: {MODELS_KEY}.{model}.{key}"
-        if node is None:
-            raise UsageError(f"{where}: not set in this model's entry")
-        if not isinstance(node, ScalarNode):
-            raise UsageError(f"{where}: is not a single value (it is {_kind(node)})")
-        if node.anchor is not None:
-            raise UsageError(f"{where}: is a YAML anchor or alias shared with other keys; edit it by hand")
-        if node.style not in (None, '"', "'") or node.start_mark.line != node.end_mark.line:
-            raise UsageError(f"{where}: must be a one-line plain or quoted value; edit it by hand")
-        return node
+        with _usage_errors():
+            return self._document.has_model(model)
 
     def pin(self, model: str) -> BundlePin:
         """The model's current pin; UsageError when the stack has no such model or its pin is malformed."""
-        try:
-            return BundlePin(self._scalar(model, VERSION_KEY).value, self._scalar(model, DIGEST_KEY).value)
-        except InvalidPin as exc:
-            raise exc.at(self.label, model) from None
+        with _usage_errors():
+            return self._document.pin(model)
 
     def with_pin(self, model: str, pin: BundlePin) -> str:
         """The file's text with the model pinned to ``pin``; every other byte as before."""
-        edits = sorted(
-            ((self._scalar(model, key), value) for key, value in ((VERSION_KEY, pin.version), (DIGEST_KEY, pin.bundle_sha256))),
-            key=lambda edit: edit[0].start_mark.index,
-            reverse=True,  # splice from the end so earlier offsets stay valid
-        )
-        text = self.text
-        for node, value in edits:
-            text = text[: node.start_mark.index] + _render_scalar(value, node.style) + text[node.end_mark.index :]
-        return text
+        with _usage_errors():
+            return self._document.with_pin(model, pin)
+
+    @property
+    def document(self) -> PinDocument:
+        return self._document
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Report a PinEditError as the command-line mistake it is (UsageError: exit 2)."""
+    try:
+        yield
+    except PinEditError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -265,26 +149,22 @@ class PinChange:
 def plan_pin_change(document: StackDocument, model: str, new: BundlePin) -> PinChange:
     """Check that ``model`` may be pinned to ``new`` in ``document`` and prepare the edit.
 
-    Raises UsageError (unknown model, an edit that would reformat the file),
+    The edit is ``modelctl.pin_edit.edit_pin``'s; on top of it the edited stack
+    must still be a valid stack config pinning exactly ``new``. Raises
+    UsageError (unknown model, an edit that would reformat the file),
     ConfigError (the edited stack would not be a valid config), or PinConflict
     (the version is already pinned to a different bundle).
     """
     ref = document.ref
-    old = document.pin(model)
-    if old.version == new.version and old.bundle_sha256 != new.bundle_sha256:
-        raise PinConflict(
-            f"{ref.label}: {MODELS_KEY}.{model}.{DIGEST_KEY}: version {old.version} is pinned to "
-            f"{old.bundle_sha256}, not {new.bundle_sha256}; a released version's bundle must not change: "
-            "release a new version"
-        )
-    if old == new:
-        return PinChange(ref, model, old, new, document.raw, document.text)
-    new_text = document.with_pin(model, new)
-    cfg = StackFile.from_text(new_text, ref.label, ref.path).stack_config()  # the edited stack must still be valid
+    with _usage_errors():
+        edit = edit_pin(document.document, model, new)
+    if edit.is_noop:
+        return PinChange(ref, model, edit.old, new, document.raw, document.text)
+    cfg = StackFile.from_text(edit.new_text, ref.label, ref.path).stack_config()  # the edited stack must still be valid
     written = cfg.models[model]
     if (written.version, written.bundle_sha256) != (new.version, new.bundle_sha256):
         raise UsageError(f"{ref.label}: {MODELS_KEY}.{model}: the edit does not read back as {new}; edit it by hand")
-    return PinChange(ref, model, old, new, document.raw, new_text)
+    return PinChange(ref, model, edit.old, new, document.raw, edit.new_text)
 
 
 def write_atomically(path: Path, data: bytes) -> None:

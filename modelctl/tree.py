@@ -1,11 +1,17 @@
-"""Print a plan as a resource tree with each resource's key inputs."""
+"""Print a plan as a resource tree with each resource's key inputs, then the stack outputs.
+
+Values read as in ``modelctl.value_text``: JSON spellings, whole scalars,
+long JSON documents cut with a marker; a value known only after deployment
+reads ``[unknown]``, a secret ``[secret]``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from modelctl.diff import flatten
-from modelctl.engine import Plan, PlannedResource, to_plain
+from modelctl.engine import Plan, PlannedResource, Secret, to_plain
+from modelctl.value_text import show_value
 
 #: Inputs worth a reviewer's eye, by resource type (dotted paths); others show top-level scalars.
 KEY_INPUTS: dict[str, tuple[str, ...]] = {
@@ -20,11 +26,12 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     ),
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("spec.minReplicas", "spec.maxReplicas"),
     "kubernetes:policy/v1:PodDisruptionBudget": ("spec.maxUnavailable", "spec.minAvailable"),
-    "kubernetes:core/v1:ServiceAccount": ("metadata.annotations.eks.amazonaws.com/role-arn",),
+    "kubernetes:core/v1:ServiceAccount": ("metadata.name", "metadata.annotations.eks.amazonaws.com/role-arn"),
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
         "rules[0].applyServerSideEncryptionByDefault.sseAlgorithm",
         "rules[0].bucketKeyEnabled",
     ),
+    "aws:s3/bucketObjectv2:BucketObjectv2": ("bucket", "key", "contentType"),
     "databricks:index/job:Job": ("name",),
     "databricks:index/cluster:Cluster": ("clusterName", "sparkVersion"),
 }
@@ -46,9 +53,14 @@ def key_inputs(r: PlannedResource) -> list[tuple[str, Any]]:
     return sorted(scalars)[:_MAX_SHOWN]
 
 
-def _fmt(v: Any) -> str:
-    s = str(v).lower() if isinstance(v, bool) else str(v)
-    return s if len(s) <= 70 else s[:67] + "..."
+def output_lines(name: str, value: Any, indent: str = "  ") -> list[str]:
+    """A stack output: a scalar on its line, a map one key a line (``readerRoleArns`` holds one ARN per model)."""
+    if isinstance(value, dict) and value and not isinstance(value, Secret):
+        lines = [f"{indent}{name}:"]
+        for key, item in value.items():
+            lines += output_lines(str(key), item, indent + "  ")
+        return lines
+    return [f"{indent}{name}: {show_value(value)}"]
 
 
 def format_tree(plan: Plan) -> str:
@@ -64,7 +76,7 @@ def format_tree(plan: Plan) -> str:
         for i, r in enumerate(kids):
             last = i == len(kids) - 1
             branch = "└─ " if last else "├─ "
-            shown = "  ".join(f"{k}={_fmt(v)}" for k, v in key_inputs(r))
+            shown = "  ".join(f"{k}={show_value(v)}" for k, v in key_inputs(r))
             flags = "".join(f" [{o}]" for o in ("protect", "retainOnDelete") if r.options.get(o))
             lines.append(f"{indent}{branch}{r.type}  {r.name}{flags}" + (f"  ({shown})" if shown else ""))
             walk(r.urn, indent + ("   " if last else "│  "))
@@ -72,6 +84,6 @@ def format_tree(plan: Plan) -> str:
     walk(None, "")
     if plan.outputs:
         lines.append("outputs:")
-        for k, v in to_plain(plan.outputs).items():
-            lines.append(f"  {k}: {_fmt(v)}")
+        for k, v in plan.outputs.items():
+            lines += output_lines(k, v)
     return "\n".join(lines)

@@ -8,13 +8,10 @@ Airflow's own ``Connection`` class.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import fnmatch
 import json
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 import pytest
@@ -23,8 +20,9 @@ from infra.components.airflow import AirflowArgs, AirflowConnections
 from infra.config import PROJECT, ConfigError, StackConfig
 from infra.layout import bundle_keys
 from infra.stack_source import SECRET_PLACEHOLDER, StackFile
-from modelctl.engine import _invoke_result, plan_stack_file
+from modelctl.engine import plan_stack_file
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
+from tests.dags.declared import MOCK_ACCOUNT, MOCK_REGION, Declared, declare, is_secret, mock_arn, reveal, stack_file
 
 SM_SECRET = "aws:secretsmanager/secret:Secret"
 SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -37,6 +35,7 @@ BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBa
 CLIENT_SECRET = "dose0123456789abcdefREALCLIENTSECRET"
 TOKEN = "dapi0123456789abcdefREALTOKEN42"
 WAREHOUSE_PASSWORD = "pg-Pa$$w0rd/with:odd@chars"
+GITHUB_TOKEN = "github_pat_11AAAAAAA0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTU"
 
 
 # --------------------------------------------------------------------------- Airflow
@@ -61,94 +60,7 @@ def Connection(airflow_home):  # noqa: N802 - it is Airflow's class
     return Connection
 
 
-# --------------------------------------------------------------------------- running a program under mocks
-
-
-@dataclass
-class Declared:
-    """Resources a program declared, with secret inputs kept (and remembered as secret)."""
-
-    inputs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    ids: dict[tuple[str, str], str] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-    def of_type(self, type_: str) -> dict[str, dict[str, Any]]:
-        return {name: inputs for (t, name), inputs in self.inputs.items() if t == type_}
-
-
-def is_secret(value: Any) -> bool:
-    from pulumi.runtime import rpc
-
-    return rpc.is_rpc_secret(value)
-
-
-def reveal(value: Any) -> Any:
-    """The value with every secret wrapper removed, however deeply nested."""
-    from pulumi.runtime import rpc
-
-    value = rpc.unwrap_rpc_secret(value)
-    if isinstance(value, dict):
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [reveal(v) for v in value]
-    return value
-
-
-#: Where ``declare``'s fake resources live.
-MOCK_REGION, MOCK_ACCOUNT = "eu-west-2", "210987654321"
-
-
-def mock_arn(type_: str, name: str, inputs: dict[str, Any]) -> str:
-    """A secret's ARN as Secrets Manager shapes it (name plus a random suffix); a placeholder for the rest."""
-    if type_ == SM_SECRET:
-        return f"arn:aws:secretsmanager:{MOCK_REGION}:{MOCK_ACCOUNT}:secret:{inputs['name']}-AbC123"
-    return f"arn:aws:mock:::{name}"
-
-
-def declare(
-    program: Callable[[], Optional[dict[str, pulumi.Output]]], config: dict[str, str] | None = None, secret_keys=()
-) -> Declared:
-    """Run ``program`` under Pulumi mocks; its returned outputs are resolved into ``Declared.outputs``."""
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
-
-    declared = Declared()
-
-    class Capture(pulumi.runtime.Mocks):
-        def new_resource(self, args):
-            rid = f"{args.name}-{len(declared.ids) + 1000}"
-            declared.inputs[(args.typ, args.name)] = args.inputs
-            declared.ids[(args.typ, args.name)] = rid
-            return rid, {**{k: reveal(v) for k, v in args.inputs.items()}, "arn": mock_arn(args.typ, args.name, args.inputs)}
-
-        def call(self, args):
-            # The data sources the program reads (e.g. the EKS cluster of the kubernetes provider), faked as modelctl does.
-            return _invoke_result(args.token, args.args, MOCK_REGION, MOCK_ACCOUNT)
-
-    def run() -> None:
-        try:
-            asyncio.get_event_loop_policy().get_event_loop()
-        except RuntimeError:
-            asyncio.set_event_loop(asyncio.new_event_loop())
-        pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
-        pulumi.runtime.set_mocks(Capture(), project=PROJECT, stack="test", preview=False)
-        exported: dict[str, pulumi.Output] = {}
-        _sync_await(run_pulumi_func(lambda: exported.update(program() or {})))
-        declared.outputs = {k: _sync_await(pulumi.Output.from_input(v).future()) for k, v in exported.items()}
-
-    contextvars.Context().run(run)
-    return declared
-
-
-def stack_file(doc: dict, stack: str, secrets: dict[str, str]) -> StackFile:
-    """The stack file as the runtime sees it after decryption: ``secrets`` replace the placeholders."""
-    sf = StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml")
-    config = dict(sf.config)
-    keys = set(sf.secret_keys)
-    for key, value in secrets.items():
-        config[f"{PROJECT}:{key}"] = value
-        keys.add(f"{PROJECT}:{key}")
-    return StackFile(sf.path, sf.label, config, tuple(sorted(keys)))
+# --------------------------------------------------------------------------- helpers
 
 
 def parse(sf: StackFile) -> StackConfig:
@@ -179,7 +91,16 @@ def token_auth(doc: dict) -> dict:
 
 
 def kubernetes_backend(doc: dict) -> dict:
-    return set_path(doc, "model-platform:airflow.backend", "kubernetes-secret")
+    """Self-hosted Airflow: the Secret instead of Secrets Manager, the DAG as a ConfigMap instead of MWAA's bucket."""
+    set_path(doc, "model-platform:airflow.backend", "kubernetes-secret")
+    doc["config"]["model-platform:airflow"]["dags"].pop("bucket", None)
+    return doc
+
+
+def add_connections(doc: dict, connections: dict) -> dict:
+    """``connections`` beside the stack's own (the GitHub connection of the release stays)."""
+    doc["config"]["model-platform:airflow"].setdefault("connections", {}).update(connections)
+    return doc
 
 
 def sm_connection(declared: Declared, cfg: StackConfig, conn_id: str, Connection) -> Any:
@@ -231,9 +152,8 @@ def test_aws_connection_without_role_uses_the_environment_credentials(Connection
 
 def test_extra_connections_come_from_config_with_password_from_a_secure_key(Connection):
     doc = stack_doc("staging")
-    set_path(
+    add_connections(
         doc,
-        "model-platform:airflow.connections",
         {
             "feature_store": {
                 "connType": "postgres",
@@ -246,7 +166,7 @@ def test_extra_connections_come_from_config_with_password_from_a_secure_key(Conn
             "slack_alerts": {"connType": "http", "host": "https://hooks.example.com", "extra": {"timeout": 10}},
         },
     )
-    cfg = cfg_of(doc, databricksClientSecret=CLIENT_SECRET, featureStorePassword=WAREHOUSE_PASSWORD)
+    cfg = cfg_of(doc, databricksClientSecret=CLIENT_SECRET, featureStorePassword=WAREHOUSE_PASSWORD, githubReleaseToken=GITHUB_TOKEN)
     declared = declare_airflow(cfg)
     pg = sm_connection(declared, cfg, "feature_store", Connection)
     assert (pg.conn_type, pg.host, pg.port, pg.login, pg.schema) == ("postgres", "db.internal", 5432, "airflow", "features")
@@ -254,6 +174,24 @@ def test_extra_connections_come_from_config_with_password_from_a_secure_key(Conn
     http = sm_connection(declared, cfg, "slack_alerts", Connection)
     assert (http.conn_type, http.host, http.password) == ("http", "https://hooks.example.com", None)
     assert http.extra_dejson == {"timeout": 10}
+
+
+def test_the_release_connection_holds_the_github_token_as_its_password(Connection):
+    """The training DAG opens the release pull request with this connection: GitHub's API as host, the token as password."""
+    cfg = cfg_of(stack_doc("staging"), "staging", databricksClientSecret=CLIENT_SECRET, githubReleaseToken=GITHUB_TOKEN)
+    assert cfg.airflow.release is not None
+    conn = sm_connection(declare_airflow(cfg), cfg, cfg.airflow.release.conn_id, Connection)
+    assert (conn.conn_type, conn.host, conn.password) == ("http", "https://api.github.com", GITHUB_TOKEN)
+    assert not conn.login
+
+
+def test_prod_opens_no_release_pull_request_and_holds_no_github_token():
+    """Prod serves only what `modelctl promote` brings from staging: its DAG trains and checks, nothing more."""
+    cfg = cfg_of(stack_doc("prod"), "prod", databricksClientSecret=CLIENT_SECRET)
+    assert cfg.airflow.release is None
+    assert "githubReleaseToken" not in json.dumps(stack_doc("prod"))
+    names = {name for (_, name) in declare_airflow(cfg).inputs}
+    assert not any("github" in n for n in names), names
 
 
 PROD_KEY = "arn:aws:kms:eu-west-2:444455556666:key/1b2c3d4e-0000-4f5a-9b6c-7d8e9f0a1b2c"
@@ -365,33 +303,16 @@ def test_variables_carry_each_models_job_id_served_version_bundle_uri_and_bucket
         for kind, (variable, value) in expected.items():
             assert secrets[f"variable-{model}-{kind}"]["name"] == f"airflow/variables/{variable}"
             assert reveal(versions[f"variable-{model}-{kind}"]["secretString"]) == value
-    assert len(secrets) == 2 * len(expected) + 2, "no schedule variables: staging's models have no schedule"
+    connections = [name for name in secrets if name.startswith("connection-")]
+    assert len(secrets) == 2 * len(expected) + len(connections), "four variables per model, nothing else"
 
 
-def schedule_variables(doc: dict, stack: str) -> dict[str, str]:
-    declared = declare_airflow(cfg_of(doc, stack), bucket="the-bundles")
-    secrets, versions = declared.of_type(SM_SECRET), declared.of_type(SM_VERSION)
-    return {
-        secrets[name]["name"]: reveal(versions[name]["secretString"])
-        for name in secrets
-        if name.endswith(("-schedule", "-timezone"))
-    }
-
-
-def test_when_airflow_schedules_the_dag_reads_the_cron_and_timezone_from_variables():
-    schedule = stack_doc("prod")["config"]["model-platform:models"]["days-to-sell"]["training"]["schedule"]
-    assert schedule["runBy"] == "airflow"
-    assert schedule_variables(stack_doc("prod"), "prod") == {
-        "airflow/variables/days_to_sell_schedule": schedule["cron"],
-        "airflow/variables/days_to_sell_timezone": schedule["timezone"],
-    }
-
-
-def test_no_schedule_variables_when_databricks_schedules_or_nobody_does():
-    quartz = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
-    doc = set_path(stack_doc("prod"), "model-platform:models.days-to-sell.training.schedule", quartz)
-    assert schedule_variables(doc, "prod") == {}
-    assert schedule_variables(stack_doc("staging"), "staging") == {}
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_no_schedule_variables_the_dag_manifest_holds_the_schedule(stack):
+    """The scheduler parses the DAG file every few seconds: a variable there would be a Secrets Manager call each time."""
+    doc = stack_doc(stack)
+    names = [secret["name"] for secret in declare_airflow(cfg_of(doc, stack), bucket="the-bundles").of_type(SM_SECRET).values()]
+    assert not [n for n in names if n.endswith(("_schedule", "_timezone"))], names
 
 
 @pytest.fixture(scope="module")
@@ -456,7 +377,7 @@ def test_kubernetes_secret_backend_serves_connections_and_variables_through_airf
 
 def test_kubernetes_backend_refuses_conn_ids_airflow_could_not_look_up():
     doc = kubernetes_backend(stack_doc("staging"))
-    set_path(doc, "model-platform:airflow.connections", {"feature-store": {"connType": "postgres"}})
+    add_connections(doc, {"feature-store": {"connType": "postgres"}})
     with pytest.raises(ConfigError) as info:
         plan_doc(doc, "staging")
     assert any(p.startswith("model-platform:airflow.connections.feature-store:") for p in info.value.problems)
@@ -468,10 +389,12 @@ def test_kubernetes_backend_refuses_conn_ids_airflow_could_not_look_up():
 @pytest.mark.parametrize("backend", ["secrets-manager", "kubernetes-secret"])
 @pytest.mark.parametrize("auth", ["oauth-m2m", "token"])
 def test_credentials_never_appear_in_the_plan(backend, auth):
-    doc = set_path(stack_doc("staging"), "model-platform:airflow.backend", backend)
+    doc = stack_doc("staging")
+    if backend == "kubernetes-secret":
+        kubernetes_backend(doc)
     feature_store = {"connType": "postgres", "passwordKey": "featureStorePassword"}
-    set_path(doc, "model-platform:airflow.connections", {"feature_store": feature_store})
-    secrets = {"featureStorePassword": WAREHOUSE_PASSWORD}
+    add_connections(doc, {"feature_store": feature_store})
+    secrets = {"featureStorePassword": WAREHOUSE_PASSWORD, "githubReleaseToken": GITHUB_TOKEN}
     if auth == "token":
         token_auth(doc)
         secrets["databricksToken"] = TOKEN
@@ -484,10 +407,10 @@ def test_credentials_never_appear_in_the_plan(backend, auth):
     if backend == "secrets-manager":
         assert plan.get(SM_VERSION, "connection-databricks_default").to_json()["inputs"]["secretString"] == SECRET_PLACEHOLDER
     else:
+        # The map holds the training jobs' ids, which Databricks assigns on create: in a plan of a new
+        # stack the whole (secret) map is unknown, as in `pulumi preview`; its values are never shown.
         (secret,) = plan.by_type(K8S_SECRET)
-        string_data = secret.to_json()["inputs"]["stringData"]
-        assert "AIRFLOW_CONN_DATABRICKS_DEFAULT" in string_data, "the Secret's keys stay readable"
-        assert set(string_data.values()) == {SECRET_PLACEHOLDER}
+        assert secret.to_json()["inputs"]["stringData"] == SECRET_PLACEHOLDER
 
 
 @pytest.mark.parametrize(
@@ -509,7 +432,7 @@ def test_a_plain_text_credential_in_a_stack_file_is_refused(key, value):
 def test_a_password_written_into_a_connection_is_refused():
     doc = stack_doc("staging")
     feature_store = {"connType": "postgres", "password": WAREHOUSE_PASSWORD}
-    set_path(doc, "model-platform:airflow.connections", {"feature_store": feature_store})
+    add_connections(doc, {"feature_store": feature_store})
     set_path(doc, "model-platform:airflow.connections.slack_alerts", {"connType": "http", "extra": {"auth": {"token": "xoxb-1"}}})
     with pytest.raises(ConfigError) as info:
         plan_doc(doc, "staging")

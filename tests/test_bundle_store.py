@@ -18,7 +18,7 @@ from infra.components.iam_documents import PolicyDocument, Principal, Statement
 from infra.config import PROJECT
 from infra.layout import bundle_keys, model_prefix, released_document
 from infra.naming import service_account_name
-from modelctl.engine import Plan, PlannedResource
+from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from modelctl.tree import format_tree
 from tests.conftest import del_path, plan_doc, set_path, stack_doc, with_models
 
@@ -196,7 +196,10 @@ def test_prod_encrypts_with_a_key_it_creates_rotated_and_with_a_bucket_key(real_
     assert key.inputs["enableKeyRotation"] is True
     rule = sse_rule(plan)
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms:")
+    # The key's ARN is assigned when KMS creates the key: unknown in a plan, and taken from this key.
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == UNKNOWN_PLACEHOLDER
+    encryption = only(plan, ENCRYPTION)
+    assert key.urn in encryption.property_dependencies["rules"]
     assert rule["bucketKeyEnabled"] is True
 
 
@@ -408,7 +411,9 @@ def test_kms_permissions_exist_exactly_when_kms_is_used(real_plan, stack):
     writer_kms = kms_statements(doc_of(only(plan, MANAGED_POLICY)))
     assert bool(reader_kms) == uses_kms and bool(writer_kms) == uses_kms
     if uses_kms:
-        key_arn = sse_rule(plan)["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
+        # Policy documents keep the known parts of the key's ARN; the key id is the hole KMS fills on create.
+        account = cfg_value(stack, "aws")["accountId"]
+        key_arn = f"arn:aws:kms:{cfg_value(stack, 'aws')['region']}:{account}:key/{UNKNOWN_PLACEHOLDER}"
         assert {a for s in reader_kms for a in as_list(s["Action"])} == {"kms:Decrypt"}
         assert {a for s in writer_kms for a in as_list(s["Action"])} == {"kms:Decrypt", "kms:GenerateDataKey"}
         region = cfg_value(stack, "aws")["region"]
@@ -550,7 +555,13 @@ def test_removing_a_model_removes_its_reader_but_never_touches_the_bucket():
     assert {r.name for r in one.by_type(READER)} == {f"{TWO_MODELS[0]}-reader"}
     # Bundles are never Pulumi resources, so nothing a version holds in S3 can be deleted by a config change:
     # the stack's only objects are the models' released.json.
-    objects = [r for r in two.resources if r.type.startswith("aws:s3/bucketObject") or r.type.startswith("aws:s3/object")]
+    bundle_bucket = only(two, BUCKET).inputs["bucket"]
+    objects = [
+        r
+        for r in two.resources
+        if (r.type.startswith("aws:s3/bucketObject") or r.type.startswith("aws:s3/object"))
+        and r.inputs["bucket"] == bundle_bucket
+    ]
     assert sorted(r.inputs["key"] for r in objects) == sorted(f"{m}/released.json" for m in TWO_MODELS)
 
 

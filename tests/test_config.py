@@ -134,8 +134,8 @@ def test_all_errors_are_reported_at_once():
         ("model-platform:databricks.auth", "token", "databricksToken: is required"),
         ("model-platform:airflow.backend", "vault", "Input should be"),
         ("model-platform:airflow.recoveryWindowDays", 3, "is not 0 or 7..30"),
-        ("model-platform:airflow.connections", {"slack": {"connType": "slack", "extra": {"token": "xoxb"}}}, "is a credential"),
-        ("model-platform:airflow.connections", {"slack": {"connType": "slack", "passwordKey": "slackToken"}}, "not a secure key"),
+        ("model-platform:airflow.connections.slack", {"connType": "slack", "extra": {"token": "xoxb"}}, "is a credential"),
+        ("model-platform:airflow.connections.slack", {"connType": "slack", "passwordKey": "slackToken"}, "not a secure key"),
         ("model-platform:kubernetes.version", "1.27", "older than the oldest supported"),
         ("model-platform:kubernetes.version", "1.29", None),
         ("model-platform:kubernetes.oidcProviderArn", "arn:aws:iam::1:role/x", "does not match"),
@@ -247,7 +247,7 @@ def test_credential_inside_structured_config_is_refused():
 
 
 def test_secure_key_named_by_password_key_is_accepted():
-    doc = set_path(stack_doc("staging"), "model-platform:airflow.connections", {"slack": {"connType": "slack", "passwordKey": "slackToken"}})
+    doc = set_path(stack_doc("staging"), "model-platform:airflow.connections.slack", {"connType": "slack", "passwordKey": "slackToken"})
     doc["config"]["model-platform:slackToken"] = {"secure": "v1:abc"}
     cfg = parse(doc)
     assert cfg.extra_secrets["slackToken"].reveal() == "[secret]"
@@ -377,7 +377,7 @@ def test_a_block_reports_every_problem_it_has():
 
 def test_every_problem_of_a_model_is_reported():
     doc = set_path(stack_doc("staging"), f"{M}.serving.resources", {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}})
-    set_path(doc, "model-platform:airflow.connections", {"a.b": {"connType": "http"}, "aws_default": {"connType": "aws"}})
+    doc["config"]["model-platform:airflow"]["connections"].update({"a.b": {"connType": "http"}, "aws_default": {"connType": "aws"}})
     assert problems(doc) == [
         "stacks/Pulumi.staging.yaml: model-platform:airflow.connections.a.b: conn_id may hold only letters, digits, '_' and '-'",
         "stacks/Pulumi.staging.yaml: model-platform:airflow.connections.aws_default: is declared by the stack itself; "
@@ -479,9 +479,7 @@ def test_the_default_serving_image_fits_an_mleap_0_21_stack():
 
 def test_a_secure_value_inside_structured_config_is_named_with_what_to_do():
     doc = set_path(
-        stack_doc("staging"),
-        "model-platform:airflow.connections",
-        {"warehouse": {"connType": "postgres", "password": {"secure": "v1:abc"}}},
+        stack_doc("staging"), "model-platform:airflow.connections.warehouse", {"connType": "postgres", "password": {"secure": "v1:abc"}}
     )
     assert problems(doc) == [
         "stacks/Pulumi.staging.yaml: model-platform:airflow.connections.warehouse.password: is a secure value inside "
@@ -520,3 +518,101 @@ def test_values_that_would_break_the_program_or_ci_are_refused(path, value, expe
         return
     found = problems(doc)
     assert any(path in p and expected in p for p in found), found
+
+
+# --------------------------------------------------------------------------- airflow: the training DAG and its release
+
+A = "model-platform:airflow"
+
+
+def airflow_of(doc: dict) -> dict:
+    return doc["config"][A]
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        pytest.param(
+            lambda a: a["dags"].pop("bucket"),
+            f"{A}.dags.bucket: is required with the secrets-manager backend (MWAA): the S3 bucket of the MWAA environment",
+            id="mwaa-needs-its-bucket",
+        ),
+        pytest.param(
+            lambda a: a.update(backend="kubernetes-secret"),
+            f"{A}.dags.bucket: applies to MWAA (backend secrets-manager) only",
+            id="no-bucket-with-a-configmap",
+        ),
+        pytest.param(
+            lambda a: a["dags"].update(folder="dags/../other"),
+            f"{A}.dags.folder: 'dags/../other' has a '.' or '..' segment",
+            id="folder-without-dot-segments",
+        ),
+        pytest.param(
+            lambda a: a.pop("dags"),
+            f"{A}.release: opens pull requests from the training DAG the stack delivers: set airflow.dags too",
+            id="release-needs-the-dag",
+        ),
+        pytest.param(
+            lambda a: a["connections"].pop("github_release"),
+            f"{A}.release.connId: 'github_release' is not a connection of airflow.connections: declare it under "
+            "airflow.connections.github_release with connType http",
+            id="connection-declared",
+        ),
+        pytest.param(
+            lambda a: a["connections"]["github_release"].pop("passwordKey"),
+            f"{A}.release.connId: 'github_release' has no passwordKey: the GitHub token is the connection's password, "
+            "read from the secure key passwordKey names",
+            id="token-in-a-secure-key",
+        ),
+        pytest.param(
+            lambda a: a["connections"]["github_release"].update(connType="postgres"),
+            f"{A}.release.connId: 'github_release' has connType 'postgres'; the release step calls the GitHub REST API "
+            "through an http or github connection",
+            id="http-connection",
+        ),
+        pytest.param(
+            lambda a: a["release"].update(stackFile="stacks/Pulumi.staging.json"),
+            f"{A}.release.stackFile: 'stacks/Pulumi.staging.json' is not a stack file",
+            id="stack-file-is-yaml",
+        ),
+        pytest.param(
+            lambda a: a["release"].update(repository="https://github.com/acme/model-platform"),
+            f"{A}.release.repository: 'https://github.com/acme/model-platform' does not match",
+            id="repository-is-owner-slash-name",
+        ),
+    ],
+)
+def test_the_dag_delivery_and_release_blocks_are_checked(edit, expected):
+    doc = stack_doc("staging")
+    edit(airflow_of(doc))
+    found = problems(doc)
+    assert any(p.startswith(f"stacks/Pulumi.staging.yaml: {expected}") for p in found), found
+
+
+def test_a_configmap_delivery_needs_no_bucket():
+    doc = stack_doc("staging")
+    airflow = airflow_of(doc)
+    airflow["backend"] = "kubernetes-secret"
+    del airflow["dags"]["bucket"]
+    assert parse(doc).airflow.dags.config_map == "model-platform-dags"
+
+
+def test_an_airflow_schedule_needs_the_dag_the_stack_delivers():
+    doc = stack_doc("prod")
+    airflow = airflow_of(doc)
+    del airflow["dags"]
+    assert problems(doc, "prod") == [
+        "stacks/Pulumi.prod.yaml: model-platform:models.days-to-sell.training.schedule.runBy: is airflow, so the model's "
+        "training DAG runs on this schedule, but the stack delivers no DAG: set airflow.dags (where the DAG goes), or "
+        "runBy: databricks with a Quartz cron"
+    ]
+    quartz = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
+    parse(set_path(doc, "model-platform:models.days-to-sell.training.schedule", quartz), "prod")
+
+
+def test_a_stack_without_a_dag_or_release_is_valid():
+    doc = stack_doc("staging")
+    airflow = airflow_of(doc)
+    del airflow["dags"], airflow["release"]
+    cfg = parse(doc)
+    assert cfg.airflow.dags is None and cfg.airflow.release is None

@@ -23,7 +23,7 @@ def test_from_text_reads_a_committed_stack_file_like_load():
     assert from_text == loaded
     assert from_text.config["aws:region"] == "eu-west-2"
     assert from_text.config["model-platform:databricksClientSecret"] == SECRET_PLACEHOLDER
-    assert from_text.secret_keys == ("model-platform:databricksClientSecret",)
+    assert from_text.secret_keys == ("model-platform:databricksClientSecret", "model-platform:githubReleaseToken")
     assert list(from_text.stack_config().models) == ["days-to-sell"]
 
 

@@ -14,7 +14,7 @@ Two backends, chosen by ``airflow.backend``:
     change keep the old values until they restart.
 
 Connection values carry credentials, so each is a Pulumi secret from the
-moment it is built. Variable values (job ids, versions, bundle URIs, schedules) are not
+moment it is built. Variable values (job ids, versions, bundle URIs, the bucket) are not
 credentials, but both providers store a secret's whole payload as a Pulumi
 secret, so plans show them redacted too; ``modelVersions`` and
 ``trainingJobIds`` are the readable stack outputs. The contents are described
@@ -28,9 +28,7 @@ fails with "... is scheduled for deletion". Either bring the old secret back
 (``pulumi import aws:secretsmanager/secret:Secret <logical name> <secret ARN>``
 with ``--parent`` and ``--provider`` set to the URNs of the ``airflow``
 component and the ``aws`` provider, listed by ``pulumi stack --show-urns``;
-logical names are ``connection-<conn_id>`` and ``variable-<model>-<kind>``; the
-schedule variables come and go with an Airflow schedule, ``training.schedule``
-with ``runBy: airflow``),
+logical names are ``connection-<conn_id>`` and ``variable-<model>-<kind>``),
 then ``pulumi up`` writes the new value; or, when the old value is of no
 use, delete it for good (``aws secretsmanager delete-secret --secret-id NAME
 --force-delete-without-recovery``) and ``pulumi up``.
@@ -47,7 +45,6 @@ import pulumi_kubernetes as k8s
 
 from infra.components.airflow_connections import (
     AirflowConnection,
-    airflow_schedule,
     configuration_options,
     model_variable_names,
     secret_name,
@@ -85,7 +82,8 @@ class AirflowVariable:
 def model_variables(
     cfg: StackConfig, bucket_name: pulumi.Input[str], job_ids: dict[str, pulumi.Output[str]]
 ) -> list[AirflowVariable]:
-    """Per model: the training job id, the served version and bundle URI, the bucket, and the Airflow schedule."""
+    """Per model: the training job id, the served version and bundle URI, and the bucket (the schedule is the DAG
+    manifest's, infra/components/dag_files.py)."""
     variables: list[AirflowVariable] = []
     bucket = pulumi.Output.from_input(bucket_name)
     for model, model_cfg in cfg.models.items():
@@ -97,13 +95,6 @@ def model_variables(
             AirflowVariable(names.bundle_uri, bucket.apply(keys.uri), model, "bundle-uri"),
             AirflowVariable(names.bundle_bucket, bucket, model, "bundle-bucket"),
         ]
-        schedule = airflow_schedule(cfg, model)
-        if schedule is not None:
-            cron, timezone = schedule
-            variables += [
-                AirflowVariable(names.schedule, cron, model, "schedule"),
-                AirflowVariable(names.timezone, timezone, model, "timezone"),
-            ]
     return variables
 
 

@@ -23,10 +23,13 @@ environment variable names too:
 ``<model>_version``           the model version the stack serves (each training run writes a new one)
 ``<model>_bundle_uri``        ``s3://<bucket>/<model>/<version>/bundle.zip`` of the served version
 ``<model>_bundle_bucket``     the bundle store's bucket name (where runs publish, ``<model>/released.json``)
-``<model>_schedule``          the 5-field cron the DAG runs on, and
-``<model>_timezone``          its timezone: both only when Airflow schedules the model's training
-                              (``training.schedule`` with ``runBy: airflow``); absent otherwise, and the
-                              DAG then has no schedule (``schedule=None``)
+
+The DAG reads them in its tasks, at run time. Its schedule is no variable: the
+scheduler needs it each time it parses the DAG file (every 30 seconds or so),
+and a variable there would be a Secrets Manager call per model per parse. The
+stack writes the schedule into the DAG's manifest instead
+(infra/components/dag_files.py), beside the DAG file, so a parse reads a local
+file and a schedule change reaches the DAG with the next ``pulumi up``.
 """
 
 from __future__ import annotations
@@ -145,8 +148,6 @@ class ModelVariableNames:
     version: str
     bundle_uri: str
     bundle_bucket: str
-    schedule: str
-    timezone: str
 
 
 def model_variable_names(model: str) -> ModelVariableNames:
@@ -156,8 +157,6 @@ def model_variable_names(model: str) -> ModelVariableNames:
         f"{stem}_version",
         f"{stem}_bundle_uri",
         f"{stem}_bundle_bucket",
-        f"{stem}_schedule",
-        f"{stem}_timezone",
     )
 
 

@@ -2,7 +2,8 @@
 
 A release is the pair: the version (a training run's, e.g. ``2026-12-02-884422123``,
 or any valid version name such as ``1.5.0``) and the sha256 of its bundle. The
-training DAG's last task runs it with the version the run wrote; its output is
+training DAG's last task applies the same edit (modelctl/pin_edit.py) with the
+version the run wrote, on a branch of the repository; either way the output is
 a two-line change to ``stacks/Pulumi.<stack>.yaml`` that a human reviews and CI
 deploys. With ``--from-s3`` the digest comes from the version's sealed
 ``bundle.zip.sha256`` in the bundle store, after checking that the version is
@@ -16,7 +17,7 @@ import sys
 
 from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
 from modelctl.stack_edit import BundlePin, InvalidPin, PinConflict, StackDocument, plan_pin_change
-from modelctl.stacks import resolve_stack
+from modelctl.stacks import UsageError, resolve_stack
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             new = BundlePin.from_cli(args.version, args.sha256)
     except InvalidPin as exc:
-        raise exc.at(ref.label, args.model) from None
+        raise UsageError(str(exc.at(ref.label, args.model))) from None
     except BundleCheckError as exc:
         print(f"modelctl: release refused: {exc}", file=sys.stderr)
         return EXIT_FAILED
