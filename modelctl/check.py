@@ -9,9 +9,21 @@ config (reconciled as the CLI reconciles it: policy defaults, then ``all``,
 then per-policy entries, validated against each policy's schema),
 ConfigureStack, Analyze for every resource and AnalyzeStack once. Secret
 inputs travel as Pulumi secret values; their real value is never known here.
+The plan is a preview of a new stack: an input known only after deployment
+(the id of a resource created in the same update) travels as the engine's
+unknown sentinel, as the CLI sends it, and the pack's rules judge around it.
 
-One deliberate difference: a policy name or setting the pack does not know
-is a config error here, where the CLI would silently ignore the typo.
+Two deliberate differences:
+
+* a policy name or setting the pack does not know is a config error here,
+  where the CLI would silently ignore the typo;
+* a document the program builds around a value the cloud assigns on create
+  (an IAM policy naming the KMS key the stack creates) is sent as its text
+  with that part written ``[unknown]`` (``modelctl.preview_state``), where
+  the CLI previewing a new stack sends the whole document as unknown, and
+  pulumi_policy would then report every rule reading it as unable to run.
+  The text is exact but for the hole, so the rules judge what a preview of
+  the deployed stack judges: its actions, resources and conditions.
 """
 
 from __future__ import annotations
@@ -169,8 +181,9 @@ def wire_value(value: Any) -> Any:
     """A planned input as the engine marshals it for an analyzer.
 
     Secrets travel as secret values; a value known only after deployment as
-    the engine's unknown sentinel, which pulumi_policy turns into "can't run
-    policy during preview" instead of judging a placeholder string.
+    the engine's unknown sentinel (``04da6b54-...``, what the CLI sends for an
+    unknown string), which a rule must read around rather than judge a
+    placeholder string. Text with an unknown part stays text (module doc).
     """
     if isinstance(value, Secret):
         return {SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": SECRET_PLACEHOLDER}

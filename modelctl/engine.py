@@ -15,13 +15,13 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Collection, Optional
 
 from infra.config import PROJECT
 from infra.stack_source import SECRET_PLACEHOLDER, STACK_FILE_LABEL, StackFile
+from modelctl.preview_state import UNKNOWN_PLACEHOLDER  # noqa: F401 - how plans record an unknown value
+from modelctl.preview_state import StackCloud, partition_of, preview_state
 
-#: How a value only known after deployment is recorded (and printed).
-UNKNOWN_PLACEHOLDER = "[unknown]"
 #: Key of the fingerprints of secret values; shared with a ``modelctl plan`` subprocess so both sides compare.
 FINGERPRINT_KEY_ENV = "MODELCTL_FINGERPRINT_KEY"
 #: How ``Plan.to_json(full=True)`` writes a secret: ``{SECRET_JSON_KEY: fingerprint}``.
@@ -91,6 +91,8 @@ class PlannedResource:
     #: URNs each input depends on (what the engine hands policy packs), and all dependencies.
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
+    #: URNs the resource had before (``aliases``): Pulumi moves such a resource instead of replacing it.
+    aliases: list[str] = field(default_factory=list)
 
     def to_json(self, full: bool = False) -> dict[str, Any]:
         """The ``plan --json`` entry; ``full`` adds options and dependencies, and secrets' fingerprints."""
@@ -104,6 +106,7 @@ class PlannedResource:
             "options": _encode_secrets(self.options),
             "propertyDependencies": self.property_dependencies,
             "dependencies": self.dependencies,
+            "aliases": self.aliases,
         }
 
     @classmethod
@@ -120,6 +123,7 @@ class PlannedResource:
             options=_decode_secrets(doc.get("options") or {}, bare_placeholder=False),
             property_dependencies=dict(doc.get("propertyDependencies") or {}),
             dependencies=list(doc.get("dependencies") or []),
+            aliases=list(doc.get("aliases") or []),
         )
 
 
@@ -207,33 +211,37 @@ def _decode_secrets(value: Any, bare_placeholder: bool) -> Any:
     return value
 
 
-def _clean(value: Any) -> Any:
-    """Replace the SDK's wrapped secrets and unknowns in mock inputs."""
+def _clean(value: Any, assigned: Collection[str] = ()) -> Any:
+    """Replace the SDK's wrapped secrets and unknowns in mock inputs.
+
+    ``assigned`` are the values providers assign on create (ARNs with a hole,
+    see ``modelctl.preview_state``): used whole, such a value is unknown.
+    """
     from pulumi.output import Unknown
     from pulumi.runtime import rpc
 
     if rpc.is_rpc_secret(value):
         # Keep a secret map's or list's shape (a Secret's keys are not secret), redact its values.
-        inner = _clean(rpc.unwrap_rpc_secret(value))
+        inner = _clean(rpc.unwrap_rpc_secret(value), assigned)
         if isinstance(inner, dict):
             return {k: Secret(fingerprint(v)) for k, v in inner.items()}
         if isinstance(inner, list):
             return [Secret(fingerprint(v)) for v in inner]
         return Secret(fingerprint(inner))
-    if isinstance(value, Unknown):
+    if isinstance(value, Unknown) or (isinstance(value, str) and value in assigned):
         return UNKNOWN_PLACEHOLDER
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the wire format carries every number as a double
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: _clean(v, assigned) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [_clean(v, assigned) for v in value]
     if hasattr(value, "urn") and hasattr(value, "id"):  # a resource reference
         return "[resource]"
     return value
 
 
-# --------------------------------------------------------------------------- fake cloud outputs
+# --------------------------------------------------------------------------- fake data sources
 
 _DEFAULT_ACCOUNT = "123456789012"
 
@@ -242,47 +250,13 @@ def _fake_id(type_: str, name: str) -> str:
     return hashlib.sha256(f"{type_}::{name}".encode()).hexdigest()[:12]
 
 
-def _computed_outputs(type_: str, name: str, inputs: dict[str, Any], region: str, account: str) -> dict[str, Any]:
-    """Plausible provider-computed outputs, so later inputs that use them read sensibly."""
-    state = dict(inputs)
-    fid = _fake_id(type_, name)
-    if type_ == "aws:s3/bucket:Bucket":
-        bucket = inputs.get("bucket") or f"{name}-{fid}"
-        state.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", id=bucket)
-    elif type_.startswith("aws:iam/"):
-        kind = type_.split(":")[-1]
-        physical = inputs.get("name") or f"{name}-{fid}"
-        path = {"Role": "role", "Policy": "policy", "InstanceProfile": "instance-profile"}.get(kind)
-        if path:
-            state.update(arn=f"arn:aws:iam::{account}:{path}/{physical}", name=physical)
-    elif type_ == "aws:kms/key:Key":
-        state.update(arn=f"arn:aws:kms:{region}:{account}:key/{fid}", keyId=fid)
-    elif type_ == "aws:secretsmanager/secret:Secret":
-        physical = inputs.get("name") or name
-        state.update(arn=f"arn:aws:secretsmanager:{region}:{account}:secret:{physical}-{fid[:6]}")
-    elif type_.startswith("aws:"):
-        state.setdefault("arn", f"arn:aws:mock:{region}:{account}:{name}")
-    elif type_.startswith("databricks:"):
-        state.setdefault("url", f"https://mock.cloud.databricks.com/{name}")
-    return state
-
-
-def _partition(region: str) -> tuple[str, str]:
-    """The AWS partition of a region and its DNS suffix."""
-    if region.startswith("cn-"):
-        return "aws-cn", "amazonaws.com.cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov", "amazonaws.com"
-    return "aws", "amazonaws.com"
-
-
 def _invoke_result(token: str, args: dict[str, Any], region: str, account: str) -> dict[str, Any]:
     """Plausible data-source results for the invokes the program makes.
 
     An invoke not faked here is a PlanError: an empty result would let the
     program build ARNs and names out of missing values without anyone noticing.
     """
-    partition, dns_suffix = _partition(region)
+    partition, dns_suffix = partition_of(region)
     if token == "aws:eks/getCluster:getCluster":
         name = args.get("name", "cluster")
         fid = _fake_id(token, name).upper()
@@ -317,33 +291,38 @@ def _invoke_result(token: str, args: dict[str, Any], region: str, account: str) 
 
 
 class _RecordingMocks:
-    """Pulumi ``Mocks``: fakes provider outputs; the monitor below records registrations.
+    """Pulumi ``Mocks``: answers as providers answer a preview; the monitor below records registrations.
+
+    A custom resource gets no id and only its preview state
+    (``modelctl.preview_state``): what the cloud assigns on create stays
+    unknown, as in ``pulumi preview`` of a new stack.
 
     ``failures`` keeps the invokes it could not fake: the SDK may wrap or
     swallow an exception raised inside a mock, the plan must still fail.
     """
 
-    def __init__(self, region: str, account: str):
+    def __init__(self, cloud: StackCloud):
         import pulumi
 
         failures: list[PlanError] = []
         self.failures = failures
+        assigned: set[str] = set()
+        #: Values providers assign on create, handed out as ARNs with a hole (see ``preview_state``).
+        self.assigned = assigned
 
         class _M(pulumi.runtime.Mocks):
             def new_resource(inner, args):  # noqa: N805
                 inputs = args.inputs
                 if args.typ.startswith("pulumi:providers:"):
                     return f"{args.name}-provider-id", {}
-                state = _computed_outputs(args.typ, args.name, inputs, region, account)
-                if args.typ.startswith("databricks:"):
-                    rid = str(int(_fake_id(args.typ, args.name), 16) % 10**12)
-                else:
-                    rid = state.get("id") or f"{args.name}-{_fake_id(args.typ, args.name)}"
-                return rid, state
+                state = preview_state(args.typ, inputs, cloud)
+                assigned.update(state.assigned)
+                # An empty id is unknown to the SDK during a preview, like the id of a resource not yet created.
+                return "", state.outputs
 
             def call(inner, args):  # noqa: N805
                 try:
-                    return _invoke_result(args.token, args.args, region, account)
+                    return _invoke_result(args.token, args.args, cloud.region, cloud.account)
                 except PlanError as exc:
                     failures.append(exc)
                     raise
@@ -351,7 +330,7 @@ class _RecordingMocks:
         self.mocks = _M()
 
 
-def _recording_monitor(mocks: Any, sink: list[PlannedResource]) -> Any:
+def _recording_monitor(mocks: Any, sink: list[PlannedResource], assigned: Collection[str]) -> Any:
     from pulumi.runtime import rpc
     from pulumi.runtime.mocks import MockMonitor
 
@@ -359,7 +338,7 @@ def _recording_monitor(mocks: Any, sink: list[PlannedResource]) -> Any:
         def RegisterResource(self, request):  # noqa: N802 - gRPC method name
             response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
-                inputs = _clean(rpc.deserialize_properties(request.object))
+                inputs = _clean(rpc.deserialize_properties(request.object), assigned)
                 options: dict[str, Any] = {}
                 if request.protect:
                     options["protect"] = True
@@ -382,11 +361,31 @@ def _recording_monitor(mocks: Any, sink: list[PlannedResource]) -> Any:
                             key: sorted(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
                         },
                         dependencies=sorted(request.dependencies),
+                        aliases=_alias_urns(request),
                     )
                 )
             return response
 
     return RecordingMonitor(mocks)
+
+
+def _alias_urns(request: Any) -> list[str]:
+    """The URNs a registration's aliases name, each spec completed from the resource as the engine does."""
+    from pulumi.runtime.settings import get_project, get_stack
+
+    urns = set(request.aliasURNs)
+    for alias in request.aliases:
+        if alias.urn:
+            urns.add(alias.urn)
+            continue
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        type_ = spec.type or request.type
+        if parent:
+            type_ = parent.split("::")[2].split("$")[-1] + "$" + type_  # a child's URN carries its parent's type
+        stack, project = spec.stack or get_stack(), spec.project or get_project()
+        urns.add(f"urn:pulumi:{stack}::{project}::{type_}::{spec.name or request.name}")
+    return sorted(urns)
 
 
 def plan_stack_file(stack_file: StackFile, stack: str, program: Optional[Callable[[], None]] = None) -> Plan:
@@ -409,12 +408,12 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
 
     _ensure_loop()
     STACK_FILE_LABEL.set(stack_file.label)
-    region, account = _region_and_account(stack_file)
+    cloud = _stack_cloud(stack_file)
     recorded: list[PlannedResource] = []
-    recording = _RecordingMocks(region, account)
+    recording = _RecordingMocks(cloud)
     mocks = recording.mocks
     pulumi.runtime.set_all_config(dict(stack_file.config), list(stack_file.secret_keys))
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=_recording_monitor(mocks, recorded))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=_recording_monitor(mocks, recorded, recording.assigned))
     try:
         _sync_await(run_pulumi_func(program))
     except Exception:
@@ -424,7 +423,7 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
     if recording.failures:
         raise recording.failures[0]
     root = settings.get_root_resource()
-    outputs = {name: _resolve(value) for name, value in (root.outputs if root else {}).items()}
+    outputs = {name: _resolve(value, recording.assigned) for name, value in (root.outputs if root else {}).items()}
     seen: set[str] = set()
     duplicates = sorted({r.urn for r in recorded if r.urn in seen or seen.add(r.urn)})  # type: ignore[func-returns-value]
     if duplicates:
@@ -436,13 +435,16 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
     return Plan(stack=stack, resources=recorded, outputs=outputs)
 
 
-def _region_and_account(stack_file: StackFile) -> tuple[str, str]:
-    """Where the fake ARNs say resources live: the stack's typed ``aws`` block (its account, or a default).
+def _stack_cloud(stack_file: StackFile) -> StackCloud:
+    """Where resources live: the stack's typed ``aws`` block.
 
-    A ConfigError here is the one the program itself would raise, before any resource.
+    A stack that pins no account deploys to whichever account its credentials
+    reach; offline that is AWS's documentation account, 123456789012, the one
+    data sources (GetCallerIdentity) and IAM ARNs agree on. A ConfigError here
+    is the one the program itself would raise, before any resource.
     """
     aws = stack_file.stack_config().aws
-    return aws.region, aws.account_id or _DEFAULT_ACCOUNT
+    return StackCloud(region=aws.region, account=aws.account_id or _DEFAULT_ACCOUNT)
 
 
 def _ensure_loop() -> None:
@@ -458,12 +460,12 @@ def _ensure_loop() -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def _resolve(value: Any) -> Any:
+def _resolve(value: Any, assigned: Collection[str]) -> Any:
     import pulumi
     from pulumi.runtime.sync_await import _sync_await
 
     out = pulumi.Output.from_input(value)
-    resolved = _clean(_sync_await(out.future(with_unknowns=True)))
+    resolved = _clean(_sync_await(out.future(with_unknowns=True)), assigned)
     if _sync_await(out.is_secret()):
         return Secret(fingerprint(resolved))
     return resolved

@@ -38,6 +38,8 @@ def test_the_committed_stacks_have_no_mandatory_violation(capsys, stack):
     assert code == 0, out + err
     assert out.startswith(f"policy check of {stack} (model-platform@") and f"policies/{stack}.json" in out
     assert "[mandatory]" not in out
+    # The plan holds values known only after deployment (ids, the KMS key's ARN): every rule judges around them.
+    assert "during preview" not in out
 
 
 @pytest.mark.parametrize(
@@ -214,3 +216,18 @@ def test_an_organisations_required_tags_are_enforced_through_the_policy_config(c
     code, out, _ = check(capsys, str(FIXTURES / "Pulumi.prod-broken-tags.yaml"), "--policy-config", str(config))
     assert code == 1 and mandatory_policies(out) == {"aws-tags"}
     assert check(capsys, str(FIXTURES / "Pulumi.prod-broken-tags.yaml"))[0] == 0
+
+
+def test_values_known_only_after_deployment_reach_the_pack_as_the_clis_unknown_sentinel(real_plan):
+    """As `pulumi preview` of a new stack sends them: the id of a resource not created yet is the sentinel."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    from modelctl.check import WirePlan
+
+    requests = {r.name: r for r in WirePlan(real_plan("prod")).requests()}
+    assert UNKNOWN_STRING_VALUE == "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    assert requests["training-policy-users"].properties["clusterPolicyId"] == UNKNOWN_STRING_VALUE
+    assert requests["days-to-sell-training-permissions"].properties["jobId"] == UNKNOWN_STRING_VALUE
+    # A document the program builds around the key's ARN is judged; its unknown part stays marked.
+    reader = json.loads(requests["days-to-sell-reader-get"].properties["policy"])
+    assert "arn:aws:kms:eu-west-2:444455556666:key/[unknown]" in [s["Resource"] for s in reader["Statement"]]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from modelctl.cli import main
-from modelctl.diff import diff_plans, flatten, format_diff
+from modelctl.diff import PropertyChange, diff_plans, flatten, format_diff, group_changes
 from modelctl.engine import SECRET_JSON_KEY, Plan
 from tests.conftest import ROOT, plan_doc, set_path, stack_doc
 
@@ -176,7 +176,8 @@ def committed_project(repo: Path, subdir: str = "", with_code: bool = False) -> 
     shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
     shutil.copytree(ROOT / "stacks", project / "stacks")
     if with_code:
-        for package in ("infra", "modelctl"):
+        # The program's code: infra reads the DAG files it delivers from dags/.
+        for package in ("infra", "modelctl", "dags"):
             shutil.copytree(ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
     git(repo, "init", "-q")
     git(repo, "add", ".")
@@ -309,3 +310,92 @@ def test_a_stack_file_outside_the_project_is_a_usage_error(tmp_path, monkeypatch
     assert main(["diff", str(outside), "--base", "HEAD"]) == 2
 
     assert "the stack file is outside the project" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- identical changes grouped
+
+
+def test_a_training_code_bump_shows_the_package_change_once_for_all_tasks(real_plan):
+    """The same change of every task is one line (with how many), not one per task; --json keeps every path."""
+    doc = set_path(stack_doc("staging"), f"{M}.training.packageVersion", "1.5.0")
+    d = diff_plans(real_plan("staging"), plan_doc(doc, "staging"))
+    job = next(c for c in d.changed if c.type == "databricks:index/job:Job")
+    tasks = len(real_plan("staging").get("databricks:index/job:Job", "days-to-sell-training").inputs["tasks"])
+    assert len([p for p in job.properties if p.path.endswith("libraries[0].whl")]) == tasks > 1
+    text = format_diff(d, "old", "new").splitlines()
+    wheel = [line for line in text if "libraries[0].whl" in line]
+    assert wheel == [
+        "    tasks[*].libraries[0].whl: "
+        "'s3://pricing-artifacts/days-to-sell/days_to_sell-1.4.0-py3-none-any.whl' => "
+        f"'s3://pricing-artifacts/days-to-sell/days_to_sell-1.5.0-py3-none-any.whl'  (all {tasks} tasks)"
+    ]
+    as_json = [p["path"] for c in d.to_json()["changed"] for p in c["properties"] if p["path"].endswith(".whl")]
+    assert as_json == [f"tasks[{i}].libraries[0].whl" for i in range(tasks)]
+
+
+def change(path: str, old, new) -> PropertyChange:
+    return PropertyChange(path, old, new)
+
+
+@pytest.mark.parametrize(
+    "changes, lengths, expected",
+    [
+        pytest.param(
+            [change("tasks[0].x", 1, 2), change("tasks[1].x", 1, 2), change("tasks[2].x", 1, 2)],
+            {"tasks": 3},
+            [("tasks[*].x", "all 3 tasks")],
+            id="every-item",
+        ),
+        pytest.param(
+            [change("tasks[0].x", 1, 2), change("tasks[2].x", 1, 2)],
+            {"tasks": 3},
+            [("tasks[0,2].x", "2 of 3 tasks")],
+            id="some-items-by-index",
+        ),
+        pytest.param(
+            [change(f"env[{i}].value", "a", "b") for i in (0, 1, 2, 4)],
+            {"env": 5},
+            [("env[0-2,4].value", "4 of 5 env")],
+            id="index-ranges",
+        ),
+        pytest.param(
+            [change("tasks[0].x", 1, 2), change("tasks[1].x", 1, 3)],
+            {"tasks": 2},
+            [("tasks[0].x", ""), ("tasks[1].x", "")],
+            id="different-changes-stay-apart",
+        ),
+        pytest.param(
+            [change("a[0].b[0]", 1, 2), change("a[0].b[1]", 1, 2), change("a[1].b[0]", 1, 2), change("a[1].b[1]", 1, 2)],
+            {"a": 2, "a[0].b": 2, "a[1].b": 2},
+            [("a[*].b[0]", "all 2 a"), ("a[*].b[1]", "all 2 a")],
+            id="outermost-list-first",
+        ),
+        pytest.param(
+            [change("p⟨Statement[0].Effect⟩", "Allow", "Deny"), change("p⟨Statement[1].Effect⟩", "Allow", "Deny")],
+            {"p⟨Statement": 2},
+            [("p⟨Statement[*].Effect⟩", "all 2 Statement")],
+            id="inside-a-json-document",
+        ),
+    ],
+)
+def test_identical_changes_of_list_items_are_grouped_exactly(changes, lengths, expected):
+    shown = group_changes(changes, old_lengths=lengths, new_lengths=lengths)
+    assert [(s.path, s.note) for s in shown] == expected
+
+
+def test_a_list_that_grew_is_never_written_as_all_of_it():
+    changes = [change("tasks[0].x", 1, 2), change("tasks[1].x", 1, 2)]
+    shown = group_changes(changes, old_lengths={"tasks": 2}, new_lengths={"tasks": 3})
+    assert [(s.path, s.note) for s in shown] == [("tasks[0,1].x", "2 of 3 tasks")]
+
+
+def test_diff_text_spells_values_as_json_not_python():
+    d = diff_plans(
+        Plan("a", [], {"kmsKeyArn": None, "flag": True, "n": 2, "arn": "arn:aws:iam::1:role/" + "r" * 150}),
+        Plan("b", [], {"kmsKeyArn": "[unknown]", "flag": False, "n": 3, "arn": "arn:aws:iam::1:role/" + "s" * 150}),
+    )
+    text = format_diff(d, "a", "b")
+    assert "    kmsKeyArn: null => [unknown]" in text
+    assert "    flag: true => false" in text
+    assert f"'arn:aws:iam::1:role/{'s' * 150}'" in text, "ARNs are shown whole"
+    assert "None" not in text and "True" not in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import yaml
 
 from modelctl.cli import main
 from modelctl.stacks import UsageError, resolve_stack
+from modelctl.value_text import DOCUMENT_LIMIT, show_value
 from tests.conftest import ROOT, plan_doc, set_path, stack_doc
 
 M = "model-platform:models.days-to-sell"
@@ -228,3 +230,55 @@ def test_a_stack_file_that_is_not_utf8_is_reported(tmp_path):
     out = run_cli("plan", str(path))
     assert out.returncode == 2
     assert out.stderr == f"modelctl: {path}: not UTF-8 text\n"
+
+
+# --------------------------------------------------------------------------- how values read
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (None, "null"),
+        (True, "true"),
+        (False, "false"),
+        (2.0, "2"),
+        ({"days-to-sell": "1.4.0"}, '{"days-to-sell": "1.4.0"}'),
+        ("[unknown]", "[unknown]"),
+        ("arn:aws:iam::444455556666:role/" + "r" * 120, "arn:aws:iam::444455556666:role/" + "r" * 120),
+        ('{"a": 1}', '{"a": 1}'),
+        ('{\n  "a": 1\n}', '{"a": 1}'),
+    ],
+)
+def test_values_read_as_json_and_one_line_values_whole(value, shown):
+    assert show_value(value) == shown
+
+
+def test_a_long_json_document_is_cut_on_one_line_saying_how_much_is_left():
+    document = json.dumps({"Statement": [{"Sid": f"S{i}", "Effect": "Allow"} for i in range(20)]}, indent=2)
+    compact = json.dumps(json.loads(document))
+    shown = show_value(document)
+    assert "\n" not in shown
+    assert shown == compact[:DOCUMENT_LIMIT] + f"… [{len(compact) - DOCUMENT_LIMIT} more chars: see plan --json]"
+
+
+def test_a_text_of_several_lines_shows_its_first_line_and_what_is_left():
+    text = '"""A module."""\n\nimport os\n' + "x = 1\n" * 50
+    shown = show_value(text)
+    assert shown.startswith('"""A module."""… [') and shown.endswith("more chars: see plan --json]")
+
+
+def test_plan_text_shows_unknowns_json_spellings_and_whole_arns(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert main(["plan", "prod"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "  clusterPolicyId: [unknown]" in lines
+    assert "  kmsKeyArn: [unknown]" in lines
+    assert "    days-to-sell: arn:aws:iam::444455556666:role/model-platform-prod-days-to-sell-reader" in lines
+    assert "clusterPolicyId=[unknown]" in out and "jobId=[unknown]" in out
+    image = stack_doc("prod")["config"]["model-platform:kubernetes"]["images"]["serving"]
+    assert f"spec.template.spec.containers[0].image={image}" in out, "a digest-pinned image is shown whole"
+    assert not re.search(r"(=|: )(None|True|False)\b", out), "no Python reprs"
+    assert re.search(r"policy=\{\"Version\": .*… \[\d+ more chars: see plan --json\]", out)
+    assert main(["plan", "staging"]) == 0
+    assert "  kmsKeyArn: null" in capsys.readouterr().out.splitlines()

@@ -59,7 +59,7 @@ def test_a_stack_without_organisation_tags_passes_the_shipped_configs():
 def test_an_organisations_required_tags_come_from_the_policy_config():
     config = {"requiredTags": ["team", "cost-centre"]}
     found = violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": {**TAGS, "team": "pricing"}}), config)
-    assert found == ["tags ['cost-centre'] are missing or empty"]
+    assert found == ["tags ['cost-centre'] are missing or empty (stack file: model-platform:tags)"]
     assert (
         violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": {**TAGS, "team": "p", "cost-centre": "c"}}), config)
         == []

@@ -6,6 +6,7 @@ Kubernetes objects it declares.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ from infra.layout import bundle_keys
 from infra.naming import service_account_name
 from modelctl.diff import diff_plans
 from modelctl.engine import Plan, PlannedResource
+from modelctl.render import render_manifests
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
 
 MODEL = "days-to-sell"
@@ -96,19 +98,44 @@ def doc_with(stack: str, **paths: Any) -> dict[str, Any]:
 def test_each_model_has_its_serving_objects_in_the_serving_namespace(stack, real_plan):
     plan = real_plan(stack)
     namespace = k8s_cfg(stack).get("namespace", "models")
-    for type_ in (DEPLOYMENT, SERVICE, SERVICE_ACCOUNT, HPA, PDB, NETWORK_POLICY):
+    for type_ in (DEPLOYMENT, SERVICE, HPA, PDB, NETWORK_POLICY):
         meta = obj(plan, type_)["metadata"]
         assert meta["namespace"] == namespace, type_
-    assert obj(plan, SERVICE_ACCOUNT)["metadata"]["name"] == service_account_name(MODEL)
+    account = obj(plan, SERVICE_ACCOUNT, service_account_name(MODEL))["metadata"]
+    assert (account["namespace"], account["name"]) == (namespace, service_account_name(MODEL))
     assert plan.get(NAMESPACE, namespace).inputs["metadata"]["name"] == namespace
 
 
 def test_service_account_carries_the_models_reader_role_for_irsa(real_plan):
     plan = real_plan("prod")
-    account = obj(plan, SERVICE_ACCOUNT)
+    account = obj(plan, SERVICE_ACCOUNT, service_account_name(MODEL))
     role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert role == plan.outputs["readerRoleArns"][MODEL]
     assert pod_spec(plan)["serviceAccountName"] == account["metadata"]["name"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_every_kubernetes_object_has_one_name_in_plan_and_render(stack, real_plan):
+    """`modelctl plan` shows a resource's Pulumi name, `modelctl render` its Kubernetes name: they are one."""
+    plan = real_plan(stack)
+    for manifest in render_manifests(plan):
+        resource = next(r for r in plan.resources if r.urn == manifest.urn)
+        assert resource.name == manifest.name, f"{manifest.kind}: plan says {resource.name}, render {manifest.name}"
+        assert manifest.filename == f"{manifest.kind.lower()}-{manifest.name}.yaml"
+
+
+def test_the_service_account_keeps_its_old_pulumi_name_as_an_alias(real_plan):
+    """Stacks created when the ServiceAccount was named after the model move it, never replace it: a diff against
+    a plan under the old name shows no change to it (as `pulumi preview` matches the alias)."""
+    plan = real_plan("prod")
+    account = plan.get(SERVICE_ACCOUNT, service_account_name(MODEL))
+    old_urn = account.urn.rsplit("::", 1)[0] + f"::{MODEL}"
+    assert account.aliases == [old_urn]
+    before = copy.deepcopy(plan)
+    renamed = next(r for r in before.resources if r.urn == account.urn)
+    renamed.urn, renamed.name, renamed.aliases = old_urn, MODEL, []
+    d = diff_plans(before, plan)
+    assert (d.added, d.removed, d.changed) == ([], [], [])
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])

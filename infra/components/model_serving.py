@@ -46,11 +46,15 @@ class ModelServing(pulumi.ComponentResource):
         cfg, model = args.config, args.model
         model_cfg: ModelConfig = cfg.models[model]
 
+        # Named in Pulumi as in Kubernetes, like every other object here, so `modelctl plan` and
+        # `modelctl render` show one name. The alias keeps the stacks created under the model's name:
+        # Pulumi moves the resource to the new URN instead of replacing the ServiceAccount.
+        account_name = service_account_name(model)
         account = k8s.core.v1.ServiceAccount(
-            model,
-            metadata=self._metadata(service_account_name(model), annotations={IRSA_ROLE_ANNOTATION: args.reader_role_arn}),
+            account_name,
+            metadata=self._metadata(account_name, annotations={IRSA_ROLE_ANNOTATION: args.reader_role_arn}),
             automount_service_account_token=False,
-            opts=self._child(),
+            opts=self._child(aliases=[pulumi.Alias(name=model)]),
         )
         stable = self._deployment(
             Track.stable, BundleVersion(model_cfg.version, model_cfg.bundle_sha256), account, replicas=None

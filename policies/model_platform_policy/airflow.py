@@ -21,7 +21,8 @@ from infra.config import AirflowConfig
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.rules import Config, stack_policy, strings, text
-from model_platform_policy.values import get, mapping
+from model_platform_policy.stack_keys import hint
+from model_platform_policy.values import UNKNOWN, get, known, mapping
 
 CONN_ENV_PREFIX = "AIRFLOW_CONN_"
 #: Where the stack puts connections when its config names no prefix: the schema's default, defined once.
@@ -42,8 +43,11 @@ def _version_of(version: PolicyResource, secret: PolicyResource) -> bool:
         return True
     if any(d.urn == secret.urn for d in version.property_dependencies.get("secretId", [])):
         return True
-    secret_id = get(version.props, "secretId")
-    return secret_id is not None and secret_id in (get(secret.props, "name"), get(secret.props, "arn"))
+    # Unknown during preview (the id of a secret created in the same update): only the dependency above tells.
+    secret_id = known(lambda: get(version.props, "secretId"))
+    if secret_id is None or secret_id is UNKNOWN:
+        return False
+    return secret_id in (get(secret.props, "name"), known(lambda: get(secret.props, "arn")))
 
 
 def _secret_problem(name: str, secret: PolicyResource, resources: list[PolicyResource]) -> Optional[str]:
@@ -73,6 +77,20 @@ def _kubernetes_secret_keys(resources: list[PolicyResource]) -> set[str]:
     return keys
 
 
+#: Connections the program always declares; infra/config.py refuses them under airflow.connections.
+BUILT_IN_CONNECTIONS = frozenset({"databricks_default", "aws_default"})
+
+
+def _declare_hint(conn_id: str) -> str:
+    """A connection the policy config requires but the stack file does not declare: declare it in airflow.connections.
+
+    A built-in connection, or one the stack file declares, that still lacks a secret is the program's fault: no key.
+    """
+    if conn_id in BUILT_IN_CONNECTIONS or conn_id in mapping(stack_config.stack_object("airflow").get("connections")):
+        return ""
+    return hint(f"airflow.connections.{conn_id}")
+
+
 def _connection_secrets(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
     prefix = connections_prefix(config)
     secrets = {get(r.props, "name"): r for r in args.resources if r.resource_type == t.SM_SECRET}
@@ -91,7 +109,7 @@ def _connection_secrets(args: StackValidationArgs, report: ReportViolation, conf
         if env_var not in env_keys:
             report(
                 f"connection {conn_id!r} has no secret: no Secrets Manager secret {prefix + '/' + conn_id!r} and no "
-                f"Kubernetes Secret key {env_var!r}"
+                f"Kubernetes Secret key {env_var!r}" + _declare_hint(conn_id)
             )
 
 
@@ -102,6 +120,7 @@ connection_secrets = stack_policy(
     "AIRFLOW_CONN_<CONN_ID> key in the Airflow Kubernetes Secret. Fix: declare the connection through the airflow "
     "component (airflow.connections in the stack file), never by hand in the Airflow UI.",
     _connection_secrets,
+    hints=["airflow.connections.<key>"],
     settings=[
         strings("requiredConnections", ["databricks_default", "aws_default"], "Connections every stack declares."),
         text("connectionsPrefix", DEFAULT_CONNECTIONS_PREFIX, "Secrets Manager prefix when the stack config names none."),

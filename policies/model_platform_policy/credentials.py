@@ -36,7 +36,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from model_platform_policy import types as t
 from model_platform_policy.rules import Config, resource_policy
-from model_platform_policy.values import is_list
+from model_platform_policy.values import is_list, known
 
 #: Inputs each type's provider schema marks secret (the SDKs wrap exactly these in ``Output.secret``):
 #: Pulumi encrypts them and the service stores them as secrets. tests/test_policies_credentials.py checks
@@ -134,16 +134,18 @@ def findings(value: Any, path: str, key: Any) -> Iterator[str]:
     """Where ``value`` (found at ``path`` under ``key``) holds a credential in plain text.
 
     JSON documents held in strings (a ConfigMap's config.json, a job parameter) are read too.
+    A value unknown during preview is an id or ARN the cloud assigns on create, never a
+    credential the program wrote: it is skipped, and the rest of the resource is judged.
     """
     if isinstance(value, Mapping):
-        name = value.get("name")
-        if credential_named(name) and _literal(value.get("value")):
+        name = known(lambda: value.get("name"))
+        if credential_named(name) and _literal(known(lambda: value.get("value"))):
             yield f"{path} sets {name} to a literal value (use valueFrom.secretKeyRef)"
         for child_key in value:
-            yield from findings(value[child_key], f"{path}.{child_key}", child_key)
+            yield from findings(known(lambda: value[child_key]), f"{path}.{child_key}", child_key)
     elif is_list(value):
-        for index, child in enumerate(value):
-            yield from findings(child, f"{path}[{index}]", key)
+        for index in range(len(value)):
+            yield from findings(known(lambda: value[index]), f"{path}[{index}]", key)
     elif isinstance(value, str) and value:
         if credential_named(key) and _literal(value):
             yield f"{path} holds a credential in plain text"
@@ -171,7 +173,7 @@ def _no_plain_credentials(args: ResourceValidationArgs, report: ReportViolation,
     kept_secret = SECRET_BY_SCHEMA.get(args.resource_type, frozenset())
     for key in args.props:
         if key not in kept_secret:
-            for finding in findings(args.props[key], key, key):
+            for finding in findings(known(lambda: args.props[key]), key, key):
                 report(finding)
 
 

@@ -34,10 +34,12 @@ from model_platform_policy.rules import (
     stack_policy,
     strings,
 )
+from model_platform_policy.stack_keys import key_hint, model_hint
 from model_platform_policy.values import (
     get,
     items,
     json_document,
+    known,
     mapping,
     number,
     show,
@@ -76,7 +78,10 @@ def _autotermination(args: ResourceValidationArgs, report: ReportViolation, conf
     if args.resource_type == t.DB_CLUSTER:
         minutes = number(get(args.props, "autoterminationMinutes"))
         if minutes is None or not low <= minutes <= high:
-            report(f"autoterminationMinutes is {show(minutes)}, not within {show(low)}..{show(high)}")
+            report(
+                f"autoterminationMinutes is {show(minutes)}, not within {show(low)}..{show(high)}"
+                + key_hint(args.props, "databricks.discoveryCluster.autoterminationMinutes")
+            )
         return
     rule = mapping(get(policy_definition(args.props), "autotermination_minutes"))
     kind = get(rule, "type")
@@ -87,6 +92,7 @@ def _autotermination(args: ResourceValidationArgs, report: ReportViolation, conf
         report(
             f"definition.autotermination_minutes must be 'fixed' or a 'range' with minValue >= 1 and maxValue within "
             f"{show(low)}..{show(high)} (found {dict(rule) or 'nothing'})"
+            + key_hint(args.props, "databricks.clusterPolicy.autoterminationMinutes")
         )
 
 
@@ -94,10 +100,12 @@ autotermination = resource_policy(
     "databricks-autotermination",
     "Every all-purpose cluster stops when idle, within the environment's bounds, and every cluster policy enforces "
     "it (a policy without autotermination lets users create clusters that never stop). Fix: set "
-    "autotermination_minutes on the cluster (databricks.discoveryCluster.autoterminationMinutes) and an "
-    "'autotermination_minutes' range or fixed value in the cluster policy definition.",
+    "autotermination_minutes on the cluster (stack file: databricks.discoveryCluster.autoterminationMinutes) and an "
+    "'autotermination_minutes' range or fixed value in the cluster policy definition (stack file: "
+    "databricks.clusterPolicy.autoterminationMinutes, its maximum and default).",
     _autotermination,
     types=[t.DB_CLUSTER, t.DB_CLUSTER_POLICY],
+    hints=["databricks.discoveryCluster.autoterminationMinutes", "databricks.clusterPolicy.autoterminationMinutes"],
     settings=[
         count("minMinutes", 10, "Shortest autotermination allowed (Databricks' own minimum is 10).", minimum=1),
         count("maxMinutes", 120, "Longest autotermination allowed.", minimum=10),
@@ -110,7 +118,8 @@ autotermination = resource_policy(
 
 def _under_policy(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
     for label, spec in cluster_specs(args.resource_type, args.props):
-        if not get(spec, "policyId"):
+        # Unknown during preview: the id of a policy created in the same update, which is set.
+        if not known(lambda: get(spec, "policyId")):
             report(f"{label} has no policyId")
 
 
@@ -152,7 +161,14 @@ def _policy_of(
     """The stack's ClusterPolicy a spec names, when the engine tells (a dependency of ``policyId``)."""
     dependencies = {d.urn for deps in owner.property_dependencies.values() for d in deps}
     linked = [p for p in policies if p.urn in dependencies]
-    return linked[0] if len(linked) == 1 and get(spec, "policyId") else None
+    return linked[0] if len(linked) == 1 and known(lambda: get(spec, "policyId")) else None
+
+
+def _workers_hint(owner: PolicyResource) -> str:
+    """The key behind a cluster's worker count: a job's (per model) or the discovery cluster's."""
+    if owner.resource_type == t.DB_JOB:
+        return model_hint(owner.props, "training.numWorkers")
+    return key_hint(owner.props, "databricks.discoveryCluster.maxWorkers")
 
 
 def _workers_capped(args: StackValidationArgs, report: ReportViolation, config: Config) -> None:
@@ -160,31 +176,39 @@ def _workers_capped(args: StackValidationArgs, report: ReportViolation, config: 
     policies = [r for r in args.resources if r.resource_type == t.DB_CLUSTER_POLICY]
     for policy in policies:
         cap = policy_worker_cap(policy_definition(policy.props))
+        fix = key_hint(policy.props, "databricks.clusterPolicy.maxWorkers")
         if cap is None:
-            report(f"cluster policy {policy.name!r} does not cap num_workers and autoscale.max_workers", policy.urn)
+            report(f"cluster policy {policy.name!r} does not cap num_workers and autoscale.max_workers{fix}", policy.urn)
         elif cap > ceiling:
-            report(f"cluster policy {policy.name!r} allows {show(cap)} workers, above {show(ceiling)}", policy.urn)
+            report(f"cluster policy {policy.name!r} allows {show(cap)} workers, above {show(ceiling)}{fix}", policy.urn)
     for owner in args.resources:
         for label, spec in cluster_specs(owner.resource_type, owner.props):
             workers = max_workers(spec) or 0
             policy = _policy_of(spec, owner, policies)
             cap = policy_worker_cap(policy_definition(policy.props)) if policy else None
+            fix = _workers_hint(owner)
             if workers > ceiling:
-                report(f"{owner.name}: {label} asks for {show(workers)} workers, above {show(ceiling)}", owner.urn)
+                report(f"{owner.name}: {label} asks for {show(workers)} workers, above {show(ceiling)}{fix}", owner.urn)
             elif cap is not None and workers > cap:
                 report(
-                    f"{owner.name}: {label} asks for {show(workers)} workers, above its policy's {show(cap)}", owner.urn
+                    f"{owner.name}: {label} asks for {show(workers)} workers, above its policy's {show(cap)}{fix}",
+                    owner.urn,
                 )
 
 
 workers_capped = stack_policy(
     "databricks-workers-capped",
     "Every cluster policy caps num_workers and autoscale.max_workers, and no cluster asks for more workers than its "
-    "policy or the environment's ceiling allows, so one job cannot burn the budget. Fix: keep "
-    "databricks.clusterPolicy.maxWorkers, models.<name>.training.numWorkers and discoveryCluster.maxWorkers within "
-    "the ceiling.",
+    "policy or the environment's ceiling allows, so one job cannot burn the budget. Fix: keep the stack file's "
+    "databricks.clusterPolicy.maxWorkers (the policy), models.<name>.training.numWorkers (a training job) and "
+    "databricks.discoveryCluster.maxWorkers (the discovery cluster) within the ceiling.",
     _workers_capped,
     settings=[count("maxWorkers", 32, "Most workers any cluster or policy may allow.", minimum=1)],
+    hints=[
+        "databricks.clusterPolicy.maxWorkers",
+        "databricks.discoveryCluster.maxWorkers",
+        "models.<name>.training.numWorkers",
+    ],
 )
 
 
@@ -252,18 +276,19 @@ def _task_runtimes(props: Mapping[str, Any]) -> Iterator[tuple[str, Any, Any]]:
 
 def _runtime(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
     allowed = list(config["allowedRuntimes"])
+    runtime_fix = key_hint(args.props, "databricks.sparkVersion")
     if args.resource_type == t.DB_CLUSTER_POLICY:
         rule = mapping(get(policy_definition(args.props), "spark_version"))
         runtimes = [get(rule, "value")] if get(rule, "type") == "fixed" else list(items(get(rule, "values")))
         if get(rule, "type") not in ("fixed", "allowlist") or not runtimes:
             report("definition.spark_version must be 'fixed' or an 'allowlist' of MLeap-capable runtimes")
         for problem in filter(None, (runtime_problem(r, allowed) for r in runtimes)):
-            report(f"definition.spark_version: {problem}")
+            report(f"definition.spark_version: {problem}{runtime_fix}")
         return
     for label, spec in cluster_specs(args.resource_type, args.props):
         problem = runtime_problem(get(spec, "sparkVersion"), allowed)
         if problem:
-            report(f"{label}: {problem}")
+            report(f"{label}: {problem}{runtime_fix}")
     if args.resource_type == t.DB_CLUSTER:
         for problem in library_problems(get(args.props, "sparkVersion"), get(args.props, "libraries")):
             report(f"cluster: {problem}")
@@ -276,11 +301,12 @@ runtime_allowed = resource_policy(
     "databricks-runtime-allowed",
     "Every cluster and cluster policy uses an allow-listed Databricks Runtime ML that open-source MLeap supports "
     "(13.3 LTS ML or older), and every MLeap library matches the runtime's Spark/Scala line. The allow-list defaults "
-    "to every runtime the stack config accepts (infra/mleap_compat.py); a policy config may narrow it. Fix: set "
-    "databricks.sparkVersion to an allow-listed runtime and databricks.mleapVersion to its MLeap line (0.23.x for "
-    "13.3 LTS ML).",
+    "to every runtime the stack config accepts (infra/mleap_compat.py); a policy config may narrow it. Fix: set the "
+    "stack file's databricks.sparkVersion to an allow-listed runtime and databricks.mleapVersion to its MLeap line "
+    "(0.23.x for 13.3 LTS ML).",
     _runtime,
     types=[t.DB_CLUSTER, t.DB_JOB, t.DB_CLUSTER_POLICY],
+    hints=["databricks.sparkVersion"],
     settings=[
         strings(
             "allowedRuntimes",
@@ -314,7 +340,7 @@ def _timeouts(args: ResourceValidationArgs, report: ReportViolation, _: Config) 
 job_timeouts = resource_policy(
     "databricks-job-timeouts",
     "Every training job times out: a hung Spark job otherwise holds its cluster (and the next run) forever. Fix: "
-    "set timeout_seconds on each task (models.<name>.training.timeoutMinutes) or on the job.",
+    "set timeout_seconds on each task (stack file: models.<name>.training.timeoutMinutes) or on the job.",
     _timeouts,
     types=[t.DB_JOB],
 )
@@ -324,15 +350,19 @@ def _retries(args: ResourceValidationArgs, report: ReportViolation, config: Conf
     for task in tasks(args.props):
         retries = number(get(task, "maxRetries"))
         if retries is None or retries < config["minRetries"]:
-            report(f"task {task_key(task)!r} retries {show(retries)} times, fewer than {show(config['minRetries'])}")
+            report(
+                f"task {task_key(task)!r} retries {show(retries)} times, fewer than {show(config['minRetries'])}"
+                + model_hint(args.props, "training.maxRetries")
+            )
 
 
 job_retries = resource_policy(
     "databricks-job-retries",
     "Every training task retries transient failures (spot loss, S3 throttling) before failing the run. Fix: set "
-    "max_retries on each task (models.<name>.training.maxRetries, at least the environment's minimum).",
+    "max_retries on each task (stack file: models.<name>.training.maxRetries, at least the environment's minimum).",
     _retries,
     types=[t.DB_JOB],
+    hints=["models.<name>.training.maxRetries"],
     settings=[count("minRetries", 1, "Fewest retries a task may have.")],
 )
 
@@ -363,7 +393,7 @@ def _failure_notifications(args: ResourceValidationArgs, report: ReportViolation
 job_failure_notifications = resource_policy(
     "databricks-job-failure-notifications",
     "Every training job tells someone when it fails: a silently failing retrain leaves a stale model in "
-    "production. Fix: set email_notifications.on_failures (databricks.notificationEmails) or "
+    "production. Fix: set email_notifications.on_failures (stack file: databricks.notificationEmails) or "
     "webhook_notifications.on_failures on the job.",
     _failure_notifications,
     types=[t.DB_JOB],

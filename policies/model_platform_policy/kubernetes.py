@@ -34,6 +34,7 @@ from model_platform_policy.rules import (
     stack_policy,
     strings,
 )
+from model_platform_policy.stack_keys import hint, key_hint, model_hint, model_of
 from model_platform_policy.values import get, items, mapping, number, show
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -88,6 +89,24 @@ def each_container(
 # --------------------------------------------------------------------------- images
 
 
+#: Where the program's containers take their images from.
+IMAGE_KEYS = ("kubernetes.images.serving", "kubernetes.images.init", "models.<name>.serving.image")
+
+
+def image_hint(props: Mapping[str, Any], label: str) -> str:
+    """The stack-file key a program's container takes its image from: the init image, or the serving one.
+
+    A model's serving container uses ``models.<name>.serving.image`` when the
+    stack file sets it, else ``kubernetes.images.serving``.
+    """
+    if label.startswith("init container"):
+        return key_hint(props, "kubernetes.images.init")
+    model = model_of(props)
+    if model and mapping(get(stack_config.stack_object("models"), model, "serving")).get("image"):
+        return hint(f"models.{model}.serving.image")
+    return key_hint(props, "kubernetes.images.serving")
+
+
 def _image_no_latest(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
     for label, _spec, c, _partial in each_container(args):
         if "image" not in c:
@@ -95,16 +114,19 @@ def _image_no_latest(args: ResourceValidationArgs, report: ReportViolation, _: C
         image = str(get(c, "image", default=""))
         tag = image_tag(image)
         if not DIGEST.search(image) and (tag is None or tag == "latest"):
-            report(f"{label}: image {image!r} floats ({'no tag' if tag is None else ':latest'})")
+            floats = "no tag" if tag is None else ":latest"
+            report(f"{label}: image {image!r} floats ({floats}){image_hint(args.props, label)}")
 
 
 image_no_latest = resource_policy(
     "k8s-image-no-latest",
     "Every container image names a fixed version: never ':latest' or no tag, which redeploys whatever was pushed "
-    "last. Fix: set kubernetes.images.* (or models.<name>.serving.image) to an explicit tag, or better a digest "
+    "last. Fix: set the stack file's kubernetes.images.serving (or models.<name>.serving.image) and "
+    "kubernetes.images.init to an explicit tag, or better a digest "
     "(image:tag@sha256:<64 hex>).",
     _image_no_latest,
     types=is_kubernetes,
+    hints=IMAGE_KEYS,
 )
 
 
@@ -114,16 +136,18 @@ def _image_digest(args: ResourceValidationArgs, report: ReportViolation, _: Conf
             continue
         image = str(get(c, "image", default=""))
         if not DIGEST.search(image):
-            report(f"{label}: image {image!r} is not pinned by digest")
+            report(f"{label}: image {image!r} is not pinned by digest{image_hint(args.props, label)}")
 
 
 image_digest = resource_policy(
     "k8s-image-digest",
     "Every container image is pinned by digest, which cannot be moved the way a tag can. Fix: append "
-    "'@sha256:<64 hex>' to kubernetes.images.serving/init and any models.<name>.serving.image "
+    "'@sha256:<64 hex>' to the stack file's kubernetes.images.serving and kubernetes.images.init and any "
+    "models.<name>.serving.image "
     "(`docker buildx imagetools inspect IMAGE` prints the digest).",
     _image_digest,
     types=is_kubernetes,
+    hints=IMAGE_KEYS,
 )
 
 
@@ -144,7 +168,7 @@ resources_set = resource_policy(
     "k8s-resources-set",
     "Every container requests CPU and memory (the scheduler places it, the HPA scales on the CPU request) and "
     "limits memory (a leaking JVM is restarted rather than starving its node). Fix: set resources.requests.cpu, "
-    "resources.requests.memory and resources.limits.memory (models.<name>.serving.resources).",
+    "resources.requests.memory and resources.limits.memory (stack file: models.<name>.serving.resources).",
     _resources,
     types=runs_pods,
 )
@@ -376,7 +400,8 @@ def _serving_hpa(args: StackValidationArgs, report: ReportViolation, config: Con
                 report(f"{label}: HPA minReplicas {show(low)} is not <= maxReplicas {show(high)}", deployment.urn)
             elif low < floor:
                 report(
-                    f"{label}: HPA minReplicas {show(low)} is below {show(floor)}, this environment's minimum",
+                    f"{label}: HPA minReplicas {show(low)} is below {show(floor)}, this environment's minimum"
+                    + model_hint(deployment.props, "serving.replicas.min"),
                     deployment.urn,
                 )
 
@@ -387,8 +412,9 @@ serving_hpa = stack_policy(
     "HorizontalPodAutoscaler (autoscaling/v2) in its namespace with minReplicas <= maxReplicas and minReplicas at "
     "least the environment's minimum (2 in prod, so one pod can fail or be drained while the other serves). A "
     "canary (pod label model-platform/track: canary) keeps fixed replicas: its share of the traffic is its share of "
-    "the pods. Fix: set models.<name>.serving.replicas {min, max}.",
+    "the pods. Fix: set the stack file's models.<name>.serving.replicas {min, max}.",
     _serving_hpa,
+    hints=["models.<name>.serving.replicas.min"],
     settings=[
         count("minReplicas", 2, "Lowest HPA minReplicas allowed.", minimum=1),
         strings(

@@ -23,6 +23,11 @@ from pulumi_policy import (
 
 MANDATORY = EnforcementLevel.MANDATORY
 
+#: The stack-file keys each policy's violations may name (``model_platform_policy.stack_keys``), by policy
+#: name; ``<name>`` stands for a model, ``<key>`` for a tag or connection id. tests/test_policies_hints.py
+#: trips every one of them through a stack file.
+STACK_KEY_HINTS: dict[str, tuple[str, ...]] = {}
+
 Config = Mapping[str, Any]
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation, Config], None]
 StackCheck = Callable[[StackValidationArgs, ReportViolation, Config], None]
@@ -72,16 +77,26 @@ class Settings:
         return {s.name: given.get(s.name, s.default) for s in self.items}
 
 
+def _declare_hints(name: str, hints: Sequence[str]) -> None:
+    if hints:
+        STACK_KEY_HINTS[name] = tuple(hints)
+
+
 def resource_policy(
     name: str,
     description: str,
     check: ResourceCheck,
     types: Sequence[str] | Callable[[str], bool],
     settings: Sequence[Setting] = (),
+    hints: Sequence[str] = (),
 ) -> ResourceValidationPolicy:
-    """A per-resource policy that runs ``check`` only on ``types`` (a list of tokens or a predicate)."""
+    """A per-resource policy that runs ``check`` only on ``types`` (a list of tokens or a predicate).
+
+    ``hints``: the stack-file keys its violations may name (see :data:`STACK_KEY_HINTS`).
+    """
     wanted = types if callable(types) else frozenset(types).__contains__
     declared = Settings(tuple(settings))
+    _declare_hints(name, hints)
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if wanted(args.resource_type):
@@ -97,10 +112,11 @@ def resource_policy(
 
 
 def stack_policy(
-    name: str, description: str, check: StackCheck, settings: Sequence[Setting] = ()
+    name: str, description: str, check: StackCheck, settings: Sequence[Setting] = (), hints: Sequence[str] = ()
 ) -> StackValidationPolicy:
     """A policy over the whole stack, for rules that join resources (a bucket and its side resources)."""
     declared = Settings(tuple(settings))
+    _declare_hints(name, hints)
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         check(args, report, declared.read(args.get_config()))

@@ -25,7 +25,8 @@ from model_platform_policy import stack_config
 from model_platform_policy import s3_buckets as b
 from model_platform_policy.iam import Statement, statements_of
 from model_platform_policy.rules import Config, flag, resource_policy, stack_policy
-from model_platform_policy.values import get, json_document
+from model_platform_policy.stack_keys import key_hint
+from model_platform_policy.values import get, json_document, known
 
 PUBLIC_CANNED_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 #: Grantee groups of everyone and of every AWS account.
@@ -127,8 +128,10 @@ def _encryption_problem(setting: b.Setting, config: Config) -> Optional[str]:
     required_by = kms_required_by(config)
     if required_by:
         if not all(a in KMS_ALGORITHMS for a in algorithms):
-            return f"sets a default encryption that is not SSE-KMS, which {required_by}"
-        keys = [get(d, "kmsMasterKeyId") for d in defaults]
+            fix = key_hint(setting.bucket.props, "bundleStore.encryption") if setting.bucket is not None else ""
+            return f"sets a default encryption that is not SSE-KMS, which {required_by}{fix}"
+        # Unknown during preview: the ARN of a key created in the same update, so a customer-managed one.
+        keys = [known(lambda d=d: get(d, "kmsMasterKeyId")) for d in defaults]
         if not all(k and not AWS_MANAGED_S3_KEY.search(str(k)) for k in keys):
             return "uses SSE-KMS with the AWS-managed key (no kmsMasterKeyId); name a customer-managed key"
     return None
@@ -139,13 +142,15 @@ bucket_encrypted = stack_policy(
     "Every S3 bucket has default server-side encryption, by every configuration of it; where the environment "
     "requires it (requireKms) or the stack config asks for it (bundleStore.encryption: sse-kms), SSE-KMS with a "
     "customer-managed key. Fix: declare one aws.s3.BucketServerSideEncryptionConfiguration for the bucket "
-    "(sse_algorithm 'AES256', or 'aws:kms' with kms_master_key_id; for KMS set bundleStore.encryption: sse-kms) and "
+    "(sse_algorithm 'AES256', or 'aws:kms' with kms_master_key_id; for KMS set the stack file's "
+    "bundleStore.encryption: sse-kms) and "
     "no second one or inline argument that weakens it.",
     _each_setting(
         _encryption_settings,
         _encryption_problem,
         "no BucketServerSideEncryptionConfiguration sets a default encryption (AES256 or aws:kms)",
     ),
+    hints=["bundleStore.encryption"],
     settings=[
         flag(
             "requireKms",
@@ -268,7 +273,7 @@ noncurrent_versions_expire = stack_policy(
     "Every versioned S3 bucket expires noncurrent versions, in every lifecycle configuration set on it, or every "
     "retrain keeps paying for the bundles it replaced. Fix: declare one aws.s3.BucketLifecycleConfiguration for the "
     "bucket with an 'Enabled' rule, no narrowing filter, and noncurrent_version_expiration.noncurrent_days "
-    "(bundleStore.noncurrentVersionDays).",
+    "(the stack file's bundleStore.noncurrentVersionDays sets the days).",
     _each_setting(
         _lifecycle_settings,
         _lifecycle_problem,
@@ -282,16 +287,18 @@ noncurrent_versions_expire = stack_policy(
 
 def _protection(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
     if not args.opts.protect:
-        report(f"bucket {get(args.props, 'bucket') or args.name!r} is not protected")
+        name = get(args.props, "bucket") or args.name
+        report(f"bucket {name!r} is not protected{key_hint(args.props, 'bundleStore.protect')}")
 
 
 bucket_protected = resource_policy(
     "s3-bucket-protected",
     "The bundle bucket holds the only copy of every model, so `pulumi destroy` or a replacement must never delete "
-    "it. Fix: declare the bucket with ResourceOptions(protect=True, retain_on_delete=True) (bundleStore.protect, "
-    "true by default in prod).",
+    "it. Fix: declare the bucket with ResourceOptions(protect=True, retain_on_delete=True) (stack file: "
+    "bundleStore.protect, true by default in prod).",
     _protection,
     types=sorted(b.BUCKET_TYPES),
+    hints=["bundleStore.protect"],
 )
 
 POLICIES = [

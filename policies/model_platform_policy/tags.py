@@ -22,6 +22,7 @@ from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.k8s_pods import pod_templates
 from model_platform_policy.rules import Config, resource_policy, strings
+from model_platform_policy.stack_keys import key_hint
 from model_platform_policy.values import get, mapping, show
 
 #: Tags infra.naming.aws_tags puts on every AWS resource of every stack.
@@ -81,12 +82,19 @@ def models_named_in(logical_name: str, models: Iterable[str]) -> list[str]:
     return [m for m in models if f"-{m}-" in padded]
 
 
+def _tags_hint(props: Mapping[str, Any], missing: list[str]) -> str:
+    """The organisation's tags come from the stack file's model-platform:tags; the platform's are the program's."""
+    if any(k in PLATFORM_TAGS or k == MODEL_TAG for k in missing):
+        return ""
+    return key_hint(props, "tags")
+
+
 def _aws_tags(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
     found = get(args.props, "tags")
     required = [*PLATFORM_TAGS, *(k for k in config["requiredTags"] if k not in PLATFORM_TAGS)]
     missing = missing_keys(found, required)
     if missing:
-        report(f"tags {missing} are missing or empty")
+        report(f"tags {missing} are missing or empty{_tags_hint(args.props, missing)}")
     owners = models_named_in(args.name, stack_config.stack_object("models"))
     if owners and get(found, MODEL_TAG) not in owners:
         report(
@@ -102,6 +110,7 @@ aws_tagged = resource_policy(
     "resource, and set the organisation's tags under model-platform:tags in the stack file.",
     _aws_tags,
     types=lambda resource_type: resource_type.startswith("aws:") and resource_type not in UNTAGGABLE_AWS,
+    hints=["tags"],
     settings=[
         strings(
             "requiredTags",
