@@ -1,19 +1,41 @@
 # Fresh machine: `make plan` (offline plan of staging) and `make test` set up .venv themselves.
+# `make plan` installs only what the program needs; the tests, the real model path (`make e2e`) and
+# the Airflow DAG tests add their own extras (pyproject.toml). Installs go through uv (from PyPI, into
+# the venv), which fetches wheels in parallel: a fresh `make plan` takes well under a minute.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
 STACK ?= staging
 BASE ?= origin/main
 
-.PHONY: setup plan plan-prod check diff render test bench clean config-doc tools
+.PHONY: setup setup-test plan plan-prod check diff render test e2e bench clean config-doc tools
 
-$(BIN)/modelctl: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Each stamp records one install; it is redone when pyproject.toml changes.
+$(VENV)/.base: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(UV) -e .
 	touch $@
 
-setup: $(BIN)/modelctl
+$(VENV)/.validate: $(VENV)/.base
+	$(UV) -e '.[validate]'
+	touch $@
+
+# mleap (PyPI) at the stacks' databricks.mleapVersion, --no-deps: its scikit-learn pin has no wheel for
+# Python 3.11 and mleap.pyspark does not use it. Its wheel also installs a top-level `tests` package into
+# site-packages, which would shadow this repository's tests/: removed.
+MLEAP_VERSION ?= 0.23.0
+
+$(VENV)/.dev: $(VENV)/.base
+	$(UV) -e '.[dev]'
+	$(UV) --no-deps mleap==$(MLEAP_VERSION)
+	rm -rf $(VENV)/lib/python3*/site-packages/tests
+	touch $@
+
+setup: $(VENV)/.base ## the program and modelctl, nothing else
+
+setup-test: $(VENV)/.dev tools ## everything the tests run
 
 plan: setup ## offline plan of $(STACK) (default staging)
 	$(BIN)/modelctl plan $(STACK)
@@ -27,8 +49,8 @@ check: setup ## offline policy check of $(STACK)
 diff: setup ## what this branch's change to $(STACK)'s stack file does, against $(BASE)
 	$(BIN)/modelctl diff $(STACK) --base $(BASE)
 
-render: setup ## Kubernetes manifests of $(STACK) into out/$(STACK)
-	$(BIN)/modelctl render $(STACK) --out out/$(STACK)
+render: $(VENV)/.validate ## Kubernetes manifests of $(STACK) into out/$(STACK), schema-checked
+	$(BIN)/modelctl render $(STACK) --out out/$(STACK) --validate
 
 config-doc: setup ## regenerate docs/CONFIG.md from the schema
 	$(BIN)/modelctl config-doc > docs/CONFIG.md
@@ -36,7 +58,7 @@ config-doc: setup ## regenerate docs/CONFIG.md from the schema
 tools: ## actionlint + shellcheck for tests/test_workflow_linters.py (idempotent)
 	scripts/install-tools.sh
 
-test: setup tools ## the whole test suite
+test: setup-test ## the whole test suite
 	$(BIN)/python -m pytest -q
 
 bench: setup ## plan time and memory for 1, 10 and 50 models
