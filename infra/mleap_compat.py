@@ -1,124 +1,19 @@
-"""Which Databricks runtime can export which MLeap version, and the libraries that do it.
+"""Moved to ``infra.contract.mleap_compat``; this re-export keeps old imports working until the lead removes it."""
 
-A bundle exported by an MLeap that does not match the cluster's Spark/Scala
-fails at training time, hours after ``pulumi up`` succeeded; refusing the pair
-in config is cheaper. Facts (Databricks and MLeap release notes): open-source
-MLeap is supported only up to Databricks Runtime 13.3 LTS ML; MLeap 0.23.x
-pairs with Spark 3.4 / Scala 2.12; 0.24+ targets Spark 4 / Scala 2.13 / Java 17.
-
-The two tables below are the whole compatibility matrix: a new runtime or
-MLeap release is one line here (and one case in tests/test_mleap_compat.py).
-A runtime newer than the last one in the table is refused as such, with no
-table entry of its own.
-"""
-
-from __future__ import annotations
-
-import re
-from typing import Literal, NamedTuple, Optional
-
-
-class SparkLine(NamedTuple):
-    spark: str  # major.minor
-    scala: str
-
-
-#: Databricks LTS ML runtime (major.minor) -> Spark line it ships: the runtimes that can export MLeap bundles.
-#: Newer runtimes are left out on purpose: open-source MLeap is not supported on them, whatever the MLeap version.
-DATABRICKS_RUNTIMES: dict[str, SparkLine] = {
-    "10.4": SparkLine("3.2", "2.12"),
-    "11.3": SparkLine("3.3", "2.12"),
-    "12.2": SparkLine("3.3", "2.12"),
-    "13.3": SparkLine("3.4", "2.12"),
-}
-
-#: MLeap (major.minor) -> Spark line it is built for.
-MLEAP_RELEASES: dict[str, SparkLine] = {
-    "0.20": SparkLine("3.2", "2.12"),
-    "0.21": SparkLine("3.2", "2.12"),
-    "0.22": SparkLine("3.3", "2.12"),
-    "0.23": SparkLine("3.4", "2.12"),
-    "0.24": SparkLine("4.0", "2.13"),
-    "0.25": SparkLine("4.0", "2.13"),
-}
-
-
-def _version(major_minor: str) -> tuple[int, int]:
-    major, minor = major_minor.split(".")
-    return int(major), int(minor)
-
-
-#: Newest runtime on which open-source MLeap is supported: the table's last.
-LAST_MLEAP_RUNTIME: tuple[int, int] = max(map(_version, DATABRICKS_RUNTIMES))
-
-_RUNTIME_KEY = re.compile(r"^(\d+)\.(\d+)\.x-(?:(?:cpu|gpu)-)?(ml-)?(?:photon-)?scala(2\.\d+)$")
-
-
-class Runtime(NamedTuple):
-    version: tuple[int, int]
-    ml: bool
-    scala: str
-
-
-class Incompatibility(NamedTuple):
-    """Why a runtime/MLeap pair cannot work, and which of the two keys is at fault."""
-
-    key: Literal["sparkVersion", "mleapVersion"]
-    message: str
-
-
-def parse_runtime(spark_version: str) -> Optional[Runtime]:
-    """Parse a Databricks runtime key such as ``13.3.x-cpu-ml-scala2.12``."""
-    m = _RUNTIME_KEY.match(spark_version)
-    if not m:
-        return None
-    return Runtime((int(m.group(1)), int(m.group(2))), bool(m.group(3)), m.group(4))
-
-
-def check_runtime_mleap_pair(spark_version: str, mleap_version: str) -> Optional[Incompatibility]:
-    """Why ``spark_version`` cannot export bundles with ``mleap_version``, or None if it can."""
-    runtime = parse_runtime(spark_version)
-    if runtime is None:
-        return Incompatibility(
-            "sparkVersion", f"runtime {spark_version!r} is not a Databricks runtime key like '13.3.x-cpu-ml-scala2.12'"
-        )
-    if not runtime.ml:
-        return Incompatibility(
-            "sparkVersion", f"runtime {spark_version!r} is not an ML runtime; MLeap is supported on Databricks Runtime ML only"
-        )
-    if runtime.version > LAST_MLEAP_RUNTIME:
-        return Incompatibility(
-            "sparkVersion",
-            f"runtime {spark_version!r} is newer than {'.'.join(map(str, LAST_MLEAP_RUNTIME))} LTS ML, the last Databricks "
-            "runtime that supports open-source MLeap",
-        )
-    line = DATABRICKS_RUNTIMES.get(f"{runtime.version[0]}.{runtime.version[1]}")
-    if line is None:
-        return Incompatibility(
-            "sparkVersion", f"runtime {spark_version!r} is not a known LTS runtime (known: {', '.join(DATABRICKS_RUNTIMES)})"
-        )
-    mleap = MLEAP_RELEASES.get(".".join(mleap_version.split(".")[:2]))
-    if mleap is None:
-        return Incompatibility(
-            "mleapVersion", f"MLeap {mleap_version} is not a known release (known: {', '.join(sorted(MLEAP_RELEASES))})"
-        )
-    if (line.spark, runtime.scala) != (mleap.spark, mleap.scala):
-        return Incompatibility(
-            "mleapVersion",
-            f"MLeap {mleap_version} needs Spark {mleap.spark} / Scala {mleap.scala}, but runtime "
-            f"{spark_version!r} has Spark {line.spark} / Scala {runtime.scala}",
-        )
-    return None
-
-
-def mleap_spark_coordinates(spark_version: str, mleap_version: str) -> str:
-    """Maven coordinates of ``mleap-spark`` built for the runtime's Scala line (the bundle exporter)."""
-    runtime = parse_runtime(spark_version)
-    if runtime is None:
-        raise ValueError(f"runtime {spark_version!r} is not a Databricks runtime key")
-    return f"ml.combust.mleap:mleap-spark_{runtime.scala}:{mleap_version}"
-
-
-def mleap_python_requirement(mleap_version: str) -> str:
-    """PyPI requirement of the ``mleap`` Python package (PySpark's bundle serializer), pinned like the jar."""
-    return f"mleap=={mleap_version}"
+from infra.contract.mleap_compat import (  # noqa: F401
+    DATABRICKS_RUNTIMES,
+    IMAGE_VERSION_TAG,
+    LAST_MLEAP_RUNTIME,
+    MLEAP_RELEASES,
+    SEMVER,
+    Incompatibility,
+    Runtime,
+    SparkLine,
+    check_runtime_mleap_pair,
+    image_mleap_line,
+    is_mleap_version,
+    mleap_line,
+    mleap_python_requirement,
+    mleap_spark_coordinates,
+    parse_runtime,
+)

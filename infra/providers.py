@@ -3,7 +3,9 @@
 Explicit providers keep a stack from silently deploying with whatever
 credentials or kube context happen to be ambient on the CI runner (or on a
 laptop: `pulumi up -s prod` with the staging context current must not put
-prod objects into the staging cluster).
+prod objects into the staging cluster). The stack files disable the default
+providers (``pulumi:disable-default-providers``), so a resource declared
+without one of these fails instead of falling back to ambient credentials.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pulumi_databricks as databricks
 import pulumi_kubernetes as k8s
 
 from infra.config import StackConfig
+from infra.naming import aws_tags
 
 #: ExecCredential version `aws eks get-token` prints (AWS CLI v2).
 EKS_EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
@@ -38,6 +41,8 @@ def make_providers(cfg: StackConfig) -> Providers:
         aws.ProviderArgs(
             region=cfg.aws.region,
             allowed_account_ids=[cfg.aws.account_id] if cfg.aws.account_id else None,
+            # Every taggable AWS resource gets the stack's tags from here; a resource adds only its own (a model's).
+            default_tags=aws.ProviderDefaultTagsArgs(tags=aws_tags(cfg)),
         ),
     )
     databricks_provider = databricks.Provider("databricks", _databricks_args(cfg))

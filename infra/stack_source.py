@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
-from infra.config import PROJECT, SECRET_PLACEHOLDER  # SECRET_PLACEHOLDER: imported from here by modelctl
+from infra.contract.naming import PROJECT
 
 if TYPE_CHECKING:
     from infra.config import StackConfig
 
 STACKS_DIR = "stacks"
+#: What a secure value reads as offline (``modelctl``); never decrypted. The config parser and modelctl import it here.
+SECRET_PLACEHOLDER = "[secret]"
 
 
 #: Set by ``modelctl`` when it plans a file outside ``stacks/`` (a fixture, a git revision).
@@ -45,13 +47,20 @@ def decode(value: Any) -> Any:
 
 
 def read_runtime_config() -> tuple[dict[str, Any], frozenset[str]]:
-    """Every config key of the stack (namespace included, values decoded), and which of them are secure."""
-    from pulumi.runtime import config as rc
+    """Every config key of the stack (namespace included, values decoded), and which of them are secure.
 
-    merged: dict[str, Any] = dict(rc.get_config_env())
-    merged.update(rc.CONFIG.get())
-    secret = set(rc._SECRET_KEYS.get()) | set(rc.get_config_secret_keys_env())
-    return {k: decode(v) for k, v in merged.items()}, frozenset(secret)
+    Through the SDK's public runtime API only: the keys come from the config
+    the engine set (``set_all_config``, which is also how ``modelctl`` feeds a
+    stack file) and from ``PULUMI_CONFIG``; a key is secure when
+    ``is_config_secret`` says so or ``PULUMI_CONFIG_SECRET_KEYS`` names it.
+    """
+    import pulumi.runtime as runtime
+    from pulumi.runtime.config import CONFIG
+
+    keys = {**runtime.get_config_env(), **CONFIG.get()}
+    values = {key: runtime.get_config(key) for key in keys}
+    secret = {key for key in keys if runtime.is_config_secret(key)} | set(runtime.get_config_secret_keys_env())
+    return {k: decode(v) for k, v in values.items()}, frozenset(secret)
 
 
 class StackFileError(Exception):

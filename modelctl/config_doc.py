@@ -94,7 +94,7 @@ def render_config_doc() -> str:
     lines = [
         "# Stack configuration reference",
         "",
-        f"Generated from `infra/config.py` by `modelctl config-doc`; keys live under `{PROJECT}:` in",
+        f"Generated from the schema in `infra/config/` by `modelctl config-doc`; keys live under `{PROJECT}:` in",
         "`stacks/Pulumi.<stack>.yaml`. Unknown keys are errors. Credentials "
         f"({', '.join(f'`{k}`' for k in CREDENTIAL_KEYS)}, and any key named by `passwordKey`) are accepted only",
         "as secure values: `pulumi config set --secret KEY`.",

@@ -94,8 +94,8 @@ def test_all_errors_are_reported_at_once():
         (f"{M}.version", "1.4.0-rc.1", None),
         (f"{M}.version", "2026-12-02-884422123", None),
         (f"{M}.version", "v1.4.0", None),
-        (f"{M}.bundleSha256", "A" * 64, "does not match"),
-        (f"{M}.bundleSha256", "a" * 63, "does not match"),
+        (f"{M}.bundleSha256", "A" * 64, "is not a sha256 digest (64 lowercase hex digits)"),
+        (f"{M}.bundleSha256", "a" * 63, "is not a sha256 digest (64 lowercase hex digits)"),
         (f"{M}.bundleSha256", "0123456789abcdef" * 4, None),
         (f"{M}.serving.replicas.min", "two", "valid integer"),
         (f"{M}.serving.replicas.max", 0, "greater than or equal to 1"),
@@ -178,6 +178,14 @@ def test_one_message_for_a_bad_version_wherever_it_is_written(path):
         f"stacks/Pulumi.staging.yaml: {path}: '1.5.0+build.7' is not a model version: 1 to 63 letters, digits, '.', "
         "'_' or '-', starting and ending with a letter or digit (e.g. 1.4.0 or 2026-12-02-884422)"
     )
+
+
+@pytest.mark.parametrize("path", [f"{M}.bundleSha256", f"{M}.canary.bundleSha256"])
+def test_one_message_for_a_bad_digest_wherever_it_is_written(path):
+    doc = set_path(stack_doc("staging"), f"{M}.canary", {"version": "1.5.0", "bundleSha256": "c" * 64})
+    set_path(doc, path, "C" * 64)
+    (problem,) = problems(doc)
+    assert problem == f"stacks/Pulumi.staging.yaml: {path}: '{'C' * 64}' is not a sha256 digest (64 lowercase hex digits)"
 
 
 @pytest.mark.parametrize(
@@ -348,7 +356,7 @@ def test_rules_spanning_blocks_still_run_when_a_field_is_invalid():
     set_path(doc, "model-platform:kubernetes.images.serving", "registry.example.com/ml/mleap-serving:0.23.0")
     set_path(doc, f"{M}.bundleSha256", "abc")
     assert problems(doc, "prod") == [
-        f"stacks/Pulumi.prod.yaml: {M}.bundleSha256: 'abc' does not match ^[0-9a-f]{{64}}$",
+        f"stacks/Pulumi.prod.yaml: {M}.bundleSha256: 'abc' is not a sha256 digest (64 lowercase hex digits)",
         "stacks/Pulumi.prod.yaml: model-platform:kubernetes.images.serving: 'registry.example.com/ml/mleap-serving:0.23.0' "
         "must be pinned by digest (…@sha256:<64 hex>) in prod",
         f"stacks/Pulumi.prod.yaml: {M}.serving.replicas.min: 1 is below 2, the prod minimum",
@@ -412,13 +420,13 @@ def test_tags_must_be_label_names_and_values_and_not_the_platforms(tags, expecte
 
 
 def test_valid_tags_are_accepted_and_the_reserved_keys_are_the_platforms_own():
-    from infra.config import PLATFORM_TAG_KEYS
-    from infra.naming import aws_tags
+    from infra.contract.naming import PLATFORM_TAG_KEYS, aws_tags
 
     tags = {"team": "pricing", "cost-centre": "cc-1234", "created": "2024-01-01", "owner.email": "", "A_b.c-9": "Z"}
     cfg = parse(set_path(stack_doc("staging"), "model-platform:tags", tags))
     assert cfg.tags == tags
-    assert set(aws_tags(cfg, "days-to-sell")) - set(tags) == set(PLATFORM_TAG_KEYS)
+    platform = aws_tags(environment=cfg.environment.value, tags=cfg.tags, model="days-to-sell")
+    assert set(platform) - set(tags) == set(PLATFORM_TAG_KEYS)
 
 
 # --------------------------------------------------------------------------- serving image vs MLeap version
@@ -616,3 +624,27 @@ def test_a_stack_without_a_dag_or_release_is_valid():
     del airflow["dags"], airflow["release"]
     cfg = parse(doc)
     assert cfg.airflow.dags is None and cfg.airflow.release is None
+
+
+def test_the_environments_are_the_contracts():
+    """The policy pack names its config files after the contract's environments: the config accepts exactly those."""
+    from infra.config import Environment
+    from infra.contract.naming import ENVIRONMENTS, PROD
+
+    assert tuple(e.value for e in Environment) == ENVIRONMENTS
+    assert Environment.prod.value == PROD
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["model-platform:kubernetes.namespace", "model-platform:airflow.namespace", f"{M}.serving.ingress.controllerNamespace"],
+)
+def test_every_namespace_is_a_dns_label_of_at_most_63_characters(path):
+    doc = stack_doc("staging")
+    if "ingress" in path:
+        set_path(doc, f"{M}.serving.ingress", {"host": "days-to-sell.example.com"})
+    set_path(doc, path, "n" * 63)
+    parse(doc)
+    set_path(doc, path, "n" * 64)
+    (problem,) = problems(doc)
+    assert f"{path}: '{'n' * 64}' does not match" in problem

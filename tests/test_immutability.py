@@ -1,6 +1,6 @@
 """Published versions are immutable: the training role creates a version's objects once and never changes them.
 
-Two layers hold it (infra/components/iam_documents.py): the writer's own
+Two layers hold it (infra/documents/iam.py): the writer's own
 policy, and the bucket policy's denies for the writer's role. moto does not
 evaluate IAM or bucket-policy conditions (its access control only knows
 ``sts:ExternalId``), so the documents are proved here by table tests and a
@@ -18,7 +18,9 @@ from typing import Any, Optional
 
 import pytest
 
-from infra.components.iam_documents import PolicyDocument, Statement, bucket_policy, role_arn, writer_policy
+from infra.documents.arns import role_arn
+from infra.documents.iam import bucket_policy, writer_policy
+from infra.documents.iam_policy import PolicyDocument, Statement
 from infra.layout import bundle_keys, released_key
 from modelctl.engine import Plan
 from tests.conftest import plan_doc, stack_doc

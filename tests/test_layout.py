@@ -7,11 +7,12 @@ import json
 
 import pytest
 
-from infra.layout import (
+from infra.contract.layout import (
     RUN_VERSION,
     WORK_PREFIX,
     BundleKeys,
     bundle_keys,
+    bundle_uri,
     model_prefix,
     parse_digest_file,
     released_document,
@@ -19,8 +20,15 @@ from infra.layout import (
     run_keys,
     work_prefix,
 )
-from infra.model_version import is_model_version
-from infra.naming import label_value
+from infra.contract.model_version import is_model_version
+from infra.contract.naming import (
+    PLATFORM_TAG_KEYS,
+    aws_tags,
+    k8s_labels,
+    label_value,
+    physical_name,
+    training_role_name,
+)
 
 
 def test_keys_of_a_version_live_under_model_and_version():
@@ -98,6 +106,29 @@ def test_uri_defaults_to_the_bundle():
     keys = bundle_keys("days-to-sell", "1.4.0")
     assert keys.uri("my-bucket") == "s3://my-bucket/days-to-sell/1.4.0/bundle.zip"
     assert keys.uri("my-bucket", keys.digest) == "s3://my-bucket/days-to-sell/1.4.0/bundle.zip.sha256"
+
+
+def test_the_bundle_uri_is_the_keys_uri_of_the_bundle():
+    """One spelling of a bundle's URI, for serving, training and the DAG alike."""
+    assert bundle_uri(bucket="my-bucket", model="days-to-sell", version="1.4.0") == bundle_keys("days-to-sell", "1.4.0").uri(
+        "my-bucket"
+    )
+    with pytest.raises(ValueError, match="is not a model version"):
+        bundle_uri(bucket="my-bucket", model="days-to-sell", version="1.4.0+build")
+
+
+def test_names_tags_and_labels_come_from_plain_values():
+    """The contract's naming needs no stack config: the environment name and the stack's tags."""
+    assert physical_name("days-to-sell", "reader", environment="prod") == "model-platform-prod-days-to-sell-reader"
+    assert training_role_name(environment="staging") == "model-platform-staging-training"
+    tags = aws_tags(environment="prod", tags={"team": "pricing", "project": "spoof"}, model="days-to-sell")
+    assert tags == {"team": "pricing", "project": "model-platform", "environment": "prod", "managed-by": "pulumi", "model": "days-to-sell"}
+    assert set(aws_tags(environment="prod", tags={})) == set(PLATFORM_TAG_KEYS) - {"model"}
+    labels = k8s_labels(environment="prod", tags={"team": "pricing"}, model="days-to-sell", version="1.4.0+x")
+    assert labels["app.kubernetes.io/part-of"] == "model-platform"
+    assert labels["app.kubernetes.io/version"] == "1.4.0_x"
+    assert labels["model-platform/team"] == "pricing"
+    assert "app.kubernetes.io/version" not in k8s_labels(environment="prod", tags={}, model="days-to-sell", version=None)
 
 
 def test_versions_do_not_share_keys():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.config import ConfigError
-from infra.mleap_compat import (
+from infra.contract.mleap_compat import (
     DATABRICKS_RUNTIMES,
     LAST_MLEAP_RUNTIME,
     MLEAP_RELEASES,

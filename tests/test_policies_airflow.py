@@ -91,14 +91,15 @@ def test_a_kubernetes_secret_whose_contents_are_redacted_cannot_be_judged(stack_
     assert violations(airflow.connection_secrets, [redacted, *builtins()]) == []
 
 
-def test_without_a_prefix_in_the_stack_config_the_rule_uses_the_schemas_default(monkeypatch):
-    """The default prefix is defined once, in infra.config: the pack follows it if it changes."""
+def test_without_a_prefix_in_the_stack_config_the_rule_uses_the_contracts_default(monkeypatch):
+    """The default prefix is defined once, in infra.contract.airflow: the pack (and the config) follow it if it changes."""
     import importlib
 
     from infra.config import AirflowConfig
+    from infra.contract import airflow as contract
 
-    field = AirflowConfig.model_fields["connections_prefix"]
-    monkeypatch.setattr(field, "default", "mwaa/connections")
+    assert AirflowConfig.model_fields["connections_prefix"].default == contract.DEFAULT_CONNECTIONS_PREFIX
+    monkeypatch.setattr(contract, "DEFAULT_CONNECTIONS_PREFIX", "mwaa/connections")
     monkeypatch.setattr(stack_config, "stack_object", lambda key: {})
     try:
         reloaded = importlib.reload(airflow)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from infra.mleap_compat import MLEAP_RELEASES, check_runtime_mleap_pair, mleap_spark_coordinates
+from infra.contract.mleap_compat import MLEAP_RELEASES, check_runtime_mleap_pair, mleap_spark_coordinates
 from model_platform_policy import databricks as db  # noqa: E402
 from model_platform_policy import types as t  # noqa: E402
 from model_platform_policy.testing import resource, violations  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 
 from model_platform_policy import stack_config, tags  # noqa: E402
 from model_platform_policy import types as t  # noqa: E402
-from model_platform_policy.testing import resource, violations  # noqa: E402
+from model_platform_policy.testing import provider, resource, violations  # noqa: E402
 from modelctl.check import wire_value
 from tests.conftest import stack_doc
 
@@ -88,13 +88,44 @@ def test_shared_resources_need_no_model_tag():
         assert violations(tags.aws_tagged, resource(t.IAM_ROLE, {"tags": TAGS}, name=name)) == []
 
 
+def _aws_provider(default_tags: Any):
+    """An AWS provider with ``default_tags`` as the engine hands its inputs over: structured values as JSON text."""
+    return provider("aws", {"region": "eu-west-2", "defaultTags": json.dumps({"tags": default_tags})})
+
+
+def test_the_providers_default_tags_count_and_the_resources_own_win():
+    aws = _aws_provider(TAGS)
+    assert violations(tags.aws_tagged, resource(t.IAM_ROLE, {}, provider=aws)) == []
+    no_defaults = provider("aws", {"region": "eu-west-2"})
+    assert violations(tags.aws_tagged, resource(t.IAM_ROLE, {}, provider=no_defaults)) == [
+        "tags ['project', 'environment', 'managed-by'] are missing or empty"
+    ]
+    emptied = resource(t.IAM_ROLE, {"tags": {"project": ""}}, provider=aws)
+    assert violations(tags.aws_tagged, emptied) == ["tags ['project'] are missing or empty"]
+
+
+def test_a_non_aws_providers_tags_do_not_count():
+    other = provider("databricks", {"defaultTags": json.dumps({"tags": TAGS})})
+    assert violations(tags.aws_tagged, resource(t.IAM_ROLE, {}, provider=other)) == [
+        "tags ['project', 'environment', 'managed-by'] are missing or empty"
+    ]
+
+
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_the_committed_stacks_aws_resources_pass(real_plan, stack, stack_models):
     stack_models.update(stack_doc(stack)["config"]["model-platform:models"])
-    checked = [r for r in real_plan(stack).resources if r.type.startswith("aws:")]
+    plan = real_plan(stack)
+    providers = {
+        r.urn: provider(r.type.rsplit(":", 1)[1], wire_value(r.inputs), name=r.name)
+        for r in plan.resources
+        if r.type.startswith("pulumi:providers:")
+    }
+    (aws,) = [p for p in providers.values() if p.resource_type == "pulumi:providers:aws"]
+    checked = [r for r in plan.resources if r.type.startswith("aws:")]
     assert any(r.inputs.get("tags", {}).get("model") for r in checked)
     for r in checked:
-        assert violations(tags.aws_tagged, resource(r.type, wire_value(r.inputs), name=r.name)) == [], r.name
+        subject = resource(r.type, wire_value(r.inputs), name=r.name, provider=aws)
+        assert violations(tags.aws_tagged, subject) == [], r.name
 
 
 def _sdk_class(token: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -102,3 +103,87 @@ def test_kubernetes_objects_use_the_explicit_provider(real_plan):
     provider = plan.get(K8S_PROVIDER, "kubernetes").urn
     objects = [r for r in plan.resources if r.custom and r.type.startswith("kubernetes:")]
     assert objects and all(r.options.get("provider") == provider for r in objects)
+
+
+# --------------------------------------------------------------------------- explicit providers, default tags
+
+PACKAGES = ("aws", "kubernetes", "databricks")
+
+
+def every_feature(stack: str) -> dict[str, Any]:
+    """A stack document that declares every optional resource kind: the Kubernetes backend (Secret and ConfigMap),
+    a canary, an Ingress, a KMS-encrypted store, the discovery cluster and a cross-account pass-role grant."""
+    doc = stack_doc(stack)
+    set_path(doc, "model-platform:airflow.backend", "kubernetes-secret")
+    doc["config"]["model-platform:airflow"]["dags"].pop("bucket", None)
+    set_path(doc, "model-platform:bundleStore.encryption", "sse-kms")
+    set_path(doc, "model-platform:databricks.discoveryCluster.enabled", True)
+    set_path(doc, "model-platform:databricks.crossAccountRoleName", "databricks-cross-account")
+    model = "model-platform:models.days-to-sell"
+    set_path(doc, f"{model}.serving.ingress", {"host": "days-to-sell.example.com"})
+    set_path(doc, f"{model}.canary", {"version": "9.9.9", "bundleSha256": "a" * 64})
+    return doc
+
+
+@functools.lru_cache(maxsize=None)
+def every_feature_plan(stack: str) -> Plan:
+    return plan_doc(every_feature(stack), stack)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+@pytest.mark.parametrize("variant", ["committed", "every-feature", "defaults-disabled"])
+def test_every_resource_names_its_explicit_provider(stack, variant, real_plan):
+    """With ``pulumi:disable-default-providers``, a resource without an explicit provider fails to deploy; none has one
+    missing, in any variant of the stack, and each names the stack's provider of its own package."""
+    if variant == "committed":
+        plan = real_plan(stack)
+    elif variant == "every-feature":
+        plan = every_feature_plan(stack)
+    else:
+        doc = stack_doc(stack)
+        doc["config"]["pulumi:disable-default-providers"] = ["*"]
+        plan = plan_doc(doc, stack)
+    providers = {p.type.split(":")[2]: p.urn for p in plan.resources if p.type.startswith("pulumi:providers:")}
+    assert set(providers) == set(PACKAGES)
+    resources = [r for r in plan.to_json(full=True)["resources"] if r["custom"] and not r["type"].startswith("pulumi:")]
+    assert {r["type"].split(":")[0] for r in resources} == set(PACKAGES)
+    for r in resources:
+        assert r["options"].get("provider") == providers[r["type"].split(":")[0]], r["urn"]
+
+
+def provider_tags(plan: Plan) -> dict[str, str]:
+    raw = plan.get("pulumi:providers:aws", "aws").inputs["defaultTags"]
+    return (json.loads(raw) if isinstance(raw, str) else raw)["tags"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_stacks_aws_tags_come_from_the_providers_default_tags(stack, real_plan):
+    """Every taggable AWS resource gets the platform's and the organisation's tags once, from the provider;
+    a resource's own tags only add its model."""
+    plan = real_plan(stack)
+    tags = provider_tags(plan)
+    organisation = stack_doc(stack)["config"].get("model-platform:tags", {})
+    assert tags == {**organisation, "project": "model-platform", "environment": stack, "managed-by": "pulumi"}
+    own = {r.name: r.inputs["tags"] for r in plan.resources if r.type.startswith("aws:") and r.inputs.get("tags")}
+    assert own and all(set(t) == {"model"} for t in own.values()), own
+    assert all(t["model"] in r for r, t in own.items()), "a model's tag names the model its resource is named after"
+
+
+# --------------------------------------------------------------------------- logical names never follow config
+
+RENAMES = [
+    ("serving namespace", "kubernetes:core/v1:Namespace", "models", f"{K8S}.namespace", "serving"),
+    ("Airflow Secret", "kubernetes:core/v1:Secret", "airflow-connections", "model-platform:airflow.secretName", "airflow-env"),
+    ("DAG ConfigMap", "kubernetes:core/v1:ConfigMap", "model-platform-dags", "model-platform:airflow.dags.configMap", "dags"),
+]
+
+
+@pytest.mark.parametrize("what,type_,logical,key,value", RENAMES, ids=[r[0] for r in RENAMES])
+def test_renaming_an_object_in_config_moves_nothing(what, type_, logical, key, value):
+    """The logical name is fixed: a renamed object keeps its URN (the provider decides what the new name needs),
+    and a stack created when the logical name followed the config value sees a move (an alias), not a replacement."""
+    before = every_feature_plan("staging").get(type_, logical)
+    after = plan_doc(set_path(every_feature("staging"), key, value), "staging").get(type_, logical)
+    assert after.urn == before.urn and before.aliases == []
+    assert after.inputs["metadata"]["name"] == value
+    assert after.aliases == [before.urn.rsplit("::", 1)[0] + f"::{value}"]

@@ -80,3 +80,42 @@ def test_text_that_is_not_a_stack_file_is_refused_naming_the_label(text, expecte
 
 def test_an_empty_file_is_a_stack_file_without_config():
     assert StackFile.from_text("", LABEL).config == {}
+
+
+def _read_in_fresh_context(config: dict[str, str], secret_keys: list[str]):
+    """read_runtime_config as the program calls it, after the engine set the config (isolated from other tests)."""
+    import contextvars
+
+    import pulumi.runtime
+
+    from infra.stack_source import read_runtime_config
+
+    def run():
+        pulumi.runtime.set_all_config(config, secret_keys)
+        return read_runtime_config()
+
+    return contextvars.copy_context().run(run)
+
+
+def test_runtime_config_is_read_with_its_secure_keys(monkeypatch):
+    monkeypatch.delenv("PULUMI_CONFIG", raising=False)
+    monkeypatch.delenv("PULUMI_CONFIG_SECRET_KEYS", raising=False)
+    values, secret = _read_in_fresh_context(
+        {"model-platform:databricksToken": "dapi-x", "model-platform:aws": '{"region": "eu-west-2"}', "aws:region": "eu-west-2"},
+        ["model-platform:databricksToken"],
+    )
+    assert values == {
+        "model-platform:databricksToken": "dapi-x",
+        "model-platform:aws": {"region": "eu-west-2"},
+        "aws:region": "eu-west-2",
+    }
+    assert secret == {"model-platform:databricksToken"}
+
+
+def test_runtime_config_from_the_environment_counts_too(monkeypatch):
+    """An engine that passes config in PULUMI_CONFIG names the secure keys in PULUMI_CONFIG_SECRET_KEYS."""
+    monkeypatch.setenv("PULUMI_CONFIG", '{"model-platform:environment": "staging", "model-platform:slackToken": "x"}')
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", '["model-platform:slackToken"]')
+    values, secret = _read_in_fresh_context({"aws:region": "eu-west-2"}, [])
+    assert values == {"model-platform:environment": "staging", "model-platform:slackToken": "x", "aws:region": "eu-west-2"}
+    assert secret == {"model-platform:slackToken"}

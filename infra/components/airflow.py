@@ -18,7 +18,7 @@ moment it is built. Variable values (job ids, versions, bundle URIs, the bucket)
 credentials, but both providers store a secret's whole payload as a Pulumi
 secret, so plans show them redacted too; ``modelVersions`` and
 ``trainingJobIds`` are the readable stack outputs. The contents are described
-in ``infra.components.airflow_connections``.
+in ``infra.documents.airflow``.
 
 Secret names are fixed (``<prefix>/<id>``), and Secrets Manager keeps a
 deleted secret's name for its recovery window (``airflow.recoveryWindowDays``,
@@ -37,64 +37,58 @@ use, delete it for good (``aws secretsmanager delete-secret --secret-id NAME
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.components.airflow_connections import (
+from infra.components.moves import moved_from
+from infra.config import AirflowConfig
+from infra.documents.airflow import (
     AirflowConnection,
+    AirflowVariable,
     configuration_options,
-    model_variable_names,
+    model_variables,
+    reader_policy_prefixes,
     secret_name,
-    stack_connections,
     variable_env_var,
 )
-from infra.components.iam_documents import secret_arn_base, secrets_reader_policy
-from infra.config import StackConfig
+from infra.documents.arns import secret_arn_base
+from infra.documents.iam import secrets_reader_policy
 from infra.layout import bundle_keys
-from infra.naming import aws_tags, k8s_labels, physical_name
+
+#: Logical name of the Kubernetes Secret (kubernetes-secret backend): fixed (the default ``airflow.secretName``),
+#: so renaming the Secret in config updates the one resource instead of declaring another (infra/components/moves.py).
+KUBERNETES_SECRET = "airflow-connections"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AirflowArgs:
-    config: StackConfig
+    settings: AirflowConfig
+    #: Every connection the stack declares (``infra.documents.airflow.stack_connections``).
+    connections: Sequence[AirflowConnection]
+    #: Per model: the version the stack serves.
+    served_versions: Mapping[str, str]
+    region: str
+    reader_policy_name: str
+    #: Labels of the Kubernetes Secret (kubernetes-secret backend).
+    secret_labels: Mapping[str, str]
     bucket_name: pulumi.Input[str]
-    job_ids: dict[str, pulumi.Output[str]]
+    job_ids: Mapping[str, pulumi.Output[str]]
 
 
-@dataclass(frozen=True)
-class AirflowVariable:
-    """One Airflow variable of one model."""
-
-    name: str
-    value: pulumi.Input[str]
-    model: str
-    kind: str
-
-    @property
-    def resource_name(self) -> str:
-        """Logical name: the model name as written, so a model's resources are easy to find in a diff."""
-        return f"variable-{self.model}-{self.kind}"
-
-
-def model_variables(
-    cfg: StackConfig, bucket_name: pulumi.Input[str], job_ids: dict[str, pulumi.Output[str]]
-) -> list[AirflowVariable]:
-    """Per model: the training job id, the served version and bundle URI, and the bucket (the schedule is the DAG
-    manifest's, infra/components/dag_files.py)."""
-    variables: list[AirflowVariable] = []
+def stack_variables(
+    served_versions: Mapping[str, str], bucket_name: pulumi.Input[str], job_ids: Mapping[str, pulumi.Output[str]]
+) -> list[AirflowVariable[Any]]:
+    """Every model's variables; the bundle URI and the bucket wait for the bucket's name."""
     bucket = pulumi.Output.from_input(bucket_name)
-    for model, model_cfg in cfg.models.items():
-        names = model_variable_names(model)
-        keys = bundle_keys(model, model_cfg.version)
-        variables += [
-            AirflowVariable(names.training_job_id, job_ids[model], model, "training-job-id"),
-            AirflowVariable(names.version, model_cfg.version, model, "version"),
-            AirflowVariable(names.bundle_uri, bucket.apply(keys.uri), model, "bundle-uri"),
-            AirflowVariable(names.bundle_bucket, bucket, model, "bundle-bucket"),
-        ]
+    variables: list[AirflowVariable[Any]] = []
+    for model, version in served_versions.items():
+        keys = bundle_keys(model, version)
+        variables += model_variables(
+            model, job_id=job_ids[model], version=version, bundle_uri=bucket.apply(keys.uri), bucket=bucket
+        )
     return variables
 
 
@@ -108,32 +102,31 @@ class AirflowConnections(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AirflowArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:airflow:AirflowConnections", name, None, opts)
-        cfg = args.config
-        connections = stack_connections(cfg)
-        variables = model_variables(cfg, args.bucket_name, args.job_ids)
+        connections = list(args.connections)
+        variables = stack_variables(args.served_versions, args.bucket_name, args.job_ids)
         self.reader_policy_arn = None
-        if cfg.airflow.backend == "secrets-manager":
-            self._declare_secrets_manager(cfg, connections, variables)
-            self.configuration_options = pulumi.Output.from_input(configuration_options(cfg.airflow))
+        if args.settings.backend == "secrets-manager":
+            self._declare_secrets_manager(args, connections, variables)
+            self.configuration_options = pulumi.Output.from_input(configuration_options(args.settings))
         else:
-            self._declare_kubernetes_secret(cfg, connections, variables)
+            self._declare_kubernetes_secret(args, connections, variables)
             self.configuration_options = pulumi.Output.from_input({})
         self.register_outputs(
             {"configurationOptions": self.configuration_options, "readerPolicyArn": self.reader_policy_arn}
         )
 
     def _declare_secrets_manager(
-        self, cfg: StackConfig, connections: list[AirflowConnection], variables: list[AirflowVariable]
+        self, args: AirflowArgs, connections: list[AirflowConnection], variables: list[AirflowVariable[Any]]
     ) -> None:
-        airflow = cfg.airflow
+        airflow = args.settings
         secrets = [
             self._secret(
                 f"connection-{conn.conn_id}",
                 secret_name(airflow.connections_prefix, conn.conn_id),
                 pulumi.Output.secret(conn.to_json()),
                 f"Airflow connection {conn.conn_id}",
-                aws_tags(cfg),
-                cfg,
+                None,
+                airflow,
             )
             for conn in connections
         ]
@@ -143,37 +136,43 @@ class AirflowConnections(pulumi.ComponentResource):
                 secret_name(airflow.variables_prefix, var.name),
                 var.value,
                 f"Airflow variable {var.name}",
-                aws_tags(cfg, var.model),
-                cfg,
+                {"model": var.model},
+                airflow,
             )
         # The ARN prefix (partition, region, account) comes from a secret the stack created:
         # exact even when aws.accountId is unset, with no '*' account and no GetCallerIdentity call.
-        prefixes = reader_policy_prefixes(cfg)
-        kms_key_arn, region = airflow.kms_key_arn, cfg.aws.region
+        prefixes = reader_policy_prefixes(airflow)
+        kms_key_arn, region = airflow.kms_key_arn, args.region
         policy = aws.iam.Policy(
             "secrets-reader",
             aws.iam.PolicyArgs(
-                name=physical_name(cfg, "airflow-secrets-reader"),
+                name=args.reader_policy_name,
                 description="Read the Airflow connections and variables this stack declares (attach to the MWAA execution role).",
                 policy=secrets[0].arn.apply(
                     lambda arn: secrets_reader_policy(secret_arn_base(arn), prefixes, kms_key_arn, region).to_json()
                 ),
-                tags=aws_tags(cfg),
             ),
             pulumi.ResourceOptions(parent=self),
         )
         self.reader_policy_arn = policy.arn
 
     def _secret(
-        self, name: str, physical: str, value: pulumi.Input[str], what: str, tags: dict[str, str], cfg: StackConfig
+        self,
+        name: str,
+        physical: str,
+        value: pulumi.Input[str],
+        what: str,
+        tags: Optional[dict[str, str]],
+        airflow: AirflowConfig,
     ) -> aws.secretsmanager.Secret:
+        """A secret and its value; ``tags`` only where they add to the provider's default tags (a model's)."""
         secret = aws.secretsmanager.Secret(
             name,
             aws.secretsmanager.SecretArgs(
                 name=physical,
                 description=f"{what}; managed by Pulumi: change the stack file, not this secret.",
-                kms_key_id=cfg.airflow.kms_key_arn,
-                recovery_window_in_days=cfg.airflow.recovery_window_days,
+                kms_key_id=airflow.kms_key_arn,
+                recovery_window_in_days=airflow.recovery_window_days,
                 tags=tags,
             ),
             pulumi.ResourceOptions(parent=self),
@@ -186,35 +185,25 @@ class AirflowConnections(pulumi.ComponentResource):
         return secret
 
     def _declare_kubernetes_secret(
-        self, cfg: StackConfig, connections: list[AirflowConnection], variables: list[AirflowVariable]
+        self, args: AirflowArgs, connections: list[AirflowConnection], variables: list[AirflowVariable[Any]]
     ) -> None:
-        airflow = cfg.airflow
+        airflow = args.settings
         string_data: dict[str, pulumi.Input[str]] = {c.env_var: pulumi.Output.secret(c.to_json()) for c in connections}
         string_data.update({variable_env_var(v.name): v.value for v in variables})
         k8s.core.v1.Secret(
-            airflow.secret_name,
+            KUBERNETES_SECRET,
             k8s.core.v1.SecretInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=airflow.secret_name, namespace=airflow.namespace, labels=secret_labels(cfg)
+                    name=airflow.secret_name, namespace=airflow.namespace, labels=dict(args.secret_labels)
                 ),
                 type="Opaque",
                 string_data=string_data,
             ),
-            # A fixed name cannot be created before the old object is deleted.
-            pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            pulumi.ResourceOptions(
+                parent=self,
+                # A fixed name cannot be created before the old object is deleted.
+                delete_before_replace=True,
+                # Stacks created when the logical name was the Secret's name move to the fixed one.
+                aliases=moved_from(airflow.secret_name, KUBERNETES_SECRET),
+            ),
         )
-
-
-def secret_labels(cfg: StackConfig) -> dict[str, str]:
-    """The stack's recommended labels for the Airflow Secret, which belongs to no single model version."""
-    return k8s_labels(cfg, cfg.airflow.secret_name, version=None, component="airflow-connections")
-
-
-def reader_policy_prefixes(cfg: StackConfig) -> tuple[str, str]:
-    """Read access covers everything under both prefixes, not only the secrets declared here.
-
-    Airflow asks the backend for every connection it looks up, and a denied
-    lookup fails the task where a missing secret would fall back to the
-    metadata database.
-    """
-    return cfg.airflow.connections_prefix, cfg.airflow.variables_prefix

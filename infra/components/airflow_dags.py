@@ -27,16 +27,22 @@ a schedule changes only the manifest (and the policy, which lists the models).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Literal, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.components.dag_files import PACKAGE, dag_files
-from infra.components.iam_documents import Condition, PolicyDocument, Statement, version_objects_arn
-from infra.config import AirflowDagsConfig, StackConfig
-from infra.naming import aws_tags, k8s_labels, physical_name
+from infra.components.dag_files import PACKAGE
+from infra.components.moves import moved_from
+from infra.config import AirflowDagsConfig
+from infra.documents.iam import bundles_reader_policy
+
+__all__ = ["AirflowDags", "AirflowDagsArgs", "DagDelivery", "bundles_reader_policy", "content_type", "object_key"]
+
+#: Logical name of the ConfigMap (kubernetes-secret backend): fixed (the default ``airflow.dags.configMap``),
+#: so renaming the ConfigMap in config updates the one resource (infra/components/moves.py).
+CONFIG_MAP = "model-platform-dags"
 
 
 def content_type(name: str) -> str:
@@ -57,34 +63,27 @@ def object_resource_name(name: str) -> str:
     return f"dag-{name.lstrip('.')}"
 
 
-def bundles_reader_policy(
-    bucket_arn: str, models: Sequence[str], kms_key_arn: Optional[str], region: str
-) -> PolicyDocument:
-    """What the DAG reads of a run: the objects of the models' versions (``<model>/*/*``), decrypted through S3."""
-    statements = [
-        Statement(
-            sid="ReadRunVersions",
-            effect="Allow",
-            actions=("s3:GetObject",),
-            resources=tuple(version_objects_arn(bucket_arn, model) for model in models),
-        )
-    ]
-    if kms_key_arn:
-        statements.append(
-            Statement(
-                sid="DecryptRunVersions",
-                effect="Allow",
-                actions=("kms:Decrypt",),
-                resources=(kms_key_arn,),
-                conditions=(Condition("StringEquals", "kms:ViaService", (f"s3.{region}.amazonaws.com",)),),
-            )
-        )
-    return PolicyDocument(tuple(statements))
+@dataclass(frozen=True, kw_only=True)
+class DagDelivery:
+    """Where the DAG package goes (``airflow.dags``, by ``airflow.backend``) and what it holds."""
+
+    dags: AirflowDagsConfig
+    backend: Literal["secrets-manager", "kubernetes-secret"]
+    #: The Airflow namespace (kubernetes-secret backend).
+    namespace: str
+    #: The package's files by name (infra/components/dag_files.py).
+    files: Mapping[str, str]
+    config_map_labels: Mapping[str, str]
+    #: The models whose versions the DAG reads, and the name of the policy that allows it.
+    models: Sequence[str]
+    reader_policy_name: str
+    region: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AirflowDagsArgs:
-    config: StackConfig
+    #: None when ``airflow.dags`` is unset: nothing is delivered.
+    delivery: Optional[DagDelivery]
     bucket_arn: pulumi.Input[str]
     kms_key_arn: Optional[pulumi.Input[str]]
 
@@ -99,40 +98,38 @@ class AirflowDags(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AirflowDagsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:airflow:AirflowDags", name, None, opts)
-        cfg = args.config
-        dags = cfg.airflow.dags
+        delivery = args.delivery
         self.location = None
         self.bundles_reader_policy_arn = None
-        if dags is not None:
-            files = dag_files(cfg)
-            if cfg.airflow.backend == "secrets-manager":
-                self._objects(cfg, dags, files)
+        if delivery is not None:
+            if delivery.backend == "secrets-manager":
+                self._objects(delivery)
             else:
-                self._config_map(cfg, dags, files)
-            self.bundles_reader_policy_arn = self._reader_policy(cfg, args)
+                self._config_map(delivery)
+            self.bundles_reader_policy_arn = self._reader_policy(delivery, args)
         self.register_outputs({"location": self.location, "bundlesReaderPolicyArn": self.bundles_reader_policy_arn})
 
-    def _reader_policy(self, cfg: StackConfig, args: AirflowDagsArgs) -> pulumi.Output[str]:
-        models, region = sorted(cfg.models), cfg.aws.region
+    def _reader_policy(self, delivery: DagDelivery, args: AirflowDagsArgs) -> pulumi.Output[str]:
+        models, region = sorted(delivery.models), delivery.region
         document = pulumi.Output.all(args.bucket_arn, args.kms_key_arn).apply(
             lambda values: bundles_reader_policy(values[0], models, values[1], region).to_json()
         )
         policy = aws.iam.Policy(
             "airflow-bundles-reader",
             aws.iam.PolicyArgs(
-                name=physical_name(cfg, "airflow-bundles-reader"),
+                name=delivery.reader_policy_name,
                 description="Read the bundle store's model versions, as the training DAG checks each run's "
                 "(attach to the role Airflow's tasks run as).",
                 policy=document,
-                tags=aws_tags(cfg),
             ),
             pulumi.ResourceOptions(parent=self),
         )
         return policy.arn
 
-    def _objects(self, cfg: StackConfig, dags: AirflowDagsConfig, files: dict[str, str]) -> None:
+    def _objects(self, delivery: DagDelivery) -> None:
+        dags = delivery.dags
         assert dags.bucket is not None  # the config requires it with this backend
-        for file_name, text in files.items():
+        for file_name, text in delivery.files.items():
             aws.s3.BucketObjectv2(
                 object_resource_name(file_name),
                 aws.s3.BucketObjectv2Args(
@@ -140,25 +137,26 @@ class AirflowDags(pulumi.ComponentResource):
                     key=object_key(dags, file_name),
                     content=text,
                     content_type=content_type(file_name),
-                    tags=aws_tags(cfg),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
         self.location = f"s3://{dags.bucket}/{dags.folder}/{PACKAGE}/"
 
-    def _config_map(self, cfg: StackConfig, dags: AirflowDagsConfig, files: dict[str, str]) -> None:
-        namespace = cfg.airflow.namespace
+    def _config_map(self, delivery: DagDelivery) -> None:
+        dags, namespace = delivery.dags, delivery.namespace
         k8s.core.v1.ConfigMap(
-            dags.config_map,
+            CONFIG_MAP,
             k8s.core.v1.ConfigMapInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=dags.config_map,
-                    namespace=namespace,
-                    labels=k8s_labels(cfg, dags.config_map, version=None, component="airflow-dags"),
+                    name=dags.config_map, namespace=namespace, labels=dict(delivery.config_map_labels)
                 ),
-                data=files,
+                data=dict(delivery.files),
             ),
-            # A fixed name cannot be created before the old object is deleted.
-            pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            pulumi.ResourceOptions(
+                parent=self,
+                # A fixed name cannot be created before the old object is deleted.
+                delete_before_replace=True,
+                aliases=moved_from(dags.config_map, CONFIG_MAP),
+            ),
         )
         self.location = f"configmap/{namespace}/{dags.config_map}"

@@ -9,27 +9,36 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.iam_documents import irsa_trust_policy, reader_policy
-from infra.config import StackConfig
-from infra.naming import aws_tags, physical_name, service_account_name
+from infra.documents.iam import irsa_trust_policy, reader_policy
 
 #: IAM's limit on role names.
 _ROLE_NAME_MAX = 64
 
 
-def role_name(cfg: StackConfig, model: str) -> str:
-    """``<project>-<env>-<model>-reader``, shortened with a stable hash when over IAM's 64 characters."""
-    name = physical_name(cfg, model, "reader")
+def fit_role_name(name: str) -> str:
+    """``name``, shortened with a stable hash when over IAM's 64 characters."""
     if len(name) <= _ROLE_NAME_MAX:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[: _ROLE_NAME_MAX - len(digest) - 1].rstrip('-')}-{digest}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class ServingIdentity:
+    """The Kubernetes identity a model's pods run as, and the cluster's OIDC provider that vouches for it (IRSA)."""
+
+    oidc_provider_arn: str
+    oidc_issuer: str
+    namespace: str
+    service_account: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class BundleReaderArgs:
-    config: StackConfig
     model: str
+    role_name: str
+    identity: ServingIdentity
+    region: str
     bucket_arn: pulumi.Input[str]
     kms_key_arn: Optional[pulumi.Input[str]]
 
@@ -44,20 +53,19 @@ class BundleReader(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BundleReaderArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:storage:BundleReader", name, None, opts)
-        cfg, model = args.config, args.model
-        namespace, service_account = cfg.kubernetes.namespace, service_account_name(model)
-        trust = irsa_trust_policy(cfg.kubernetes.oidc_provider_arn, cfg.kubernetes.oidc_issuer, namespace, service_account)
+        model, who = args.model, args.identity
+        trust = irsa_trust_policy(who.oidc_provider_arn, who.oidc_issuer, who.namespace, who.service_account)
         role = aws.iam.Role(
             name,
             aws.iam.RoleArgs(
-                name=role_name(cfg, model),
-                description=f"IRSA role of {namespace}/{service_account}: reads s3 bundles of {model}",
+                name=args.role_name,
+                description=f"IRSA role of {who.namespace}/{who.service_account}: reads s3 bundles of {model}",
                 assume_role_policy=trust.to_json(),
-                tags=aws_tags(cfg, model),
+                tags={"model": model},  # the stack's tags come from the provider's default_tags
             ),
             pulumi.ResourceOptions(parent=self),
         )
-        region = cfg.aws.region
+        region = args.region
         aws.iam.RolePolicy(
             f"{name}-get",
             aws.iam.RolePolicyArgs(

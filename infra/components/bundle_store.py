@@ -5,7 +5,7 @@ TLS-only and, in prod, protected from ``pulumi destroy``. It is declared with
 pulumi-aws v7's separate side resources (never the deprecated inline
 arguments). A published version is immutable: the training role may only
 create objects that do not exist yet (``If-None-Match``), never overwrite or
-delete one, by its own policy and by the bucket policy (iam_documents.py);
+delete one, by its own policy and by the bucket policy (infra/documents/iam.py);
 its scratch under ``_work/`` expires after ``bundleStore.workExpirationDays``.
 
 Per model, the store holds the model's reader role and ``<model>/released.json``
@@ -19,16 +19,15 @@ released.json here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Mapping, Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.bundle_reader import BundleReader, BundleReaderArgs
-from infra.components.iam_documents import bucket_policy, role_arn, writer_policy
-from infra.config import StackConfig
+from infra.components.bundle_reader import BundleReader, BundleReaderArgs, ServingIdentity
+from infra.documents.arns import role_arn
+from infra.documents.iam import bucket_policy, writer_policy
 from infra.layout import WORK_PREFIX, released_document, released_key
-from infra.naming import aws_tags, physical_name, training_role_name
 
 #: KMS waits this long before deleting a key the stack created (the maximum).
 KMS_DELETION_WINDOW_DAYS = 30
@@ -38,9 +37,48 @@ WRITER_POLICY_DESCRIPTION = "Training writes MLeap bundles under the configured 
 WORK_NONCURRENT_DAYS = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class ServedVersion:
+    """The version a stack serves of one model, and its bundle's digest (written to ``<model>/released.json``)."""
+
+    version: str
+    bundle_sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreReader:
+    """One model's reader: its role's name and the serving identity that may assume it."""
+
+    role_name: str
+    identity: ServingIdentity
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreProtection:
+    """How the store keeps its data: encryption, lifecycle and protection from ``pulumi destroy``."""
+
+    encryption: Literal["sse-s3", "sse-kms"]
+    #: With sse-kms: an existing key to use; None makes the store create one.
+    kms_key_arn: Optional[str]
+    noncurrent_version_days: int
+    abort_multipart_days: int
+    work_expiration_days: int
+    protect: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class BundleStoreArgs:
-    config: StackConfig
+    bucket_name: str
+    region: str
+    #: The account the stack deploys to; None reads it from the caller's identity.
+    account_id: Optional[str]
+    protection: StoreProtection
+    writer_policy_name: str
+    key_alias_name: str
+    #: The training role's fixed name: the bucket policy names it (the role is declared by training).
+    writer_role_name: str
+    served: Mapping[str, ServedVersion]
+    readers: Mapping[str, StoreReader]
 
 
 class BundleStore(pulumi.ComponentResource):
@@ -56,32 +94,37 @@ class BundleStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BundleStoreArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:storage:BundleStore", name, None, opts)
-        cfg = args.config
         # The bucket, everything that keeps it safe, and the key its data is encrypted
         # with: a destroy that removed a side resource of a retained bucket would
         # silently suspend versioning or drop the public access block.
-        data = pulumi.ResourceOptions(parent=self, protect=cfg.protect_data, retain_on_delete=cfg.protect_data)
+        protect = args.protection.protect
+        data = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
 
-        self.kms_key_arn = self._kms_key(name, cfg, data)
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            aws.s3.BucketArgs(bucket=cfg.bucket_name, force_destroy=False, tags=aws_tags(cfg)),
-            data,
-        )
-        encryption = self._harden(name, cfg, bucket, data)
+        self.kms_key_arn = self._kms_key(name, args, data)
+        bucket = aws.s3.Bucket(f"{name}-bucket", aws.s3.BucketArgs(bucket=args.bucket_name, force_destroy=False), data)
+        encryption = self._harden(name, args, bucket, data)
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
-        self.writer_policy_arn = self._writer_policy(name, cfg, bucket.arn).arn
+        self.writer_policy_arn = self._writer_policy(name, args, bucket.arn).arn
         self.reader_role_arns = {
             model: BundleReader(
                 f"{model}-reader",
-                BundleReaderArgs(config=cfg, model=model, bucket_arn=bucket.arn, kms_key_arn=self.kms_key_arn),
+                BundleReaderArgs(
+                    model=model,
+                    role_name=reader.role_name,
+                    identity=reader.identity,
+                    region=args.region,
+                    bucket_arn=bucket.arn,
+                    kms_key_arn=self.kms_key_arn,
+                ),
                 pulumi.ResourceOptions(parent=self),
             ).role_arn
-            for model in cfg.models
+            for model, reader in args.readers.items()
         }
-        self.released_uris = {model: self._released(cfg, model, bucket, encryption) for model in cfg.models}
+        self.released_uris = {
+            model: self._released(model, served, bucket, encryption) for model, served in args.served.items()
+        }
         self.register_outputs(
             {
                 "bucketName": self.bucket_name,
@@ -94,10 +137,9 @@ class BundleStore(pulumi.ComponentResource):
         )
 
     def _released(
-        self, cfg: StackConfig, model: str, bucket: aws.s3.Bucket, encryption: pulumi.Resource
+        self, model: str, served: ServedVersion, bucket: aws.s3.Bucket, encryption: pulumi.Resource
     ) -> pulumi.Output[str]:
         """``<model>/released.json``: the served version, rewritten by each release (a new S3 object version)."""
-        served = cfg.models[model]
         key = released_key(model)
         pointer = aws.s3.BucketObjectv2(
             f"{model}-released",
@@ -108,25 +150,25 @@ class BundleStore(pulumi.ComponentResource):
                     lambda b: released_document(bucket=b, model=model, version=served.version, bundle_sha256=served.bundle_sha256)
                 ),
                 content_type="application/json",
-                tags=aws_tags(cfg, model),
+                tags={"model": model},
             ),
             # Written once the default encryption is in place, so it is encrypted like the bundles (SSE-KMS in prod).
             pulumi.ResourceOptions(parent=self, depends_on=[encryption]),
         )
         return pulumi.Output.concat("s3://", pointer.bucket, "/", key)
 
-    def _writer_role_arn(self, cfg: StackConfig) -> pulumi.Output[str]:
+    def _writer_role_arn(self, args: BundleStoreArgs) -> pulumi.Output[str]:
         """The training role's ARN, from the account and the role's fixed name: the bucket policy names the role
         without depending on it (the role depends on this store's writer policy)."""
-        name, region = training_role_name(cfg), cfg.aws.region
-        if cfg.aws.account_id:
-            return pulumi.Output.from_input(role_arn(region=region, account_id=cfg.aws.account_id, role_name=name))
+        name, region = args.writer_role_name, args.region
+        if args.account_id:
+            return pulumi.Output.from_input(role_arn(region=region, account_id=args.account_id, role_name=name))
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         return identity.account_id.apply(lambda account: role_arn(region=region, account_id=account, role_name=name))
 
-    def _kms_key(self, name: str, cfg: StackConfig, data: pulumi.ResourceOptions) -> Optional[pulumi.Output[str]]:
+    def _kms_key(self, name: str, args: BundleStoreArgs, data: pulumi.ResourceOptions) -> Optional[pulumi.Output[str]]:
         """The SSE-KMS key: the configured one, or one the stack creates (rotated yearly). None with SSE-S3."""
-        store = cfg.bundle_store
+        store = args.protection
         if store.encryption != "sse-kms":
             return None
         if store.kms_key_arn:
@@ -134,23 +176,22 @@ class BundleStore(pulumi.ComponentResource):
         key = aws.kms.Key(
             f"{name}-key",
             aws.kms.KeyArgs(
-                description=f"Encrypts the MLeap bundles in s3://{cfg.bucket_name}",
+                description=f"Encrypts the MLeap bundles in s3://{args.bucket_name}",
                 enable_key_rotation=True,
                 deletion_window_in_days=KMS_DELETION_WINDOW_DAYS,
-                tags=aws_tags(cfg),
             ),
             data,
         )
         aws.kms.Alias(
             f"{name}-key-alias",
-            aws.kms.AliasArgs(name=f"alias/{physical_name(cfg, 'bundles')}", target_key_id=key.key_id),
+            aws.kms.AliasArgs(name=f"alias/{args.key_alias_name}", target_key_id=key.key_id),
             pulumi.ResourceOptions(parent=self),
         )
         return key.arn
 
-    def _harden(self, name: str, cfg: StackConfig, bucket: aws.s3.Bucket, data: pulumi.ResourceOptions) -> pulumi.Resource:
+    def _harden(self, name: str, args: BundleStoreArgs, bucket: aws.s3.Bucket, data: pulumi.ResourceOptions) -> pulumi.Resource:
         """Versioning, default encryption, no public access, no ACLs, bucket policy, lifecycle; returns the encryption."""
-        store = cfg.bundle_store
+        store = args.protection
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
             aws.s3.BucketVersioningInitArgs(
@@ -188,7 +229,7 @@ class BundleStore(pulumi.ComponentResource):
             f"{name}-policy",
             aws.s3.BucketPolicyArgs(
                 bucket=bucket.bucket,
-                policy=pulumi.Output.all(bucket.arn, self._writer_role_arn(cfg)).apply(
+                policy=pulumi.Output.all(bucket.arn, self._writer_role_arn(args)).apply(
                     lambda arns: bucket_policy(arns[0], kms, writer_role_arn=arns[1]).to_json()
                 ),
             ),
@@ -245,20 +286,19 @@ class BundleStore(pulumi.ComponentResource):
             bucket_key_enabled=True,
         )
 
-    def _writer_policy(self, name: str, cfg: StackConfig, bucket_arn: pulumi.Output[str]) -> aws.iam.Policy:
+    def _writer_policy(self, name: str, args: BundleStoreArgs, bucket_arn: pulumi.Output[str]) -> aws.iam.Policy:
         """Managed policy the training role attaches: put/get/list under the configured models' prefixes."""
-        models, region = sorted(cfg.models), cfg.aws.region
+        models, region = sorted(args.served), args.region
         return aws.iam.Policy(
             f"{name}-writer",
             aws.iam.PolicyArgs(
-                name=physical_name(cfg, "bundles-writer"),
+                name=args.writer_policy_name,
                 # Constant, never derived from config: IAM cannot update a policy's description, so a change
                 # replaces the policy, and a replacement under the same fixed name fails (EntityAlreadyExists).
                 description=WRITER_POLICY_DESCRIPTION,
                 policy=pulumi.Output.all(bucket_arn, self.kms_key_arn).apply(
                     lambda arns: writer_policy(arns[0], models, arns[1], region).to_json()
                 ),
-                tags=aws_tags(cfg),
             ),
             pulumi.ResourceOptions(parent=self),
         )

@@ -15,7 +15,7 @@ folder, and it is what the DAG folder holds at ``<DAG folder>/model_platform_dag
 ``__init__.py``, ``manifest.py``, ``factory.py``, ``steps.py``, ``github.py``
     the package's own modules (``dags/model_platform_dags/`` in the repository);
 ``model_version.py``, ``layout.py``, ``pin_edit.py``, ``bundles.py``
-    copied byte for byte from ``infra/`` and ``modelctl/``: the DAG finds a
+    copied byte for byte from ``infra/contract/`` and ``modelctl/``: the DAG finds a
     run's objects with the layout's keys, derives the run's version with
     ``layout.run_version``, checks the bundle with ``modelctl release
     --from-s3``'s check and edits the stack file with ``modelctl release``'s
@@ -31,9 +31,10 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from infra.components.airflow_connections import AWS_CONN_ID, DATABRICKS_CONN_ID, airflow_schedule, model_variable_names
+from infra.documents.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID, airflow_schedule, model_variable_names
 from infra.components.training_job import STEPS
-from infra.config import PROJECT, AirflowReleaseConfig, StackConfig
+from infra.config import AirflowReleaseConfig, StackConfig
+from infra.contract.naming import PROJECT
 
 #: The package's name: the folder Airflow's DAG folder holds it in (the DAG file imports it by this name).
 PACKAGE = "model_platform_dags"
@@ -46,10 +47,12 @@ MANIFEST_FORMAT = 1
 _ROOT = Path(__file__).resolve().parents[2]
 #: The package's own modules in the repository.
 PACKAGE_SOURCE = _ROOT / "dags" / PACKAGE
-#: Modules shared with the program and modelctl: (name in the package, path in the repository).
+#: Modules shared with the program and modelctl: (name in the package, path in the repository). The contract's
+#: modules import only the standard library and each other by relative name (``layout`` imports ``.model_version``),
+#: so they work as siblings in the flat package.
 SHARED_MODULES: tuple[tuple[str, str], ...] = (
-    ("model_version.py", "infra/model_version.py"),
-    ("layout.py", "infra/layout.py"),
+    ("model_version.py", "infra/contract/model_version.py"),
+    ("layout.py", "infra/contract/layout.py"),
     ("pin_edit.py", "modelctl/pin_edit.py"),
     ("bundles.py", "modelctl/bundles.py"),
 )
@@ -87,7 +90,7 @@ def _release(release: Optional[AirflowReleaseConfig]) -> Optional[dict[str, str]
 
 def _model_entry(cfg: StackConfig, model: str) -> dict[str, Any]:
     names = model_variable_names(model)
-    schedule = airflow_schedule(cfg, model)
+    schedule = airflow_schedule(cfg.models[model].training.schedule)
     return {
         "dagId": dag_id(model),
         "schedule": None if schedule is None else {"cron": schedule[0], "timezone": schedule[1]},

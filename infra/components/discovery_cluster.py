@@ -7,20 +7,33 @@ pipeline that exports from a notebook exports the same way in production.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_databricks as databricks
 
-from infra.components.training_policy import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK
-from infra.config import StackConfig
+from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, ClusterShape
 from infra.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
-from infra.naming import aws_tags, physical_name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class DiscoverySettings:
+    """The discovery cluster as configured (``databricks.discoveryCluster``), resolved against the stack's defaults."""
+
+    cluster_name: str
+    shape: ClusterShape
+    node_type: str
+    min_workers: int
+    max_workers: int
+    autotermination_minutes: int
+    single_user_name: Optional[str]
+    team_group: str
+    custom_tags: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DiscoveryClusterArgs:
-    config: StackConfig
+    settings: DiscoverySettings
     policy_id: pulumi.Input[str]
     instance_profile_arn: pulumi.Input[str]
 
@@ -32,19 +45,17 @@ class DiscoveryCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DiscoveryClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:training:DiscoveryCluster", name, None, opts)
-        cfg = args.config
-        db = cfg.databricks
-        settings = db.discovery_cluster
+        settings, shape = args.settings, args.settings.shape
         cluster = databricks.Cluster(
             name,
             databricks.ClusterArgs(
-                cluster_name=physical_name(cfg, "discovery"),
+                cluster_name=settings.cluster_name,
                 policy_id=args.policy_id,
-                spark_version=db.spark_version,
-                node_type_id=settings.node_type or db.default_node_type,
-                driver_node_type_id=db.driver_node_type_or_default,
+                spark_version=shape.spark_version,
+                node_type_id=settings.node_type,
+                driver_node_type_id=shape.driver_node_type,
                 autoscale=databricks.ClusterAutoscaleArgs(min_workers=settings.min_workers, max_workers=settings.max_workers),
-                autotermination_minutes=db.discovery_autotermination_minutes,
+                autotermination_minutes=settings.autotermination_minutes,
                 aws_attributes=databricks.ClusterAwsAttributesArgs(
                     availability=SPOT_WITH_FALLBACK,
                     first_on_demand=ON_DEMAND_DRIVER,
@@ -57,14 +68,14 @@ class DiscoveryCluster(pulumi.ComponentResource):
                 libraries=[
                     databricks.ClusterLibraryArgs(
                         maven=databricks.ClusterLibraryMavenArgs(
-                            coordinates=mleap_spark_coordinates(db.spark_version, db.mleap_version)
+                            coordinates=mleap_spark_coordinates(shape.spark_version, shape.mleap_version)
                         )
                     ),
                     databricks.ClusterLibraryArgs(
-                        pypi=databricks.ClusterLibraryPypiArgs(package=mleap_python_requirement(db.mleap_version))
+                        pypi=databricks.ClusterLibraryPypiArgs(package=mleap_python_requirement(shape.mleap_version))
                     ),
                 ],
-                custom_tags=aws_tags(cfg),
+                custom_tags=dict(settings.custom_tags),
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -73,7 +84,7 @@ class DiscoveryCluster(pulumi.ComponentResource):
             databricks.PermissionsArgs(
                 cluster_id=cluster.id,
                 access_controls=[
-                    databricks.PermissionsAccessControlArgs(group_name=db.team_group, permission_level="CAN_RESTART")
+                    databricks.PermissionsAccessControlArgs(group_name=settings.team_group, permission_level="CAN_RESTART")
                 ],
             ),
             pulumi.ResourceOptions(parent=self),

@@ -3,22 +3,31 @@
 ServiceAccount (IRSA), Deployment (plus the canary's when configured),
 Service, HorizontalPodAutoscaler, PodDisruptionBudget, NetworkPolicy and the
 optional Ingress: every name derives from the model name, so adding or
-removing a model touches only its own objects.
+removing a model touches only its own objects. Their specs are
+infra/documents/kubernetes.py's (pods) and infra/documents/serving.py's (the rest).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.components.serving_labels import Track, model_selector, object_labels, track_selector
-from infra.components.serving_network import endpoint_url, ingress_spec, network_policy_spec, service_spec
-from infra.components.serving_pod import BundleVersion, PodTemplateArgs, pod_template
-from infra.config import ModelConfig, StackConfig
-from infra.naming import service_account_name
+from infra.documents.kubernetes import PodTemplate, ServerSettings, Track, pod_template
+from infra.documents.serving import (
+    Autoscaling,
+    Callers,
+    IngressRoute,
+    autoscaler_spec,
+    deployment_spec,
+    disruption_budget_spec,
+    endpoint_url,
+    ingress_spec,
+    network_policy_spec,
+    service_spec,
+)
 
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 #: Extra time Pulumi waits beyond the rollout's progress deadline, so Kubernetes declares the
@@ -26,12 +35,45 @@ IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 AWAIT_MARGIN_SECONDS = 120
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Rollout:
+    """One Deployment: the version it serves, its bundle's digest, its pods' labels and (canary only) its replicas."""
+
+    track: Track
+    version: str
+    bundle_sha256: str
+    #: The pods' recommended labels, the version included (the track label is added by the template).
+    pod_labels: Mapping[str, str]
+    #: None: the HPA owns the count (stable); the canary's own count otherwise.
+    replicas: Optional[int]
+    #: ``s3://`` URI of this version's bundle.zip: waits for the bucket's name.
+    bundle_uri: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ingress:
+    route: IngressRoute
+    annotations: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelServingArgs:
-    config: StackConfig
     model: str
     namespace: pulumi.Input[str]
-    bucket_name: pulumi.Input[str]
+    service_account_name: str
+    #: Labels of every object but the pods (no version).
+    labels: Mapping[str, str]
+    stable: Rollout
+    canary: Optional[Rollout]
+    server: ServerSettings
+    fetch_image: str
+    region: str
+    run_as_user: int
+    autoscaling: Autoscaling
+    callers: Callers
+    ingress: Optional[Ingress]
+    progress_deadline_seconds: int
+    min_ready_seconds: int
     reader_role_arn: pulumi.Input[str]
 
 
@@ -43,57 +85,44 @@ class ModelServing(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelServingArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:serving:ModelServing", name, None, opts)
         self._args = args
-        cfg, model = args.config, args.model
-        model_cfg: ModelConfig = cfg.models[model]
+        model = args.model
 
         # Named in Pulumi as in Kubernetes, like every other object here, so `modelctl plan` and
         # `modelctl render` show one name. The alias keeps the stacks created under the model's name:
         # Pulumi moves the resource to the new URN instead of replacing the ServiceAccount.
-        account_name = service_account_name(model)
         account = k8s.core.v1.ServiceAccount(
-            account_name,
-            metadata=self._metadata(account_name, annotations={IRSA_ROLE_ANNOTATION: args.reader_role_arn}),
+            args.service_account_name,
+            metadata=self._metadata(args.service_account_name, annotations={IRSA_ROLE_ANNOTATION: args.reader_role_arn}),
             automount_service_account_token=False,
             opts=self._child(aliases=[pulumi.Alias(name=model)]),
         )
-        stable = self._deployment(
-            Track.stable, BundleVersion(model_cfg.version, model_cfg.bundle_sha256), account, replicas=None
-        )
-        if model_cfg.canary:
-            canary = model_cfg.canary
-            self._deployment(
-                Track.canary, BundleVersion(canary.version, canary.bundle_sha256), account, replicas=canary.replicas
-            )
-        service = k8s.core.v1.Service(
-            model, metadata=self._metadata(model), spec=service_spec(cfg, model), opts=self._child()
-        )
-        self._autoscaler(stable)
-        k8s.policy.v1.PodDisruptionBudget(
+        stable = self._deployment(args.stable, account)
+        if args.canary:
+            self._deployment(args.canary, account)
+        port = args.server.port
+        service = k8s.core.v1.Service(model, metadata=self._metadata(model), spec=service_spec(model, port), opts=self._child())
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
             model,
             metadata=self._metadata(model),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                # One budget over stable and canary pods: drains take at most one serving pod at a time,
-                # so with two or more replicas (the prod minimum) a drain never takes them all.
-                max_unavailable=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=model_selector(model)),
-                # A pod that is not ready serves nothing: evicting it must never block a node drain.
-                unhealthy_pod_eviction_policy="AlwaysAllow",
-            ),
+            spec=autoscaler_spec(stable.metadata.name, args.autoscaling),
             opts=self._child(),
         )
-        k8s.networking.v1.NetworkPolicy(
-            model, metadata=self._metadata(model), spec=network_policy_spec(cfg, model), opts=self._child()
+        k8s.policy.v1.PodDisruptionBudget(
+            model, metadata=self._metadata(model), spec=disruption_budget_spec(model), opts=self._child()
         )
-        if model_cfg.serving.ingress:
+        k8s.networking.v1.NetworkPolicy(
+            model, metadata=self._metadata(model), spec=network_policy_spec(model, port, args.callers), opts=self._child()
+        )
+        if args.ingress:
             k8s.networking.v1.Ingress(
                 model,
-                metadata=self._metadata(model, annotations=dict(model_cfg.serving.ingress.annotations) or None),
-                spec=ingress_spec(model_cfg.serving.ingress, model, service.metadata.name),
+                metadata=self._metadata(model, annotations=dict(args.ingress.annotations) or None),
+                spec=ingress_spec(args.ingress.route, model, service.metadata.name),
                 opts=self._child(depends_on=[service]),
             )
 
         self.endpoint = pulumi.Output.all(service.metadata.name, args.namespace).apply(
-            lambda parts: endpoint_url(parts[0], parts[1], cfg.kubernetes.serving_port)
+            lambda parts: endpoint_url(parts[0], parts[1], port)
         )
         self.register_outputs({"endpoint": self.endpoint})
 
@@ -104,86 +133,39 @@ class ModelServing(pulumi.ComponentResource):
         self, name: str, annotations: Optional[dict[str, pulumi.Input[str]]] = None
     ) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(
-            name=name,
-            namespace=self._args.namespace,
-            labels=object_labels(self._args.config, self._args.model),
-            annotations=annotations,
+            name=name, namespace=self._args.namespace, labels=dict(self._args.labels), annotations=annotations
         )
 
-    def _deployment(
-        self, track: Track, bundle: BundleVersion, account: k8s.core.v1.ServiceAccount, replicas: Optional[int]
-    ) -> k8s.apps.v1.Deployment:
-        """A Deployment serving ``bundle`` on ``track``.
-
-        The stable Deployment leaves ``spec.replicas`` unset: the HPA owns the
-        replica count. Setting it (even to the HPA minimum, with
-        ``ignore_changes``) would make every apply of a changed Deployment
-        reset the count the HPA chose, scaling a loaded service down in the
-        middle of a rollout; unset, Kubernetes starts it at one pod and the
-        HPA raises it to its minimum within seconds. The canary has no HPA:
-        its replica count comes from the canary block.
-        """
-        cfg, model = self._args.config, self._args.model
-        serving = cfg.models[model].serving
-        name = model if track is Track.stable else f"{model}-{track.value}"
+    def _deployment(self, rollout: Rollout, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.Deployment:
+        """A Deployment serving ``rollout``'s version on its track (its spec: infra/documents/serving.py)."""
+        args, model = self._args, self._args.model
+        name = model if rollout.track is Track.stable else f"{model}-{rollout.track.value}"
         template = pod_template(
-            PodTemplateArgs(
-                config=cfg,
+            PodTemplate(
                 model=model,
-                track=track,
-                bundle=bundle,
-                bucket_name=self._args.bucket_name,
+                track=rollout.track,
+                version=rollout.version,
+                bundle_sha256=rollout.bundle_sha256,
+                bundle_uri=rollout.bundle_uri,
+                labels=rollout.pod_labels,
                 service_account_name=account.metadata.name,
+                fetch_image=args.fetch_image,
+                region=args.region,
+                run_as_user=args.run_as_user,
+                server=args.server,
             )
         )
-        await_limit = f"{serving.progress_deadline_seconds + AWAIT_MARGIN_SECONDS}s"
+        await_limit = f"{args.progress_deadline_seconds + AWAIT_MARGIN_SECONDS}s"
         return k8s.apps.v1.Deployment(
             name,
             metadata=self._metadata(name),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=track_selector(model, track)),
-                # Never below the current capacity: a new pod must be ready before an old one goes.
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                    type="RollingUpdate",
-                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
-                ),
-                progress_deadline_seconds=serving.progress_deadline_seconds,
-                min_ready_seconds=serving.min_ready_seconds,
-                revision_history_limit=5,
-                template=template,
+            spec=deployment_spec(
+                model,
+                rollout.track,
+                template,
+                replicas=rollout.replicas,
+                progress_deadline_seconds=args.progress_deadline_seconds,
+                min_ready_seconds=args.min_ready_seconds,
             ),
             opts=self._child(custom_timeouts=pulumi.CustomTimeouts(create=await_limit, update=await_limit)),
-        )
-
-    def _autoscaler(self, target: k8s.apps.v1.Deployment) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
-        model = self._args.model
-        serving = self._args.config.models[model].serving
-        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            model,
-            metadata=self._metadata(model),
-            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=target.metadata.name
-                ),
-                min_replicas=serving.replicas.min,
-                max_replicas=serving.replicas.max,
-                metrics=[
-                    k8s.autoscaling.v2.MetricSpecArgs(
-                        type="Resource",
-                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                            name="cpu",
-                            target=k8s.autoscaling.v2.MetricTargetArgs(
-                                type="Utilization", average_utilization=serving.target_cpu_utilization
-                            ),
-                        ),
-                    )
-                ],
-                behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
-                    scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
-                        stabilization_window_seconds=serving.scale_down_stabilization_seconds
-                    )
-                ),
-            ),
-            opts=self._child(),
         )

@@ -2,27 +2,41 @@
 
 The namespace (created unless it exists already) and one ``ModelServing``
 per model; see ``model_serving`` for the objects of one model and
-``serving_pod`` for how a pod fetches, verifies and serves its bundle.
+infra/documents/kubernetes.py for how a pod fetches, verifies and serves its bundle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.model_serving import ModelServing, ModelServingArgs
-from infra.config import PROJECT, StackConfig
-from infra.naming import MANAGED_BY
+from infra.components.moves import moved_from
+
+#: Logical name of the serving Namespace: fixed (the default ``kubernetes.namespace``), so renaming the
+#: namespace in config updates the one resource instead of declaring another (infra/components/moves.py).
+NAMESPACE = "models"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class ServingNamespace:
+    """The serving namespace, and whether the stack creates (and owns) it."""
+
+    name: str
+    create: bool
+    labels: Mapping[str, str]
+    #: Protect it from ``pulumi destroy`` (where the bundles are protected).
+    protect: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServingArgs:
-    config: StackConfig
-    bucket_name: pulumi.Input[str]
-    reader_role_arns: dict[str, pulumi.Output[str]]
+    namespace: ServingNamespace
+    #: One model's serving each; their ``namespace`` is filled in here (it waits for the Namespace).
+    models: Mapping[str, ModelServingArgs]
 
 
 class Serving(pulumi.ComponentResource):
@@ -33,26 +47,15 @@ class Serving(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServingArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:serving:Serving", name, None, opts)
-        cfg = args.config
-        namespace = self._namespace(cfg)
+        namespace = self._namespace(args.namespace)
         self.models = {
-            model: ModelServing(
-                model,
-                ModelServingArgs(
-                    config=cfg,
-                    model=model,
-                    namespace=namespace,
-                    bucket_name=args.bucket_name,
-                    reader_role_arn=args.reader_role_arns[model],
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
-            for model in cfg.models
+            model: ModelServing(model, replace(serving, namespace=namespace), pulumi.ResourceOptions(parent=self))
+            for model, serving in args.models.items()
         }
         self.endpoints = {model: serving.endpoint for model, serving in self.models.items()}
         self.register_outputs({"endpoints": self.endpoints})
 
-    def _namespace(self, cfg: StackConfig) -> pulumi.Input[str]:
+    def _namespace(self, ns: ServingNamespace) -> pulumi.Input[str]:
         """The serving namespace's name; an Output of the Namespace when the stack creates it,
         so every object waits for it.
 
@@ -61,22 +64,14 @@ class Serving(pulumi.ComponentResource):
         of it (``retain_on_delete``), and protects it wherever the bundles are protected
         (``bundleStore.protect``, on by default in prod).
         """
-        k = cfg.kubernetes
-        if not k.create_namespace:
-            return k.namespace
+        if not ns.create:
+            return ns.name
         namespace = k8s.core.v1.Namespace(
-            k.namespace,
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=k.namespace,
-                labels={
-                    "app.kubernetes.io/part-of": PROJECT,
-                    "app.kubernetes.io/managed-by": MANAGED_BY,
-                    "model-platform/environment": cfg.environment.value,
-                    # The serving pods meet the "restricted" Pod Security Standard; enforce it.
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": f"v{k.version}",
-                },
+            NAMESPACE,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=ns.name, labels=dict(ns.labels)),
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, protect=ns.protect, aliases=moved_from(ns.name, NAMESPACE)
             ),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=cfg.protect_data),
         )
         return namespace.metadata.name
+

@@ -9,20 +9,23 @@ and may read the models' own ``s3://`` training packages (training_identity.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 
-from infra.components.discovery_cluster import DiscoveryCluster, DiscoveryClusterArgs
-from infra.components.training_identity import TrainingInstanceProfile, TrainingInstanceProfileArgs
-from infra.components.training_job import TrainingJob, TrainingJobArgs
+from infra.components.discovery_cluster import DiscoveryCluster, DiscoveryClusterArgs, DiscoverySettings
+from infra.components.training_identity import IdentitySettings, TrainingInstanceProfile, TrainingInstanceProfileArgs
+from infra.components.training_job import TrainingJob, TrainingJobArgs, TrainingJobSettings
 from infra.components.training_policy import TeamClusterPolicy, TeamClusterPolicyArgs
-from infra.config import StackConfig
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainingArgs:
-    config: StackConfig
+    policy: TeamClusterPolicyArgs
+    identity: IdentitySettings
+    #: None: no discovery cluster (the prod default).
+    discovery: Optional[DiscoverySettings]
+    jobs: Mapping[str, TrainingJobSettings]
     bucket_name: pulumi.Input[str]
     writer_policy_arn: pulumi.Input[str]
 
@@ -36,18 +39,21 @@ class Training(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrainingArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:training:Training", name, None, opts)
-        cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
-        policy = TeamClusterPolicy(f"{name}-policy", TeamClusterPolicyArgs(cfg), child)
+        policy = TeamClusterPolicy(f"{name}-policy", args.policy, child)
         identity = TrainingInstanceProfile(
-            f"{name}-instance-profile", TrainingInstanceProfileArgs(cfg, writer_policy_arn=args.writer_policy_arn), child
+            f"{name}-instance-profile",
+            TrainingInstanceProfileArgs(settings=args.identity, writer_policy_arn=args.writer_policy_arn),
+            child,
         )
         self.policy_id = policy.policy_id
         self.cluster_id = None
-        if cfg.discovery_cluster_enabled:
+        if args.discovery is not None:
             discovery = DiscoveryCluster(
                 f"{name}-discovery",
-                DiscoveryClusterArgs(cfg, policy_id=policy.policy_id, instance_profile_arn=identity.instance_profile_arn),
+                DiscoveryClusterArgs(
+                    settings=args.discovery, policy_id=policy.policy_id, instance_profile_arn=identity.instance_profile_arn
+                ),
                 child,
             )
             self.cluster_id = discovery.cluster_id
@@ -55,15 +61,15 @@ class Training(pulumi.ComponentResource):
             model: TrainingJob(
                 f"{model}-training",
                 TrainingJobArgs(
-                    cfg,
                     model=model,
+                    settings=settings,
                     bucket_name=args.bucket_name,
                     policy_id=policy.policy_id,
                     instance_profile_arn=identity.instance_profile_arn,
                 ),
                 child,
             ).job_id
-            for model in cfg.models
+            for model, settings in args.jobs.items()
         }
         outputs: dict[str, pulumi.Input[object]] = {"policyId": self.policy_id, "jobIds": self.job_ids}
         if self.cluster_id is not None:

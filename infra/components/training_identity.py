@@ -14,33 +14,42 @@ stack does not know: grant it outside the stack.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_databricks as databricks
 
-from infra.components.iam_documents import (
-    EC2_SERVICE,
-    artifact_reader_policy,
-    is_s3_uri,
-    pass_role_policy,
-    service_trust_policy,
-    versioned_object_arn,
-)
-from infra.config import StackConfig
-from infra.naming import aws_tags, physical_name, training_role_name
+from infra.documents.arns import is_s3_uri, versioned_object_arn
+from infra.documents.iam import artifact_reader_policy, pass_role_policy, service_trust_policy
+from infra.documents.iam_policy import EC2_SERVICE
 
 
-def package_object_arns(cfg: StackConfig) -> list[str]:
-    """ARN patterns of every model's ``s3://`` training package, at any version (other schemes need no IAM)."""
-    packages = {model.training.package for model in cfg.models.values()}
-    return sorted(versioned_object_arn(p, cfg.aws.region) for p in packages if is_s3_uri(p))
+def package_object_arns(packages: Iterable[str], region: str) -> tuple[str, ...]:
+    """ARN patterns of the ``s3://`` training packages (URI templates), at any version (other schemes need no IAM)."""
+    return tuple(sorted({versioned_object_arn(p, region) for p in packages if is_s3_uri(p)}))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class PassRoleGrant:
+    """The Databricks workspace's cross-account role, and the name of the inline policy letting it pass ours."""
+
+    cross_account_role_name: str
+    policy_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentitySettings:
+    """The training role's fixed name (also the profile's), what it may read, and who may pass it."""
+
+    role_name: str
+    package_arns: tuple[str, ...]
+    pass_role: Optional[PassRoleGrant]
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingInstanceProfileArgs:
-    config: StackConfig
+    settings: IdentitySettings
     writer_policy_arn: pulumi.Input[str]
 
 
@@ -53,17 +62,16 @@ class TrainingInstanceProfile(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrainingInstanceProfileArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:training:TrainingInstanceProfile", name, None, opts)
-        cfg = args.config
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         # Role and profile share one name: Databricks then needs no separate role ARN to match them.
-        physical = training_role_name(cfg)
+        physical = settings.role_name
         role = aws.iam.Role(
             f"{name}-role",
             aws.iam.RoleArgs(
                 name=physical,
                 description="Assumed by Databricks training clusters: writes MLeap bundles, reads the models' training packages.",
                 assume_role_policy=service_trust_policy(EC2_SERVICE).to_json(),
-                tags=aws_tags(cfg),
             ),
             child,
         )
@@ -74,7 +82,7 @@ class TrainingInstanceProfile(pulumi.ComponentResource):
                 child,
             )
         ]
-        packages = package_object_arns(cfg)
+        packages = settings.package_arns
         if packages:
             grants.append(
                 aws.iam.RolePolicy(
@@ -87,16 +95,16 @@ class TrainingInstanceProfile(pulumi.ComponentResource):
             )
         profile = aws.iam.InstanceProfile(
             f"{name}-profile",
-            aws.iam.InstanceProfileArgs(name=physical, role=role.name, tags=aws_tags(cfg)),
+            aws.iam.InstanceProfileArgs(name=physical, role=role.name),
             child,
         )
-        if cfg.databricks.cross_account_role_name:
+        if settings.pass_role:
             grants.append(
                 aws.iam.RolePolicy(
                     f"{name}-pass-role",
                     aws.iam.RolePolicyArgs(
-                        name=physical_name(cfg, "pass-training-role"),
-                        role=cfg.databricks.cross_account_role_name,
+                        name=settings.pass_role.policy_name,
+                        role=settings.pass_role.cross_account_role_name,
                         policy=role.arn.apply(lambda arn: pass_role_policy(arn, EC2_SERVICE).to_json()),
                     ),
                     child,

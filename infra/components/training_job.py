@@ -12,16 +12,15 @@ releasing a version (``modelctl release``) changes serving and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_databricks as databricks
 
-from infra.components.training_policy import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK
-from infra.config import PLATFORM_TASK_PARAMETERS, StackConfig
+from infra.config import PLATFORM_TASK_PARAMETERS, TrainingConfig
+from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, ClusterShape
 from infra.layout import RUN_VERSION, run_keys
 from infra.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
-from infra.naming import aws_tags, physical_name
 
 
 @dataclass(frozen=True)
@@ -105,27 +104,26 @@ def jar_arguments(step: Step, parameters: dict[str, pulumi.Input[str]]) -> list[
     ]
 
 
-def task_libraries(cfg: StackConfig, model: str) -> list[databricks.JobTaskLibraryArgs]:
+def task_libraries(training: TrainingConfig, shape: ClusterShape) -> list[databricks.JobTaskLibraryArgs]:
     """The model's package at its package version, and the MLeap libraries of the stack's MLeap version."""
-    db = cfg.databricks
-    training = cfg.models[model].training
     package = training.package_uri
     mleap_jar = databricks.JobTaskLibraryArgs(
-        maven=databricks.JobTaskLibraryMavenArgs(coordinates=mleap_spark_coordinates(db.spark_version, db.mleap_version))
+        maven=databricks.JobTaskLibraryMavenArgs(coordinates=mleap_spark_coordinates(shape.spark_version, shape.mleap_version))
     )
     if training.is_wheel:
         mleap_python = databricks.JobTaskLibraryArgs(
-            pypi=databricks.JobTaskLibraryPypiArgs(package=mleap_python_requirement(db.mleap_version))
+            pypi=databricks.JobTaskLibraryPypiArgs(package=mleap_python_requirement(shape.mleap_version))
         )
         return [databricks.JobTaskLibraryArgs(whl=package), mleap_python, mleap_jar]
     return [databricks.JobTaskLibraryArgs(jar=package), mleap_jar]
 
 
-def training_tasks(cfg: StackConfig, model: str, bucket_name: pulumi.Input[str]) -> list[databricks.JobTaskArgs]:
+def training_tasks(
+    model: str, training: TrainingConfig, shape: ClusterShape, bucket_name: pulumi.Input[str]
+) -> list[databricks.JobTaskArgs]:
     """The job's tasks, sorted by task key, each on the job cluster with its timeout and retries."""
-    training = cfg.models[model].training
     entry = training.entry_package(model)
-    libraries = task_libraries(cfg, model)
+    libraries = task_libraries(training, shape)
     parameters = named_parameters(model, bucket_name, training.parameters)
     return [
         databricks.JobTaskArgs(
@@ -151,18 +149,17 @@ def training_tasks(cfg: StackConfig, model: str, bucket_name: pulumi.Input[str])
 
 
 def job_cluster(
-    cfg: StackConfig, model: str, policy_id: pulumi.Input[str], instance_profile_arn: pulumi.Input[str]
+    job: "TrainingJobSettings", policy_id: pulumi.Input[str], instance_profile_arn: pulumi.Input[str]
 ) -> databricks.JobJobClusterArgs:
     """The model's job cluster: under the team policy, with the bundle-writing instance profile."""
-    db = cfg.databricks
-    training = cfg.models[model].training
+    shape, training = job.shape, job.training
     return databricks.JobJobClusterArgs(
         job_cluster_key=JOB_CLUSTER_KEY,
         new_cluster=databricks.JobJobClusterNewClusterArgs(
             policy_id=policy_id,
-            spark_version=db.spark_version,
-            node_type_id=training.node_type or db.default_node_type,
-            driver_node_type_id=db.driver_node_type_or_default,
+            spark_version=shape.spark_version,
+            node_type_id=training.node_type or shape.default_node_type,
+            driver_node_type_id=shape.driver_node_type,
             num_workers=training.num_workers,
             # Job clusters run as the job's owner: single-user access with no one else attached.
             data_security_mode="SINGLE_USER",
@@ -171,14 +168,14 @@ def job_cluster(
                 first_on_demand=ON_DEMAND_DRIVER,
                 instance_profile_arn=instance_profile_arn,
             ),
-            custom_tags=aws_tags(cfg, model),
+            custom_tags=dict(job.custom_tags),
         ),
     )
 
 
-def job_schedule(cfg: StackConfig, model: str) -> Optional[databricks.JobScheduleArgs]:
+def job_schedule(training: TrainingConfig) -> Optional[databricks.JobScheduleArgs]:
     """The job's own schedule when Databricks schedules it (``runBy: databricks``); None when Airflow does, or nobody."""
-    schedule = cfg.models[model].training.schedule
+    schedule = training.schedule
     if schedule is None or schedule.by_airflow:
         return None
     return databricks.JobScheduleArgs(
@@ -188,10 +185,25 @@ def job_schedule(cfg: StackConfig, model: str) -> Optional[databricks.JobSchedul
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class TrainingJobSettings:
+    """One model's job as configured: its name, its ``training`` block, and who is told and may run it."""
+
+    job_name: str
+    training: TrainingConfig
+    shape: ClusterShape
+    #: The job's and its cluster's tags (the stack's, and the model).
+    custom_tags: Mapping[str, str]
+    notification_emails: Sequence[str]
+    #: Runs the job (Airflow's service principal); the team group views it.
+    runner_service_principal: str
+    team_group: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingJobArgs:
-    config: StackConfig
     model: str
+    settings: TrainingJobSettings
     bucket_name: pulumi.Input[str]
     policy_id: pulumi.Input[str]
     instance_profile_arn: pulumi.Input[str]
@@ -204,25 +216,25 @@ class TrainingJob(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrainingJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("model-platform:training:TrainingJob", name, None, opts)
-        cfg, model = args.config, args.model
+        model, settings = args.model, args.settings
         job = databricks.Job(
             name,
             databricks.JobArgs(
-                name=physical_name(cfg, model, "training"),
+                name=settings.job_name,
                 description=f"Trains a new version of {model} per run and publishes its MLeap bundle to the bundle store "
                 "(managed by Pulumi).",
-                job_clusters=[job_cluster(cfg, model, args.policy_id, args.instance_profile_arn)],
-                tasks=training_tasks(cfg, model, args.bucket_name),
-                schedule=job_schedule(cfg, model),
+                job_clusters=[job_cluster(settings, args.policy_id, args.instance_profile_arn)],
+                tasks=training_tasks(model, settings.training, settings.shape, args.bucket_name),
+                schedule=job_schedule(settings.training),
                 # One run at a time; a run triggered meanwhile waits in the queue instead of being skipped.
                 max_concurrent_runs=1,
                 queue=databricks.JobQueueArgs(enabled=True),
                 email_notifications=databricks.JobEmailNotificationsArgs(
-                    on_failures=list(cfg.databricks.notification_emails), no_alert_for_skipped_runs=True
+                    on_failures=list(settings.notification_emails), no_alert_for_skipped_runs=True
                 ),
                 # The stack is the source of truth: edits in the UI would be overwritten by the next `pulumi up`.
                 edit_mode="UI_LOCKED",
-                tags=aws_tags(cfg, model),
+                tags=dict(settings.custom_tags),
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -232,9 +244,9 @@ class TrainingJob(pulumi.ComponentResource):
                 job_id=job.id,
                 access_controls=[
                     databricks.PermissionsAccessControlArgs(
-                        service_principal_name=cfg.databricks.airflow_service_principal, permission_level="CAN_MANAGE_RUN"
+                        service_principal_name=settings.runner_service_principal, permission_level="CAN_MANAGE_RUN"
                     ),
-                    databricks.PermissionsAccessControlArgs(group_name=cfg.databricks.team_group, permission_level="CAN_VIEW"),
+                    databricks.PermissionsAccessControlArgs(group_name=settings.team_group, permission_level="CAN_VIEW"),
                 ],
             ),
             pulumi.ResourceOptions(parent=self),

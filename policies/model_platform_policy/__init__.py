@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
+from infra.contract.naming import PROJECT
+
 from model_platform_policy import (
     airflow,
     credentials,
@@ -23,7 +25,8 @@ from model_platform_policy import (
     tags,
 )
 
-PACK_NAME = "model-platform"
+#: The pack is named after the project it guards.
+PACK_NAME = PROJECT
 DESCRIPTION = (
     "Keeps MLeap bundles safe and model serving healthy: S3, IAM, resource policies, Kubernetes, Databricks, "
     "Airflow, credentials, tags."

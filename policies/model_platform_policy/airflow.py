@@ -17,17 +17,12 @@ from typing import Optional
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UnknownValueError
 
-from infra.config import AirflowConfig
+from infra.contract.airflow import BUILT_IN_CONNECTIONS, DEFAULT_CONNECTIONS_PREFIX, conn_env_var, secret_name
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.rules import Config, stack_policy, strings, text
 from model_platform_policy.stack_keys import hint
 from model_platform_policy.values import UNKNOWN, get, known, mapping
-
-CONN_ENV_PREFIX = "AIRFLOW_CONN_"
-#: Where the stack puts connections when its config names no prefix: the schema's default, defined once.
-DEFAULT_CONNECTIONS_PREFIX: str = AirflowConfig.model_fields["connections_prefix"].default
-
 
 def declared_connections(config: Config) -> list[str]:
     airflow = stack_config.stack_object("airflow")
@@ -77,10 +72,6 @@ def _kubernetes_secret_keys(resources: list[PolicyResource]) -> set[str]:
     return keys
 
 
-#: Connections the program always declares; infra/config.py refuses them under airflow.connections.
-BUILT_IN_CONNECTIONS = frozenset({"databricks_default", "aws_default"})
-
-
 def _declare_hint(conn_id: str) -> str:
     """A connection the policy config requires but the stack file does not declare: declare it in airflow.connections.
 
@@ -96,7 +87,7 @@ def _connection_secrets(args: StackValidationArgs, report: ReportViolation, conf
     secrets = {get(r.props, "name"): r for r in args.resources if r.resource_type == t.SM_SECRET}
     missing = []
     for conn_id in declared_connections(config):
-        name = f"{prefix}/{conn_id}"
+        name = secret_name(prefix, conn_id)
         if name in secrets:
             problem = _secret_problem(name, secrets[name], args.resources)
             if problem:
@@ -105,10 +96,10 @@ def _connection_secrets(args: StackValidationArgs, report: ReportViolation, conf
             missing.append(conn_id)
     env_keys = _kubernetes_secret_keys(args.resources) if missing else set()
     for conn_id in missing:
-        env_var = CONN_ENV_PREFIX + conn_id.upper()
+        env_var = conn_env_var(conn_id)
         if env_var not in env_keys:
             report(
-                f"connection {conn_id!r} has no secret: no Secrets Manager secret {prefix + '/' + conn_id!r} and no "
+                f"connection {conn_id!r} has no secret: no Secrets Manager secret {secret_name(prefix, conn_id)!r} and no "
                 f"Kubernetes Secret key {env_var!r}" + _declare_hint(conn_id)
             )
 
@@ -122,7 +113,7 @@ connection_secrets = stack_policy(
     _connection_secrets,
     hints=["airflow.connections.<key>"],
     settings=[
-        strings("requiredConnections", ["databricks_default", "aws_default"], "Connections every stack declares."),
+        strings("requiredConnections", BUILT_IN_CONNECTIONS, "Connections every stack declares."),
         text("connectionsPrefix", DEFAULT_CONNECTIONS_PREFIX, "Secrets Manager prefix when the stack config names none."),
     ],
 )

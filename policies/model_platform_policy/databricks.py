@@ -3,7 +3,7 @@ allow-listed runtime; training jobs time out, retry, never pile up, report failu
 
 A "cluster spec" is an all-purpose ``Cluster`` or the ``newCluster`` of a
 job cluster or task: the rules judge them alike. The runtime/MLeap matrix is
-``infra.mleap_compat``, the same table the stack config is validated with.
+``infra.contract.mleap_compat``, the same table the stack config is validated with.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from infra.mleap_compat import (
+from infra.contract.limits import MIN_AUTOTERMINATION_MINUTES
+from infra.contract.mleap_compat import (
     DATABRICKS_RUNTIMES,
     LAST_MLEAP_RUNTIME,
     MLEAP_RELEASES,
@@ -45,6 +46,12 @@ from model_platform_policy.values import (
     show,
 )
 
+#: The newest runtime open-source MLeap supports (``13.3``), and the MLeap line it exports with (``0.23``).
+_LAST = ".".join(map(str, LAST_MLEAP_RUNTIME))
+_LAST_LINE = max(
+    (line for line, spark in MLEAP_RELEASES.items() if spark == DATABRICKS_RUNTIMES[_LAST]),
+    key=lambda line: tuple(map(int, line.split("."))),
+)
 MLEAP_JAR = re.compile(r"^ml\.combust\.mleap:mleap-[a-z-]+_(?P<scala>2\.\d+):(?P<version>[0-9][0-9A-Za-z.+-]*)$")
 MLEAP_WHEEL = re.compile(r"^mleap==(?P<version>[0-9][0-9A-Za-z.+-]*)$")
 
@@ -107,7 +114,12 @@ autotermination = resource_policy(
     types=[t.DB_CLUSTER, t.DB_CLUSTER_POLICY],
     hints=["databricks.discoveryCluster.autoterminationMinutes", "databricks.clusterPolicy.autoterminationMinutes"],
     settings=[
-        count("minMinutes", 10, "Shortest autotermination allowed (Databricks' own minimum is 10).", minimum=1),
+        count(
+            "minMinutes",
+            MIN_AUTOTERMINATION_MINUTES,
+            f"Shortest autotermination allowed (Databricks' own minimum is {MIN_AUTOTERMINATION_MINUTES}).",
+            minimum=1,
+        ),
         count("maxMinutes", 120, "Longest autotermination allowed.", minimum=10),
     ],
 )
@@ -227,7 +239,7 @@ def mleap_libraries(libraries: Any) -> Iterator[tuple[str, Optional[str]]]:
 
 
 def mleap_capable_runtimes() -> list[str]:
-    """Every runtime key stack config validation accepts: one some MLeap release pairs with (infra.mleap_compat).
+    """Every runtime key stack config validation accepts: one some MLeap release pairs with (infra.contract.mleap_compat).
 
     The default allow-list, so the pack never refuses a runtime the config
     let through; a policy config narrows it deliberately (allowedRuntimes).
@@ -249,7 +261,7 @@ def runtime_problem(runtime: Any, allowed: list[str]) -> Optional[str]:
         return f"runtime {runtime!r} is not allow-listed ({', '.join(allowed)})"
     parsed = parse_runtime(str(runtime))
     if parsed is None or not parsed.ml or parsed.version > LAST_MLEAP_RUNTIME:
-        return f"runtime {runtime!r} cannot run open-source MLeap (Databricks Runtime ML up to 13.3 LTS only)"
+        return f"runtime {runtime!r} cannot run open-source MLeap (Databricks Runtime ML up to {_LAST} LTS only)"
     return None
 
 
@@ -300,10 +312,10 @@ def _runtime(args: ResourceValidationArgs, report: ReportViolation, config: Conf
 runtime_allowed = resource_policy(
     "databricks-runtime-allowed",
     "Every cluster and cluster policy uses an allow-listed Databricks Runtime ML that open-source MLeap supports "
-    "(13.3 LTS ML or older), and every MLeap library matches the runtime's Spark/Scala line. The allow-list defaults "
-    "to every runtime the stack config accepts (infra/mleap_compat.py); a policy config may narrow it. Fix: set the "
-    "stack file's databricks.sparkVersion to an allow-listed runtime and databricks.mleapVersion to its MLeap line "
-    "(0.23.x for 13.3 LTS ML).",
+    f"({_LAST} LTS ML or older), and every MLeap library matches the runtime's Spark/Scala line. The allow-list defaults "
+    "to every runtime the stack config accepts (infra/contract/mleap_compat.py); a policy config may narrow it. Fix: "
+    "set the stack file's databricks.sparkVersion to an allow-listed runtime and databricks.mleapVersion to its MLeap "
+    f"line ({_LAST_LINE}.x for {_LAST} LTS ML).",
     _runtime,
     types=[t.DB_CLUSTER, t.DB_JOB, t.DB_CLUSTER_POLICY],
     hints=["databricks.sparkVersion"],
@@ -311,7 +323,7 @@ runtime_allowed = resource_policy(
         strings(
             "allowedRuntimes",
             mleap_capable_runtimes(),
-            "Databricks runtime keys clusters may use (default: every runtime infra/mleap_compat.py pairs with an "
+            "Databricks runtime keys clusters may use (default: every runtime infra/contract/mleap_compat.py pairs with an "
             "MLeap release, the table stack config is validated with).",
         )
     ],

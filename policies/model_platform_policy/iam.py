@@ -205,7 +205,7 @@ no_wildcards = resource_policy(
     "NotAction or NotResource, no Resource '*' or ARN whose partition, service, region, account, resource type or "
     "whole name is a wildcard ('arn:aws:s3:::*', 'arn:aws:iam::*:role/*', '...:key/*'; a '/*' under a named bucket "
     "or prefix is fine). Principals are judged by aws-resource-policy-principals, attached policies by "
-    "iam-no-admin-reach. Fix: list the exact actions and the ARNs they apply to (infra/components/iam_documents.py "
+    "iam-no-admin-reach. Fix: list the exact actions and the ARNs they apply to (infra/documents/iam.py "
     "builds such documents).",
     _no_wildcards,
     types=[*DOCUMENT_PROPERTIES, t.IAM_ROLE],
@@ -384,7 +384,7 @@ irsa_single_service_account = resource_policy(
     "one ServiceAccount of the stack's cluster, across all its statements: Principal.Federated is the stack's OIDC "
     "provider (kubernetes.oidcProviderArn), StringEquals '<issuer>:sub' is one "
     "'system:serviceaccount:<namespace>:<name>' and '<issuer>:aud' is 'sts.amazonaws.com'. Fix: build the trust "
-    "policy with infra.components.iam_documents.irsa_trust_policy; never a wildcard action, StringLike or '*' on "
+    "policy with infra.documents.iam.irsa_trust_policy; never a wildcard action, StringLike or '*' on "
     "the subject, or a second statement for another ServiceAccount.",
     _irsa_trust,
     types=[t.IAM_ROLE],

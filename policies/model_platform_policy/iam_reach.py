@@ -226,7 +226,7 @@ no_admin_reach = stack_policy(
     "an action that grants more (iam:Put*Policy, iam:Attach*Policy, iam:PassRole, sts:AssumeRole, iam:*), on every "
     "resource; no AdministratorAccess, PowerUserAccess, IAMFullAccess or *FullAccess; no policy ARN the stack does "
     "not declare unless allowedPolicyArns lists it. Fix: grant the exact actions on the exact ARNs "
-    "(infra/components/iam_documents.py) in a Policy the stack declares.",
+    "(infra/documents/iam.py) in a Policy the stack declares.",
     _admin_reach,
     settings=[
         strings(

@@ -13,7 +13,6 @@ component may forget.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Iterator, Optional
 
@@ -24,6 +23,9 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from infra.contract.limits import PROD_MIN_REPLICAS
+from infra.contract.model_version import IMAGE_DIGEST as DIGEST
+from infra.contract.naming import CANARY_TRACK, PART_OF_LABEL, PROJECT, TRACK_LABEL
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.k8s_pods import containers, kind_of, pod_templates, runs_pods
@@ -37,9 +39,6 @@ from model_platform_policy.rules import (
 from model_platform_policy.stack_keys import hint, key_hint, model_hint, model_of
 from model_platform_policy.values import get, items, mapping, number, show
 
-DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-PART_OF_LABEL = "app.kubernetes.io/part-of"
-TRACK_LABEL = "model-platform/track"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 #: Kinds whose pods serve traffic for as long as they run, so they need probes.
 LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"})
@@ -289,7 +288,7 @@ def template_labels(deployment: PolicyResource) -> Mapping[str, Any]:
 def _part_of_platform(deployment: PolicyResource) -> bool:
     """Labelled app.kubernetes.io/part-of: model-platform, on the Deployment or its pod template."""
     labels = (mapping(get(deployment.props, "metadata", "labels")), template_labels(deployment))
-    return any(get(found, PART_OF_LABEL) == stack_config.PROJECT for found in labels)
+    return any(get(found, PART_OF_LABEL) == PROJECT for found in labels)
 
 
 def irsa_service_accounts(resources: list[PolicyResource]) -> set[tuple[str, str]]:
@@ -416,10 +415,10 @@ serving_hpa = stack_policy(
     _serving_hpa,
     hints=["models.<name>.serving.replicas.min"],
     settings=[
-        count("minReplicas", 2, "Lowest HPA minReplicas allowed.", minimum=1),
+        count("minReplicas", PROD_MIN_REPLICAS, "Lowest HPA minReplicas allowed.", minimum=1),
         strings(
             "fixedReplicaTracks",
-            ["canary"],
+            [CANARY_TRACK],
             "Values of the pod label model-platform/track whose Deployments keep fixed replicas (no HPA).",
         ),
     ],

@@ -31,6 +31,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
+from infra.contract.aws import ACCOUNT_ID as AWS_ACCOUNT_ID
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.iam import Statement, one_or_many, statements_of
@@ -80,7 +81,7 @@ PRINCIPAL_FIELDS: dict[str, tuple[str, ...]] = {
     "aws:lambda/permission:Permission": ("principal",),
     "aws:kms/grant:Grant": ("granteePrincipal", "retiringPrincipal"),
 }
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+ACCOUNT_ID = re.compile(AWS_ACCOUNT_ID)
 #: ``arn:<partition>:<iam|sts>::<account>:...``
 PRINCIPAL_ARN = re.compile(r"^arn:[^:]+:(iam|sts)::([^:]*):")
 #: Web identity providers anyone can get a token from.

@@ -128,7 +128,7 @@ def _encryption_problem(setting: b.Setting, config: Config) -> Optional[str]:
     required_by = kms_required_by(config)
     if required_by:
         if not all(a in KMS_ALGORITHMS for a in algorithms):
-            fix = key_hint(setting.bucket.props, "bundleStore.encryption") if setting.bucket is not None else ""
+            fix = key_hint(setting.bucket, "bundleStore.encryption") if setting.bucket is not None else ""
             return f"sets a default encryption that is not SSE-KMS, which {required_by}{fix}"
         # Unknown during preview: the ARN of a key created in the same update, so a customer-managed one.
         keys = [known(lambda d=d: get(d, "kmsMasterKeyId")) for d in defaults]
@@ -288,7 +288,7 @@ noncurrent_versions_expire = stack_policy(
 def _protection(args: ResourceValidationArgs, report: ReportViolation, _: Config) -> None:
     if not args.opts.protect:
         name = get(args.props, "bucket") or args.name
-        report(f"bucket {name!r} is not protected{key_hint(args.props, 'bundleStore.protect')}")
+        report(f"bucket {name!r} is not protected{key_hint(args, 'bundleStore.protect')}")
 
 
 bucket_protected = resource_policy(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pulumi.runtime
 
-PROJECT = "model-platform"
+from infra.contract.naming import PROJECT
 
 
 def raw_value(key: str) -> Any:

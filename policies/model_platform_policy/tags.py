@@ -1,14 +1,15 @@
 """Tags on every AWS resource and labels on every Kubernetes object (and pod template).
 
 Cost reports, ownership and clean-up all start from the platform's own tags
-(``infra.naming.aws_tags``): ``project``, ``environment``, ``managed-by``,
+(``infra.contract.naming.aws_tags``): ``project``, ``environment``, ``managed-by``,
 and ``model`` on a model's own resources. The pack requires those always,
 since every stack gets them; the tags an organisation adds through the
 optional ``model-platform:tags`` (team, cost-centre, ...) are required only
 when the policy config names them (``aws-tags.requiredTags``), so a stack the
 config accepts is never refused for leaving an optional key out.
-Kubernetes objects carry the recommended ``app.kubernetes.io/*`` labels
-(``infra.naming.k8s_labels``).
+An AWS resource's tags are its AWS provider's ``default_tags`` overlaid with
+its own (``default_tags``), as AWS holds them. Kubernetes objects carry the
+recommended ``app.kubernetes.io/*`` labels (``infra.contract.naming.k8s_labels``).
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
+from infra.contract.naming import MODEL_TAG, REQUIRED_LABELS, STACK_TAG_KEYS
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
+from model_platform_policy.default_tags import effective_tags
 from model_platform_policy.k8s_pods import pod_templates
 from model_platform_policy.rules import Config, resource_policy, strings
 from model_platform_policy.stack_keys import key_hint
 from model_platform_policy.values import get, mapping, show
 
-#: Tags infra.naming.aws_tags puts on every AWS resource of every stack.
-PLATFORM_TAGS = ("project", "environment", "managed-by")
-#: The tag naming the model a per-model resource belongs to.
-MODEL_TAG = "model"
+#: Tags infra.contract.naming.aws_tags puts on every AWS resource of every stack.
+PLATFORM_TAGS = STACK_TAG_KEYS
 
 #: AWS types whose API has no tags (configuration attached to a tagged parent).
 UNTAGGABLE_AWS = frozenset(
@@ -76,25 +77,25 @@ def models_named_in(logical_name: str, models: Iterable[str]) -> list[str]:
     """The models whose name is a whole dash-separated run of ``logical_name`` (``variable-days-to-sell-version``).
 
     Logical names of per-model resources derive from the model name
-    (infra.naming), which is how a rule tells them from shared ones.
+    (infra.contract.naming), which is how a rule tells them from shared ones.
     """
     padded = f"-{logical_name}-"
     return [m for m in models if f"-{m}-" in padded]
 
 
-def _tags_hint(props: Mapping[str, Any], missing: list[str]) -> str:
+def _tags_hint(args: ResourceValidationArgs, missing: list[str]) -> str:
     """The organisation's tags come from the stack file's model-platform:tags; the platform's are the program's."""
     if any(k in PLATFORM_TAGS or k == MODEL_TAG for k in missing):
         return ""
-    return key_hint(props, "tags")
+    return key_hint(args, "tags")
 
 
 def _aws_tags(args: ResourceValidationArgs, report: ReportViolation, config: Config) -> None:
-    found = get(args.props, "tags")
+    found = effective_tags(args.props, args.provider)
     required = [*PLATFORM_TAGS, *(k for k in config["requiredTags"] if k not in PLATFORM_TAGS)]
     missing = missing_keys(found, required)
     if missing:
-        report(f"tags {missing} are missing or empty{_tags_hint(args.props, missing)}")
+        report(f"tags {missing} are missing or empty{_tags_hint(args, missing)}")
     owners = models_named_in(args.name, stack_config.stack_object("models"))
     if owners and get(found, MODEL_TAG) not in owners:
         report(
@@ -106,8 +107,9 @@ aws_tagged = resource_policy(
     "aws-tags",
     "Every taggable AWS resource carries the platform's tags (project, environment, managed-by; model on a model's "
     "own resources), plus the keys the policy config's requiredTags names (an organisation's team, cost-centre, "
-    "...), which cost reports and ownership rely on. Fix: pass tags=infra.naming.aws_tags(cfg, model) to the "
-    "resource, and set the organisation's tags under model-platform:tags in the stack file.",
+    "...), which cost reports and ownership rely on. Fix: declare the resource with the stack's AWS provider, whose "
+    "default_tags carry the platform's tags (infra.contract.naming.aws_tags), and set the organisation's tags under "
+    "model-platform:tags in the stack file.",
     _aws_tags,
     types=lambda resource_type: resource_type.startswith("aws:") and resource_type not in UNTAGGABLE_AWS,
     hints=["tags"],
@@ -141,13 +143,13 @@ k8s_labelled = resource_policy(
     "k8s-labels",
     "Every Kubernetes object, and every pod template, carries the recommended labels (app.kubernetes.io/part-of, "
     "app.kubernetes.io/managed-by, model-platform/environment, ...), which selectors, dashboards and clean-up rely "
-    "on. Fix: set metadata.labels (and the pod template's) from infra.naming.k8s_labels(cfg, model, version).",
+    "on. Fix: set metadata.labels (and the pod template's) from infra.contract.naming.k8s_labels.",
     _k8s_labels,
     types=lambda resource_type: resource_type.startswith("kubernetes:"),
     settings=[
         strings(
             "requiredLabels",
-            ["app.kubernetes.io/part-of", "app.kubernetes.io/managed-by", "model-platform/environment"],
+            REQUIRED_LABELS,
             "Label keys every Kubernetes object and pod template must carry (non-empty).",
         )
     ],

@@ -13,6 +13,7 @@ from google.protobuf import json_format, struct_pb2
 from pulumi_policy import (
     Policy,
     PolicyCustomTimeouts,
+    PolicyProviderResource,
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
@@ -21,6 +22,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
+
+from infra.contract.naming import PROJECT
 
 
 def on_the_wire(props: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -39,6 +42,7 @@ def resource(
     parent: Optional[PolicyResource] = None,
     dependencies: Optional[Mapping[str, Sequence[PolicyResource]]] = None,
     additional_secret_outputs: Sequence[str] = (),
+    provider: Optional[PolicyProviderResource] = None,
 ) -> PolicyResource:
     opts = PolicyResourceOptions(
         protect,
@@ -49,14 +53,21 @@ def resource(
         list(additional_secret_outputs),
         parent.urn if parent else None,
     )
-    urn = f"urn:pulumi:test::model-platform::{resource_type}::{name}"
+    urn = f"urn:pulumi:test::{PROJECT}::{resource_type}::{name}"
     deps = {k: list(v) for k, v in (dependencies or {}).items()}
     flat = sorted({d.urn: d for v in deps.values() for d in v}.values(), key=lambda d: d.urn)
-    return PolicyResource(resource_type, on_the_wire(props or {}), urn, name, opts, None, parent, flat, deps)
+    return PolicyResource(resource_type, on_the_wire(props or {}), urn, name, opts, provider, parent, flat, deps)
+
+
+def provider(package: str, props: Mapping[str, Any], *, name: str = "default") -> PolicyProviderResource:
+    """A provider resource as the Analyzer hands it over (its inputs as the engine keeps them)."""
+    resource_type = f"pulumi:providers:{package}"
+    urn = f"urn:pulumi:test::{PROJECT}::{resource_type}::{name}"
+    return PolicyProviderResource(resource_type, on_the_wire(props), urn, name)
 
 
 def resource_args(res: PolicyResource, config: Optional[Mapping[str, Any]] = None) -> ResourceValidationArgs:
-    return ResourceValidationArgs(res.resource_type, res.props, res.urn, res.name, res.opts, None, config)
+    return ResourceValidationArgs(res.resource_type, res.props, res.urn, res.name, res.opts, res.provider, config)
 
 
 def stack_args(resources: Sequence[PolicyResource], config: Optional[Mapping[str, Any]] = None) -> StackValidationArgs:

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 
 import tests.examples.days_to_sell_support  # noqa: F401  (puts the training package's source on sys.path)
-from infra.components.airflow_connections import SECRETS_MANAGER_BACKEND, configuration_options
+from infra.documents.airflow import SECRETS_MANAGER_BACKEND, configuration_options
 from infra.config import StackConfig
 from infra.layout import run_version
 from tests.conftest import STACKS, set_path, stack_doc

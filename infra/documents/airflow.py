@@ -1,4 +1,4 @@
-"""What the training DAG's Airflow connections and variables contain: pure values, no resources.
+"""What the training DAG's Airflow connections and variables contain: pure values, no resources, no Pulumi.
 
 Connections, each serialized in Airflow's JSON connection format (Airflow >= 2.3),
 which both Secrets Manager (MWAA) and ``AIRFLOW_CONN_*`` variables accept:
@@ -36,9 +36,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Generic, Literal, Mapping, Optional, TypeVar
 
-from infra.config import AirflowConfig, AirflowConnectionConfig, SecretValue, StackConfig
+if TYPE_CHECKING:  # the config's types, as annotations only: nothing here needs the config package loaded
+    from infra.config import AirflowConfig, AirflowConnectionConfig, ScheduleConfig, SecretValue
+
+#: A variable's value: plain text, or a value known at deploy time that these functions pass through untouched.
+V = TypeVar("V")
 
 DATABRICKS_CONN_ID = "databricks_default"
 AWS_CONN_ID = "aws_default"
@@ -95,28 +99,29 @@ def variable_env_var(name: str) -> str:
     return VAR_ENV_PREFIX + name.upper()
 
 
-def databricks_connection(cfg: StackConfig) -> AirflowConnection:
-    """``databricks_default``: a personal access token, or service principal OAuth (M2M)."""
-    db = cfg.databricks
-    if db.auth == "token":
-        assert cfg.databricks_token is not None  # enforced by the config parser
-        return AirflowConnection(DATABRICKS_CONN_ID, "databricks", host=db.host, password=cfg.databricks_token)
-    assert db.client_id and cfg.databricks_client_secret is not None  # enforced by the config parser
+def databricks_connection(
+    *, host: str, auth: Literal["token", "oauth-m2m"], client_id: Optional[str], credential: SecretValue
+) -> AirflowConnection:
+    """``databricks_default``: a personal access token (``auth: token``), or service principal OAuth (M2M)."""
+    if auth == "token":
+        return AirflowConnection(DATABRICKS_CONN_ID, "databricks", host=host, password=credential)
+    if not client_id:
+        raise ValueError("oauth-m2m needs the service principal's client id")
     return AirflowConnection(
         DATABRICKS_CONN_ID,
         "databricks",
-        host=db.host,
-        login=db.client_id,
-        password=cfg.databricks_client_secret,
+        host=host,
+        login=client_id,
+        password=credential,
         extra={"service_principal_oauth": True},
     )
 
 
-def aws_connection(cfg: StackConfig) -> AirflowConnection:
+def aws_connection(*, region: str, role_arn: Optional[str]) -> AirflowConnection:
     """``aws_default``: region, and the role to assume when one is configured."""
-    extra: dict[str, Any] = {"region_name": cfg.aws.region}
-    if cfg.airflow.aws_role_arn:
-        extra["role_arn"] = cfg.airflow.aws_role_arn
+    extra: dict[str, Any] = {"region_name": region}
+    if role_arn:
+        extra["role_arn"] = role_arn
     return AirflowConnection(AWS_CONN_ID, "aws", extra=extra)
 
 
@@ -134,10 +139,15 @@ def declared_connection(conn_id: str, conn: AirflowConnectionConfig, secrets: Ma
     )
 
 
-def stack_connections(cfg: StackConfig) -> list[AirflowConnection]:
+def stack_connections(
+    *,
+    databricks: AirflowConnection,
+    aws: AirflowConnection,
+    declared: Mapping[str, AirflowConnectionConfig],
+    secrets: Mapping[str, SecretValue],
+) -> list[AirflowConnection]:
     """Every connection the stack declares: the two built-in ones, then the configured ones."""
-    declared = [declared_connection(cid, conn, cfg.extra_secrets) for cid, conn in cfg.airflow.connections.items()]
-    return [databricks_connection(cfg), aws_connection(cfg), *declared]
+    return [databricks, aws, *(declared_connection(cid, conn, secrets) for cid, conn in declared.items())]
 
 
 @dataclass(frozen=True)
@@ -160,12 +170,38 @@ def model_variable_names(model: str) -> ModelVariableNames:
     )
 
 
-def airflow_schedule(cfg: StackConfig, model: str) -> Optional[tuple[str, str]]:
-    """(cron, timezone) the model's DAG runs on, when Airflow schedules its training; None otherwise."""
-    schedule = cfg.models[model].training.schedule
+def airflow_schedule(schedule: Optional[ScheduleConfig]) -> Optional[tuple[str, str]]:
+    """(cron, timezone) a model's DAG runs on, when Airflow schedules its training; None otherwise."""
     if schedule is None or not schedule.by_airflow:
         return None
     return schedule.cron, schedule.timezone
+
+
+@dataclass(frozen=True)
+class AirflowVariable(Generic[V]):
+    """One Airflow variable of one model."""
+
+    name: str
+    value: V
+    model: str
+    kind: str
+
+    @property
+    def resource_name(self) -> str:
+        """Logical name: the model name as written, so a model's resources are easy to find in a diff."""
+        return f"variable-{self.model}-{self.kind}"
+
+
+def model_variables(model: str, *, job_id: V, version: str, bundle_uri: V, bucket: V) -> list[AirflowVariable[Any]]:
+    """One model's variables: its training job id, the served version and its bundle URI, and the bucket
+    (the schedule is the DAG manifest's, infra/components/dag_files.py)."""
+    names = model_variable_names(model)
+    return [
+        AirflowVariable(names.training_job_id, job_id, model, "training-job-id"),
+        AirflowVariable(names.version, version, model, "version"),
+        AirflowVariable(names.bundle_uri, bundle_uri, model, "bundle-uri"),
+        AirflowVariable(names.bundle_bucket, bucket, model, "bundle-bucket"),
+    ]
 
 
 def configuration_options(airflow: AirflowConfig) -> dict[str, str]:
@@ -177,3 +213,13 @@ def configuration_options(airflow: AirflowConfig) -> dict[str, str]:
 def secret_name(prefix: str, secret_id: str) -> str:
     """The Secrets Manager name SecretsManagerBackend reads ``secret_id`` from (its default separator)."""
     return f"{prefix}/{secret_id}"
+
+
+def reader_policy_prefixes(airflow: AirflowConfig) -> tuple[str, str]:
+    """Read access covers everything under both prefixes, not only the secrets declared here.
+
+    Airflow asks the backend for every connection it looks up, and a denied
+    lookup fails the task where a missing secret would fall back to the
+    metadata database.
+    """
+    return airflow.connections_prefix, airflow.variables_prefix

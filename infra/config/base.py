@@ -1,4 +1,4 @@
-"""The base of every config block, and how validators report problems; shared by infra/config*.py.
+"""The base of every config block, and how validators report problems; shared by every module of infra/config/.
 
 Blocks spell keys in camelCase, reject unknown keys and are frozen. A
 validator reports each problem with the key path below its block, so
@@ -7,11 +7,16 @@ validator reports each problem with the key path below its block, so
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from pulumi import RunError
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticCustomError
+
+
+#: Field names that look like credentials anywhere in structured config: refused in plain text, never echoed.
+CREDENTIAL_FIELD = re.compile(r"(token|password|secret|credential|apikey|api_key)$", re.I)
 
 
 class ConfigError(RunError):

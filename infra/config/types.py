@@ -1,0 +1,137 @@
+"""The domain types of the stack config, each rule declared once and used by every field it applies to.
+
+A field that holds a bucket name is a ``BucketName``, wherever it sits;
+changing what a bucket name may be is one line here. Each type is a plain
+``str`` (or ``int``) with an ``Annotated`` validator, so ``modelctl
+config-doc`` still names it by what it holds. A value that breaks a pattern
+rule is reported as ``'<value>' does not match <pattern>``, the same words
+for every field; versions and digests use the contract's one message
+(``infra.contract.model_version``).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Annotated, Any, Callable
+
+from pydantic import AfterValidator, BeforeValidator
+
+from infra.contract.aws import ACCOUNT_ID, ARN
+from infra.contract.mleap_compat import SEMVER
+from infra.contract.model_version import check_model_version, check_sha256
+from infra.contract.naming import LABEL_NAME, LABEL_VALUE
+
+# --------------------------------------------------------------------------- the rules, as patterns
+
+#: An S3 bucket name (also the bucket part of an ``s3://`` URI).
+BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+BUCKET_NAME = rf"^{BUCKET}$"
+#: ``s3://<bucket>/<key>``, the key neither empty nor starting or ending with '/'.
+S3_OBJECT_URI = rf"^s3://{BUCKET}/[^/].*[^/]$"
+KMS_ARN = ARN + "kms:"
+#: A KMS key's own ARN (not an alias).
+KMS_KEY_ARN = ARN + r"kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$"
+IAM_ARN = ARN + "iam::"
+OIDC_PROVIDER_ARN = ARN + r"iam::\d{12}:oidc-provider/.+"
+REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+#: A Kubernetes namespace (and other DNS-label names): at most 63 lowercase letters, digits and '-'.
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+#: A Kubernetes object name that may hold dots (ConfigMap, Secret), at most 253 characters.
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+#: A host name.
+HOST_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+#: CPU and memory quantities as Kubernetes writes them.
+CPU_QUANTITY = r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$"
+MEMORY_QUANTITY = r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+_MEMORY_SCALE = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+#: A Secrets Manager name prefix: '/'-separated segments of the characters AWS allows, no trailing '/'.
+SECRET_PREFIX = r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*$"
+#: A relative path (an S3 folder, a file in a repository, a branch): '/'-separated segments (none '.' or '..'),
+#: no '/' at either end.
+RELATIVE_PATH = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+#: A GitHub repository, owner/name.
+GITHUB_REPOSITORY = r"^[A-Za-z0-9](-?[A-Za-z0-9])*/[A-Za-z0-9_.-]+$"
+#: A Kubernetes label key: an optional DNS-subdomain prefix and '/', then a label name.
+LABEL_KEY = re.compile(r"([a-z0-9.-]{1,253}/)?" + LABEL_NAME.pattern)
+#: An annotation key: an optional DNS-subdomain prefix and '/', then a name.
+ANNOTATION_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+
+
+def _matching(pattern: str) -> Callable[[str], str]:
+    """A validator for ``pattern``, with the words pydantic uses for its own ``pattern`` constraint.
+
+    Searched as pydantic does (an unanchored pattern matches a prefix); '$'
+    means the very end of the text, as in pydantic's regex engine, not before a
+    final newline as in Python's.
+    """
+    compiled = re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+
+    def check(value: str) -> str:
+        if not compiled.search(value):
+            raise ValueError(f"{value!r} does not match {pattern}")
+        return value
+
+    return check
+
+
+def no_dot_segments(value: str) -> str:
+    """Refuse '.' and '..' path segments, which would climb out of the folder a path is meant to stay in."""
+    if any(segment in (".", "..") for segment in value.split("/")):
+        raise ValueError(f"{value!r} has a '.' or '..' segment: write the path from the root, without them")
+    return value
+
+
+def _timezone(value: str) -> str:
+    known = zoneinfo.available_timezones()
+    if known and value not in known:  # no tz database on this machine: leave it to the scheduler
+        raise ValueError(f"{value!r} is not a timezone id such as 'UTC' or 'Europe/London'")
+    return value
+
+
+def memory_bytes(quantity: str) -> int:
+    """Bytes of a ``MemoryQuantity`` (``1536Mi``), to compare two of them."""
+    _matching(MEMORY_QUANTITY)(quantity)
+    number = quantity.rstrip("KMGTik")
+    return int(number) * _MEMORY_SCALE[quantity[len(number):] or None]
+
+
+def _label_value(value: str) -> str:
+    if not LABEL_VALUE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a label value")
+    return value
+
+
+# --------------------------------------------------------------------------- the types
+
+#: A model version: one grammar and one message everywhere (infra.contract.model_version).
+ModelVersion = Annotated[str, BeforeValidator(check_model_version)]
+#: The training code's own version (a wheel's or jar's), in the same grammar.
+PackageVersion = Annotated[str, BeforeValidator(lambda v: check_model_version(v, "package version"))]
+#: A bundle digest: sha256, 64 lowercase hex digits, with the contract's one message.
+Sha256Digest = Annotated[str, AfterValidator(check_sha256)]
+#: A semantic version (MLeap's).
+SemVer = Annotated[str, AfterValidator(_matching(SEMVER))]
+BucketName = Annotated[str, AfterValidator(_matching(BUCKET_NAME))]
+AccountId = Annotated[str, AfterValidator(_matching(ACCOUNT_ID))]
+Region = Annotated[str, AfterValidator(_matching(REGION))]
+#: Any KMS ARN (a key's or an alias's).
+KmsArn = Annotated[str, AfterValidator(_matching(KMS_ARN))]
+#: A KMS key's own ARN.
+KmsKeyArn = Annotated[str, AfterValidator(_matching(KMS_KEY_ARN))]
+IamArn = Annotated[str, AfterValidator(_matching(IAM_ARN))]
+OidcProviderArn = Annotated[str, AfterValidator(_matching(OIDC_PROVIDER_ARN))]
+DnsLabel = Annotated[str, AfterValidator(_matching(DNS_LABEL))]
+DnsSubdomain = Annotated[str, AfterValidator(_matching(DNS_SUBDOMAIN))]
+HostName = Annotated[str, AfterValidator(_matching(HOST_NAME))]
+CpuQuantity = Annotated[str, AfterValidator(_matching(CPU_QUANTITY))]
+MemoryQuantity = Annotated[str, AfterValidator(_matching(MEMORY_QUANTITY))]
+SecretPrefix = Annotated[str, AfterValidator(_matching(SECRET_PREFIX))]
+RelativePath = Annotated[str, AfterValidator(_matching(RELATIVE_PATH)), AfterValidator(no_dot_segments)]
+GithubRepository = Annotated[str, AfterValidator(_matching(GITHUB_REPOSITORY))]
+Timezone = Annotated[str, AfterValidator(_timezone)]
+
+
+def matching(pattern: str) -> Any:
+    """A ``str`` type checked against ``pattern``, for a rule only one field has (its pattern beside the field)."""
+    return Annotated[str, AfterValidator(_matching(pattern))]

@@ -1,0 +1,179 @@
+"""infra.contract is plain Python, and the policy pack takes every shared fact from it and from nowhere else.
+
+The pack and the DAG package import the contract without the program's SDKs
+or its config; these tests import them in a fresh interpreter where the
+forbidden modules cannot be found, so an import that slips in fails here,
+not in a CI job that happens to lack a package.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from infra.contract import airflow as contract_airflow
+from infra.contract import limits, naming
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = ROOT / "infra" / "contract"
+POLICY_PACKAGE = ROOT / "policies" / "model_platform_policy"
+
+#: Refuses to find the named modules (and their submodules), as if they were not installed.
+_BLOCKER = textwrap.dedent(
+    """
+    import importlib.abc
+    import sys
+
+    def refused(name):
+        return ({refused})(name)
+
+    class Blocker(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if refused(name):
+                raise ModuleNotFoundError(f"blocked by the test: {{name}}", name=name)
+            return None
+
+    sys.meta_path.insert(0, Blocker())
+    started_with = set(sys.modules)
+    """
+)
+
+
+def _import_blocked(modules: list[str], refused: str, extra_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Import ``modules`` in a fresh interpreter in which ``refused(name)`` (a Python expression) modules are missing."""
+    script = _BLOCKER.format(refused=refused) + textwrap.dedent(
+        f"""
+        import importlib
+        sys.path[:0] = [{str(ROOT)!r}, {str(extra_path or ROOT)!r}]
+        for module in {modules!r}:
+            importlib.import_module(module)
+        leaked = sorted(m for m in set(sys.modules) - started_with if refused(m))
+        assert not leaked, leaked
+        print("imported", len({modules!r}))
+        """
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def _contract_modules() -> list[str]:
+    return ["infra.contract", *(f"infra.contract.{m.name}" for m in pkgutil.iter_modules([str(CONTRACT)]))]
+
+
+def _policy_modules() -> list[str]:
+    return ["model_platform_policy", *(f"model_platform_policy.{m.name}" for m in pkgutil.iter_modules([str(POLICY_PACKAGE)]))]
+
+
+def test_the_contract_imports_with_nothing_but_the_standard_library():
+    """No Pulumi SDK, no gRPC, no pydantic, no YAML: only the standard library and the contract itself."""
+    stdlib = sorted(sys.stdlib_module_names)
+    refused = (
+        f"lambda name: name.split('.')[0] not in {stdlib!r} "
+        "and not (name == 'infra' or name == 'infra.contract' or name.startswith('infra.contract.'))"
+    )
+    result = _import_blocked(_contract_modules(), refused)
+    assert result.returncode == 0, result.stderr
+    assert f"imported {len(_contract_modules())}" in result.stdout
+
+
+def test_the_blocker_does_block():
+    """The finder really hides a module: importing the program's config under it fails."""
+    result = _import_blocked(["infra.config"], "lambda name: name == 'pulumi' or name.startswith(('pulumi.', 'pulumi_', 'grpc'))")
+    assert result.returncode != 0
+    assert "blocked by the test: pulumi" in result.stderr
+
+
+#: What the pack may not import: the program's modules (all of infra but the contract), its config library and the
+#: providers' SDKs. pulumi and pulumi_policy (with gRPC) are the pack's own runtime.
+_PACK_REFUSED = (
+    "lambda name: (name.startswith('infra.') and not (name == 'infra.contract' or name.startswith('infra.contract.'))) "
+    "or name.split('.')[0] in ('pydantic', 'pydantic_core', 'pulumi_aws', 'pulumi_kubernetes', 'pulumi_databricks')"
+)
+
+
+def test_every_module_of_the_policy_pack_imports_with_only_the_contract_of_the_program():
+    modules = _policy_modules()
+    result = _import_blocked(modules, _PACK_REFUSED, extra_path=ROOT / "policies")
+    assert result.returncode == 0, result.stderr
+    assert f"imported {len(modules)}" in result.stdout
+
+
+def _contract_strings() -> dict[str, str]:
+    """The contract's string constants that a policy would otherwise spell out: name, tag and label keys, conn ids."""
+    values: dict[str, str] = {}
+    for module in (naming, contract_airflow):
+        for name, value in vars(module).items():
+            if name.isupper() and isinstance(value, str):
+                values[value] = f"{module.__name__}.{name}"
+            elif name.isupper() and isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+                values.update({v: f"{module.__name__}.{name}" for v in value})
+    return values
+
+
+def _literals(path: Path) -> list[tuple[int, str]]:
+    """Every string literal of a module that is a whole value, not a docstring or part of a message."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    in_fstring = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and id(node) not in docstrings and id(node) not in in_fstring
+    ]
+
+
+def test_no_literal_in_the_policy_pack_restates_a_contract_constant():
+    constants = _contract_strings()
+    assert constants.keys() >= {naming.PROJECT, naming.PART_OF_LABEL, naming.TRACK_LABEL, contract_airflow.AWS_CONN_ID}
+    restated = [
+        f"{path.relative_to(ROOT)}:{line}: {value!r} is {constants[value]}"
+        for path in sorted(POLICY_PACKAGE.rglob("*.py"))
+        for line, value in _literals(path)
+        if value in constants
+    ]
+    assert restated == []
+
+
+def test_the_literal_scan_finds_a_restated_constant(tmp_path: Path):
+    """The scan above can fail: a module spelling the project name and a label key is caught."""
+    module = tmp_path / "restating.py"
+    module.write_text('"""Doc: model-platform."""\nPROJECT = "model-platform"\nLABEL = "app.kubernetes.io/part-of"\n')
+    found = [value for _, value in _literals(module) if value in _contract_strings()]
+    assert found == [naming.PROJECT, naming.PART_OF_LABEL]
+
+
+def _effective(environment: str, policy: str, setting: str):
+    """A setting as an environment's policy config leaves it: its own value, else the policy's default."""
+    sys.path.insert(0, str(ROOT / "policies"))
+    try:
+        from model_platform_policy import POLICIES
+    finally:
+        sys.path.remove(str(ROOT / "policies"))
+    (found,) = [p for p in POLICIES if p.name == policy]
+    default = found.config_schema.properties[setting]["default"]
+    given = json.loads((ROOT / "policies" / f"{environment}.json").read_text()).get(policy, {})
+    return given.get(setting, default)
+
+
+def test_the_prod_policy_config_asks_what_the_prod_stack_config_requires():
+    """policies/prod.json is JSON and cannot import the contract: its numbers must agree with it."""
+    assert _effective("prod", "k8s-serving-hpa", "minReplicas") == limits.PROD_MIN_REPLICAS
+
+
+@pytest.mark.parametrize("environment", naming.ENVIRONMENTS)
+def test_no_environment_allows_an_autotermination_databricks_refuses(environment):
+    assert _effective(environment, "databricks-autotermination", "minMinutes") >= limits.MIN_AUTOTERMINATION_MINUTES
