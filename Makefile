@@ -5,7 +5,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+# --compile-bytecode: the SDKs' bytecode written once at install, not by every process that plans (some
+# environments set PYTHONDONTWRITEBYTECODE, and pulumi_databricks alone is 12 MB of source).
+UV := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 STACK ?= staging
 BASE ?= origin/main
 
@@ -58,8 +60,8 @@ config-doc: setup ## regenerate docs/CONFIG.md from the schema
 tools: ## actionlint + shellcheck for tests/test_workflow_linters.py (idempotent)
 	scripts/install-tools.sh
 
-test: setup-test ## the test suite, without the end-to-end runs (make test-e2e)
-	$(BIN)/python -m pytest -q -m "not e2e"
+test: setup-test ## the test suite on 2 workers, without the end-to-end runs (make test-e2e)
+	$(BIN)/python -m pytest -q -n 2 -m "not e2e"
 
 test-e2e: setup-test ## the end-to-end tests: the real model path (scripts/e2e.py) with its report asserted
 	$(BIN)/python -m pytest -q -m e2e

@@ -13,11 +13,8 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from infra.config import ConfigError
-from infra.stack_source import StackFileError
 from modelctl.commands import COMMAND_MODULES
-from modelctl.engine import PlanError
-from modelctl.stacks import UsageError
+from modelctl.errors import UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
@@ -44,17 +41,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _output_closed()
-    except ConfigError as exc:
-        print(f"{exc.source}: {len(exc.problems)} configuration error(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"{exc.source}: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (StackFileError, UsageError, PlanError) as exc:
+    except UsageError as exc:
         print(f"modelctl: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:
         print(f"modelctl: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as exc:
+        if report_bad_input(exc):
+            return EXIT_BAD_INPUT
+        raise
+
+
+def report_bad_input(exc: Exception) -> bool:
+    """Print a config, stack file or plan error as the user's mistake; False for anything else (a bug).
+
+    Imported here, not at the top: each is raised only by a module the command
+    has already loaded, and ``modelctl plan`` must not pay for the others.
+    """
+    from infra.config import ConfigError
+    from infra.stack_source import StackFileError
+    from modelctl.engine import PlanError
+
+    if isinstance(exc, ConfigError):
+        print(f"{exc.source}: {len(exc.problems)} configuration error(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"{exc.source}: {problem}", file=sys.stderr)
+        return True
+    if isinstance(exc, (StackFileError, PlanError)):
+        print(f"modelctl: {exc}", file=sys.stderr)
+        return True
+    return False
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -13,12 +13,9 @@ from pathlib import Path
 import yaml
 
 from infra.stack_source import StackFile, StackFileError
+from modelctl.errors import UsageError  # defined there so the CLI reports it without importing this module
 
 PROJECT_FILE = "Pulumi.yaml"
-
-
-class UsageError(Exception):
-    """A command-line mistake (exit 2)."""
 
 
 def project_root(start: Path | None = None) -> Path:

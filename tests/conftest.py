@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,9 +25,26 @@ def stack_doc(stack: str) -> dict[str, Any]:
     return yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())
 
 
+#: Plans made by ``plan_file``, by stack file content and stack.
+_plans: dict[tuple[str, tuple[str, ...], str], Plan] = {}
+
+
+def plan_file(stack_file: StackFile, stack: str) -> Plan:
+    """``plan_stack_file(stack_file, stack)``, planned once per content: planning is most of the suite's time.
+
+    A plan is a function of the stack file's config, its secret keys and the
+    stack name (the file's label only names it in errors, and errors are not
+    remembered). Each caller gets its own deep copy, so a test may edit it.
+    """
+    key = (json.dumps(stack_file.config, sort_keys=True), tuple(sorted(stack_file.secret_keys)), stack)
+    if key not in _plans:
+        _plans[key] = plan_stack_file(stack_file, stack)
+    return copy.deepcopy(_plans[key])
+
+
 def plan_doc(doc: dict[str, Any], stack: str, label: str | None = None) -> Plan:
     """Plan a stack document (e.g. an edited copy of a real stack file) offline."""
-    return plan_stack_file(StackFile.from_document(doc, label or f"stacks/Pulumi.{stack}.yaml"), stack)
+    return plan_file(StackFile.from_document(doc, label or f"stacks/Pulumi.{stack}.yaml"), stack)
 
 
 def set_path(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
@@ -66,12 +84,35 @@ def with_models(doc: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return doc
 
 
+#: What makes a test ``e2e`` (a real component, seconds to minutes each): ``pytest -m e2e`` runs them,
+#: ``pytest -m "not e2e"`` is the quick set. A fixture that starts the component, or a whole module.
+E2E_FIXTURES = {"spark": "a local PySpark session (tests/examples)"}
+E2E_MODULES = {
+    "tests/dags/test_dag_run.py": "whole DAG runs under Airflow's dag.test against moto and fakes",
+    "tests/dags/test_dag_bag.py": "Airflow's DagBag parsing the delivered DAG folder",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: runs a real component (Spark, an Airflow DAG run, the make e2e script): the slow, real path"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start a real component ``e2e``, so the quick set never starts one by accident."""
+    for item in items:
+        module = item.path.relative_to(ROOT).as_posix() if item.path.is_relative_to(ROOT) else ""
+        if module in E2E_MODULES or E2E_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 _plan_cache: dict[str, Plan] = {}
 
 
 @pytest.fixture(scope="session")
 def real_plan() -> Callable[[str], Plan]:
-    """Plan of the committed stack file (cached per session)."""
+    """Plan of the committed stack file (cached per session; shared: copy it before editing)."""
 
     def get(stack: str) -> Plan:
         if stack not in _plan_cache:
@@ -79,3 +120,80 @@ def real_plan() -> Callable[[str], Plan]:
         return _plan_cache[stack]
 
     return get
+
+
+#: The modules whose ``plan_stack_file`` ``planned_once`` replaces: the engine (the commands import it from
+#: there when they run) and the modules that import it at their top.
+PLANNING_MODULES = ("modelctl.engine", "modelctl.stack_edit", "modelctl.revision_plan", "modelctl.check")
+
+
+@pytest.fixture
+def planned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process ``modelctl`` commands plan through ``plan_file``: each stack content is planned once per session.
+
+    For tests of what a command does with a plan (its output, its exit code, the
+    file it edits), not of planning itself. A plan with its own ``program`` is not cached.
+    """
+    import importlib
+
+    def plan(stack_file: StackFile, stack: str, program: Callable[[], None] | None = None) -> Plan:
+        return plan_file(stack_file, stack) if program is None else plan_stack_file(stack_file, stack, program)
+
+    for name in PLANNING_MODULES:
+        monkeypatch.setattr(importlib.import_module(name), "plan_stack_file", plan)
+
+
+class _SharedPack:
+    """``modelctl.check.PolicyPackProcess`` for the tests: one started pack per pack folder and stack config.
+
+    ``modelctl check`` starts the pack for every run, as the CLI does, and a
+    start costs more than the analysis; the suite checks many plans of a few
+    stack configs. Each run still sends GetAnalyzerInfo, Configure and
+    ConfigureStack first, so no run sees another's policy config, and the
+    first run of each config starts the pack for real. A pack that failed is
+    stopped and forgotten.
+    """
+
+    started: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+
+    def __init__(self, pack_dir: Path, env: dict[str, str]):
+        from modelctl.analyzer_host import PolicyPackProcess
+
+        self._key = (str(Path(pack_dir).resolve()), tuple(sorted(env.items())))
+        if self._key not in self.started:
+            self.started[self._key] = [PolicyPackProcess(pack_dir, env), None]
+        self._entry = self.started[self._key]
+
+    def connect(self) -> Any:
+        if self._entry[1] is None:
+            self._entry[1] = self._entry[0].connect()
+        return self._entry[1]
+
+    def failure(self, what: str) -> Exception:
+        return self._entry[0].failure(what)
+
+    def __enter__(self) -> "_SharedPack":
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        import grpc
+
+        from modelctl.analyzer_host import PolicyPackError
+
+        if exc_type is not None and issubclass(exc_type, (PolicyPackError, grpc.RpcError)):
+            self.started.pop(self._key, None)
+            self._entry[0].__exit__(None, None, None)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        while cls.started:
+            cls.started.popitem()[1][0].__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_policy_packs() -> Any:
+    """``modelctl check`` in-process reuses a started pack per stack config for the session (``_SharedPack``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("modelctl.check.PolicyPackProcess", _SharedPack)
+        yield
+    _SharedPack.stop_all()

@@ -6,7 +6,6 @@ import copy
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -78,7 +77,7 @@ def test_a_secret_that_did_not_change_is_not_reported(real_plan):
     assert d.empty
 
 
-def test_diff_output_never_carries_a_secrets_fingerprint(tmp_path, monkeypatch, capsys, real_plan):
+def test_diff_output_never_carries_a_secrets_fingerprint(tmp_path, monkeypatch, capsys, real_plan, planned_once):
     monkeypatch.chdir(ROOT)
     new = tmp_path / "Pulumi.staging.yaml"
     new.write_text(json.dumps(bumped()))  # JSON is YAML
@@ -190,7 +189,17 @@ def bump(project: Path) -> None:
     stack.write_text(stack.read_text().replace("version: 1.4.0", "version: 1.5.0"))
 
 
-def test_base_runs_the_program_of_the_revision_so_a_code_change_shows(tmp_path):
+def diff_against_head(project: Path, monkeypatch, capsys) -> tuple[int, str, str]:
+    """``modelctl diff staging --base HEAD --json`` run in ``project``; HEAD's side runs in its own process."""
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("MODELCTL_PROJECT_DIR", raising=False)
+    code = main(["diff", "staging", "--base", "HEAD", "--json"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_base_runs_the_program_of_the_revision_so_a_code_change_shows(tmp_path, monkeypatch, capsys):
+    """The one test that plans a revision for real: its own modelctl and program, in a process of their own."""
     project = committed_project(tmp_path / "repo", with_code=True)
     program = project / "infra/program.py"
     original = program.read_text()
@@ -201,15 +210,11 @@ def test_base_runs_the_program_of_the_revision_so_a_code_change_shows(tmp_path):
     program.write_text(original)
     bump(project)
 
-    # The project's own modelctl, as CI runs it in a checkout: the working tree's code is the new side.
-    out = subprocess.run(
-        [sys.executable, "-m", "modelctl", "diff", "staging", "--base", "HEAD", "--json"],
-        cwd=project, capture_output=True, text=True,
-    )
+    code, out, err = diff_against_head(project, monkeypatch, capsys)
 
-    assert out.returncode == 0, out.stderr
-    assert "warning" not in out.stderr, out.stderr
-    d = json.loads(out.stdout)
+    assert code == 0, err
+    assert "warning" not in err, err
+    d = json.loads(out)
     assert {"path": "codeOnlyChange", "old": "yes", "new": None, "kind": "delete"} in d["outputs"]
     # Both sides fingerprint secrets with one key: only the two secrets the bump changes differ.
     assert {c["name"] for c in d["changed"] if c["type"] == SECRET_VERSION} == {
@@ -218,51 +223,65 @@ def test_base_runs_the_program_of_the_revision_so_a_code_change_shows(tmp_path):
     }
 
 
-def test_a_revision_whose_modelctl_predates_json_full_is_compared_on_what_its_json_has(tmp_path):
-    project = committed_project(tmp_path / "repo", with_code=True)
-    plan_command = project / "modelctl/commands/plan.py"
-    current = plan_command.read_text()
-    flag = "    p.add_argument(JSON_FULL_FLAG, dest=\"json_full\", action=\"store_true\", help=argparse.SUPPRESS)\n"
-    assert flag in current
-    plan_command.write_text(current.replace(flag, "    p.set_defaults(json_full=False)\n"))
-    git(tmp_path / "repo", "commit", "-qam", "an older modelctl")
-    plan_command.write_text(current)
+def committed_modelctl(tmp_path: Path, main_py: str, **files: str) -> Path:
+    """A committed project whose modelctl is ``main_py`` (``python -m modelctl``), then the stack bumped.
+
+    Stands in for a revision's modelctl where the test is how diff handles what
+    that process does (its exit code, its output), not the planning itself;
+    ``files`` go next to it in modelctl/.
+    """
+    project = committed_project(tmp_path / "repo")
+    (project / "modelctl").mkdir()
+    (project / "modelctl/__init__.py").write_text("")
+    (project / "modelctl/__main__.py").write_text(main_py)
+    for name, text in files.items():
+        (project / "modelctl" / name).write_text(text)
+    git(tmp_path / "repo", "add", ".")
+    git(tmp_path / "repo", "commit", "-qm", "the revision's modelctl")
     bump(project)
+    return project
 
-    out = subprocess.run(
-        [sys.executable, "-m", "modelctl", "diff", "staging", "--base", "HEAD", "--json"],
-        cwd=project, capture_output=True, text=True,
-    )
 
-    assert out.returncode == 0, out.stderr
-    assert "predates --json-full: resource options and secret values are not compared" in out.stderr
-    d = json.loads(out.stdout)
+#: A modelctl from before --json-full: argparse refuses the flag; --json prints its plan (modelctl/plan.json).
+OLD_MODELCTL = """
+import argparse, pathlib
+parser = argparse.ArgumentParser(prog="modelctl")
+plan = parser.add_subparsers(dest="command", required=True).add_parser("plan")
+plan.add_argument("stack")
+plan.add_argument("--json", action="store_true")
+parser.parse_args()
+print((pathlib.Path(__file__).parent / "plan.json").read_text())
+"""
+
+
+def test_a_revision_whose_modelctl_predates_json_full_is_compared_on_what_its_json_has(
+    tmp_path, monkeypatch, capsys, planned_once
+):
+    plain = json.dumps(plan_doc(stack_doc("staging"), "staging").to_json())  # what plan --json printed then
+    project = committed_modelctl(tmp_path, OLD_MODELCTL, **{"plan.json": plain})
+
+    code, out, err = diff_against_head(project, monkeypatch, capsys)
+
+    assert code == 0, err
+    assert "predates --json-full: resource options and secret values are not compared" in err
+    d = json.loads(out)
     assert {(c["type"], c["name"]) for c in d["changed"]} == {(DEPLOYMENT, "days-to-sell"), (RELEASED, "days-to-sell-released")}
 
 
-def test_a_revision_whose_program_fails_is_planned_with_the_current_program(tmp_path):
-    project = committed_project(tmp_path / "repo", with_code=True)
-    program = project / "infra/program.py"
-    original = program.read_text()
-    program.write_text(original + "\nraise RuntimeError('broken at this revision')\n")
-    git(tmp_path / "repo", "commit", "-qam", "a broken program")
-    program.write_text(original)
-    bump(project)
+def test_a_revision_whose_program_fails_is_planned_with_the_current_program(tmp_path, monkeypatch, capsys, planned_once):
+    project = committed_modelctl(tmp_path, "raise RuntimeError('broken at this revision')\n")
 
-    out = subprocess.run(
-        [sys.executable, "-m", "modelctl", "diff", "staging", "--base", "HEAD", "--json"],
-        cwd=project, capture_output=True, text=True,
-    )
+    code, out, err = diff_against_head(project, monkeypatch, capsys)
 
-    assert out.returncode == 0, out.stderr
-    assert "the program at HEAD could not plan stacks/Pulumi.staging.yaml" in out.stderr
-    assert "planning its stack file with the working tree's program instead" in out.stderr
-    assert "broken at this revision" in out.stderr
-    d = json.loads(out.stdout)
+    assert code == 0, err
+    assert "the program at HEAD could not plan stacks/Pulumi.staging.yaml" in err
+    assert "planning its stack file with the working tree's program instead" in err
+    assert "broken at this revision" in err
+    d = json.loads(out)
     assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
 
 
-def test_a_revision_without_modelctl_is_planned_with_the_current_program(tmp_path, monkeypatch, capsys):
+def test_a_revision_without_modelctl_is_planned_with_the_current_program(tmp_path, monkeypatch, capsys, planned_once):
     project = committed_project(tmp_path / "repo")
     bump(project)
     monkeypatch.chdir(project)
@@ -275,7 +294,7 @@ def test_a_revision_without_modelctl_is_planned_with_the_current_program(tmp_pat
     assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
 
 
-def test_a_project_in_a_sub_folder_of_the_repository(tmp_path, monkeypatch, capsys):
+def test_a_project_in_a_sub_folder_of_the_repository(tmp_path, monkeypatch, capsys, planned_once):
     project = committed_project(tmp_path / "repo", subdir="platform/ml")
     bump(project)
     monkeypatch.chdir(project)

@@ -19,12 +19,23 @@ from tests.conftest import ROOT, plan_doc, set_path, stack_doc
 M = "model-platform:models.days-to-sell"
 
 
-def run_cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "modelctl", *args], cwd=cwd, capture_output=True, text=True)
+@pytest.fixture
+def run_cli(cli, monkeypatch, planned_once):
+    """``modelctl ARGS`` in-process from the project root (or ``cwd``), each stack planned once: (code, out, err).
+
+    ``python -m modelctl`` runs as a real process in test_a_closed_output_pipe_ends_the_command_quietly
+    and, planning, as the revision's side of test_diff's --base test.
+    """
+
+    def run(*args: str, cwd=ROOT) -> tuple[int, str, str]:
+        monkeypatch.chdir(cwd)
+        return cli(*args)
+
+    return run
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_plan_json_contract(stack, capsys, monkeypatch):
+def test_plan_json_contract(stack, capsys, monkeypatch, planned_once):
     monkeypatch.chdir(ROOT)
     assert main(["plan", stack, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -50,19 +61,19 @@ def test_plan_json_is_deterministic(monkeypatch, capsys):
     assert capsys.readouterr().out == first
 
 
-def test_plan_never_prints_secrets(tmp_path):
+def test_plan_never_prints_secrets(run_cli):
     doc = stack_doc("staging")
     text = (ROOT / "stacks/Pulumi.staging.yaml").read_text()
     ciphertext = doc["config"]["model-platform:databricksClientSecret"]["secure"]
     for args in (["plan", "staging"], ["plan", "staging", "--json"]):
-        out = run_cli(*args)
-        assert out.returncode == 0, out.stderr
-        assert ciphertext not in out.stdout
-        assert "[secret]" in out.stdout
+        code, out, err = run_cli(*args)
+        assert code == 0, err
+        assert ciphertext not in out
+        assert "[secret]" in out
     assert ciphertext in text
 
 
-def test_plan_tree_shows_types_names_and_parents(monkeypatch, capsys):
+def test_plan_tree_shows_types_names_and_parents(monkeypatch, capsys, planned_once):
     monkeypatch.chdir(ROOT)
     assert main(["plan", "staging"]) == 0
     out = capsys.readouterr().out
@@ -71,28 +82,27 @@ def test_plan_tree_shows_types_names_and_parents(monkeypatch, capsys):
     assert "model-platform:storage:BundleStore  bundle-store" in out
 
 
-def test_config_errors_exit_2_with_file_and_key(tmp_path):
+def test_config_errors_exit_2_with_file_and_key(tmp_path, run_cli):
     doc = set_path(stack_doc("prod"), f"{M}.serving.replicas", {"min": 12, "max": 10})
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(yaml.safe_dump(doc))
-    out = run_cli("plan", str(path))
-    assert out.returncode == 2
-    assert f"{path}: model-platform:models.days-to-sell.serving.replicas.min: 12 is greater than max (10)" in out.stderr
-    assert "Traceback" not in out.stderr
-    assert out.stdout == ""
+    code, out, err = run_cli("plan", str(path))  # an exception (a traceback) would fail the test here
+    assert code == 2
+    assert f"{path}: model-platform:models.days-to-sell.serving.replicas.min: 12 is greater than max (10)" in err
+    assert out == ""
 
 
-def test_unknown_stack_is_a_usage_error():
-    out = run_cli("plan", "qa")
-    assert out.returncode == 2
-    assert "stacks/Pulumi.qa.yaml: no such stack file (stacks: prod, staging)" in out.stderr
+def test_unknown_stack_is_a_usage_error(run_cli):
+    code, _, err = run_cli("plan", "qa")
+    assert code == 2
+    assert "stacks/Pulumi.qa.yaml: no such stack file (stacks: prod, staging)" in err
 
 
-def test_broken_yaml_is_reported(tmp_path):
+def test_broken_yaml_is_reported(tmp_path, run_cli):
     path = tmp_path / "Pulumi.staging.yaml"
     path.write_text("config:\n  model-platform:environment: [unclosed\n")
-    out = run_cli("plan", str(path))
-    assert out.returncode == 2 and "not valid YAML" in out.stderr and "Traceback" not in out.stderr
+    code, _, err = run_cli("plan", str(path))
+    assert code == 2 and "not valid YAML" in err
 
 
 def _write(tmp_path, name, doc):
@@ -101,18 +111,18 @@ def _write(tmp_path, name, doc):
     return str(path)
 
 
-def test_diff_of_identical_stacks_is_empty(tmp_path):
+def test_diff_of_identical_stacks_is_empty(tmp_path, run_cli):
     a = _write(tmp_path, "staging", stack_doc("staging"))
-    out = run_cli("diff", "staging", a, "--exit-code")
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "no changes" in out.stdout
+    code, out, err = run_cli("diff", "staging", a, "--exit-code")
+    assert code == 0, out + err
+    assert "no changes" in out
 
 
-def test_diff_shows_a_version_bump_property_by_property(tmp_path):
+def test_diff_shows_a_version_bump_property_by_property(tmp_path, run_cli):
     new = _write(tmp_path, "staging", set_path(stack_doc("staging"), f"{M}.version", "1.5.0"))
-    out = run_cli("diff", "staging", new, "--json")
-    assert out.returncode == 0, out.stderr
-    d = json.loads(out.stdout)
+    code, out, err = run_cli("diff", "staging", new, "--json")
+    assert code == 0, err
+    d = json.loads(out)
     assert d["added"] == [] and d["removed"] == []
     assert {(c["type"], c["name"]) for c in d["changed"]} == {
         ("kubernetes:apps/v1:Deployment", "days-to-sell"),
@@ -129,14 +139,14 @@ def test_diff_shows_a_version_bump_property_by_property(tmp_path):
                 assert "1.4.0" in prop["old"] and "1.5.0" in prop["new"], prop
 
 
-def test_diff_adding_a_model_adds_only_its_resources(tmp_path):
+def test_diff_adding_a_model_adds_only_its_resources(tmp_path, run_cli):
     import copy
 
     doc = stack_doc("staging")
     models = doc["config"]["model-platform:models"]
     models["car-valuation"] = copy.deepcopy(models["days-to-sell"])
     new = _write(tmp_path, "staging", doc)
-    d = json.loads(run_cli("diff", "staging", new, "--json").stdout)
+    d = json.loads(run_cli("diff", "staging", new, "--json")[1])
     added = {(r["type"], r["name"]) for r in d["added"]}
     assert added == {(r.type, r.name) for r in plan_doc(doc, "staging").resources if "car-valuation" in r.name}
     assert {
@@ -150,7 +160,7 @@ def test_diff_adding_a_model_adds_only_its_resources(tmp_path):
     assert not [c for c in d["changed"] if "days-to-sell" in c["name"]]
 
 
-def test_diff_against_a_git_revision(tmp_path):
+def test_diff_against_a_git_revision(tmp_path, run_cli):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
@@ -163,14 +173,14 @@ def test_diff_against_a_git_revision(tmp_path):
     git("add", ".")
     git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "stacks")
     stack.write_text(stack.read_text().replace("version: 1.4.0", "version: 1.5.0"))
-    out = run_cli("diff", "staging", "--base", "HEAD", "--json", cwd=repo)
-    assert out.returncode == 0, out.stderr
-    assert "HEAD has no modelctl" in out.stderr  # so its stack file is planned with this program
-    d = json.loads(out.stdout)
+    code, out, err = run_cli("diff", "staging", "--base", "HEAD", "--json", cwd=repo)
+    assert code == 0, err
+    assert "HEAD has no modelctl" in err  # so its stack file is planned with this program
+    d = json.loads(out)
     assert d["base"] == "stacks/Pulumi.staging.yaml@HEAD"
     assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
-    bad = run_cli("diff", "staging", "--base", "no-such-rev", cwd=repo)
-    assert bad.returncode == 2 and "no-such-rev" in bad.stderr
+    code, _, err = run_cli("diff", "staging", "--base", "no-such-rev", cwd=repo)
+    assert code == 2 and "no-such-rev" in err
 
 
 def test_a_closed_output_pipe_ends_the_command_quietly():
@@ -200,9 +210,9 @@ def test_without_a_stack_config_dir_stacks_are_next_to_pulumi_yaml(tmp_path):
     assert resolve_stack("staging", tmp_path).label == "Pulumi.staging.yaml"
 
 
-def test_diff_needs_exactly_one_comparison():
-    out = run_cli("diff", "staging")
-    assert out.returncode == 2 and "either two stacks" in out.stderr
+def test_diff_needs_exactly_one_comparison(run_cli):
+    code, _, err = run_cli("diff", "staging")
+    assert code == 2 and "either two stacks" in err
 
 
 def test_duplicate_urns_fail_the_plan_as_the_real_engine_would():
@@ -224,12 +234,12 @@ def test_duplicate_urns_fail_the_plan_as_the_real_engine_would():
         plan_stack_file(StackFile.from_document(doc, "stacks/Pulumi.staging.yaml"), "staging", program=program)
 
 
-def test_a_stack_file_that_is_not_utf8_is_reported(tmp_path):
+def test_a_stack_file_that_is_not_utf8_is_reported(tmp_path, run_cli):
     path = tmp_path / "Pulumi.staging.yaml"
     path.write_bytes(b"\xff\xfeconfig: {}\n")
-    out = run_cli("plan", str(path))
-    assert out.returncode == 2
-    assert out.stderr == f"modelctl: {path}: not UTF-8 text\n"
+    code, _, err = run_cli("plan", str(path))
+    assert code == 2
+    assert err == f"modelctl: {path}: not UTF-8 text\n"
 
 
 # --------------------------------------------------------------------------- how values read
@@ -267,7 +277,7 @@ def test_a_text_of_several_lines_shows_its_first_line_and_what_is_left():
     assert shown.startswith('"""A module."""… [') and shown.endswith("more chars: see plan --json]")
 
 
-def test_plan_text_shows_unknowns_json_spellings_and_whole_arns(monkeypatch, capsys):
+def test_plan_text_shows_unknowns_json_spellings_and_whole_arns(monkeypatch, capsys, planned_once):
     monkeypatch.chdir(ROOT)
     assert main(["plan", "prod"]) == 0
     out = capsys.readouterr().out

@@ -56,7 +56,7 @@ def integral(value: Any) -> Any:
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_render_writes_every_kubernetes_object_once_as_planned(stack, tmp_path, monkeypatch, real_plan):
+def test_render_writes_every_kubernetes_object_once_as_planned(stack, tmp_path, monkeypatch, real_plan, planned_once):
     monkeypatch.chdir(ROOT)
     assert main(["render", stack, "--out", str(tmp_path)]) == 0
     files = read_dir(tmp_path)
@@ -104,7 +104,7 @@ def test_validation_catches_a_field_the_schema_does_not_know(real_plan):
     assert len(problems) == 1 and "imagePullPolcy" in problems[0]
 
 
-def test_render_validate_flag_checks_against_the_stacks_version(tmp_path, monkeypatch, capsys):
+def test_render_validate_flag_checks_against_the_stacks_version(tmp_path, monkeypatch, capsys, planned_once):
     monkeypatch.chdir(ROOT)
     assert main(["render", "prod", "--out", str(tmp_path), "--validate"]) == 0
     assert f"Kubernetes {stack_version('prod')}" in capsys.readouterr().err

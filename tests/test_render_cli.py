@@ -12,10 +12,9 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture
-def render(monkeypatch, capsys, real_plan):
+def render(monkeypatch, capsys, planned_once):
     """``modelctl render staging --out OUT`` in-process, planned once per session: (exit code, stdout, stderr)."""
     monkeypatch.chdir(ROOT)
-    monkeypatch.setattr("modelctl.commands.render.plan_stack_file", lambda stack_file, stack: real_plan(stack))
 
     def run(out: Path) -> tuple[int, str, str]:
         code = main(["render", "staging", "--out", str(out)])

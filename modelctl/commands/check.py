@@ -10,9 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from modelctl.check import PolicyPackError, check_stack, format_result
-from modelctl.stacks import project_root, resolve_stack
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -29,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelctl.check import PolicyPackError, check_stack, format_result
+    from modelctl.stacks import project_root, resolve_stack
+
     ref = resolve_stack(args.stack)
     try:
         result = check_stack(ref.load(), ref.name, project_root(), args.policy_config)

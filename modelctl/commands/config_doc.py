@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from modelctl.config_doc import render_config_doc
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config-doc", help="print the stack config reference (Markdown) generated from the schema")
@@ -13,5 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelctl.config_doc import render_config_doc
+
     print(render_config_doc(), end="")
     return 0

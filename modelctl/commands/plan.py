@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from modelctl.engine import plan_stack_file
-from modelctl.stacks import resolve_stack
-from modelctl.tree import format_tree
-
 #: The hidden flag ``modelctl diff --base`` passes to the modelctl of another revision.
 JSON_FULL_FLAG = "--json-full"
 
@@ -24,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelctl.engine import plan_stack_file
+    from modelctl.stacks import resolve_stack
+    from modelctl.tree import format_tree
+
     ref = resolve_stack(args.stack)
     plan = plan_stack_file(ref.load(), ref.name)
     if args.json or args.json_full:

@@ -10,10 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
-from modelctl.stack_edit import MODELS_KEY, PinConflict, StackDocument, plan_pin_change
-from modelctl.stacks import UsageError, resolve_stack
-
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -37,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
+    from modelctl.stack_edit import MODELS_KEY, PinConflict, StackDocument, plan_pin_change
+    from modelctl.stacks import UsageError, resolve_stack
+
     source, target = resolve_stack(args.source), resolve_stack(args.target)
     if source.path.resolve() == target.path.resolve():
         raise UsageError(f"--from and --to are the same stack file ({target.label})")

@@ -15,10 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
-from modelctl.stack_edit import BundlePin, InvalidPin, PinConflict, StackDocument, plan_pin_change
-from modelctl.stacks import UsageError, resolve_stack
-
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -48,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
+    from modelctl.stack_edit import BundlePin, InvalidPin, PinConflict, StackDocument, plan_pin_change
+    from modelctl.stacks import UsageError, resolve_stack
+
     ref = resolve_stack(args.stack)
     document = StackDocument(ref)
     document.pin(args.model)  # refuse an unknown model before any S3 call

@@ -6,10 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from modelctl.engine import plan_stack_file
-from modelctl.render import render_manifests, validate_manifests, write_manifests
-from modelctl.stacks import resolve_stack
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -30,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelctl.engine import plan_stack_file
+    from modelctl.render import render_manifests, validate_manifests, write_manifests
+    from modelctl.stacks import resolve_stack
+
     ref = resolve_stack(args.stack)
     stack_file = ref.load()
     manifests = render_manifests(plan_stack_file(stack_file, ref.name))

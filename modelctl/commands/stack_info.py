@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from infra.config import StackConfig
-from modelctl.stacks import UsageError, resolve_stack
+from modelctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from infra.config import StackConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,6 +65,8 @@ def github_output_file() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelctl.stacks import resolve_stack
+
     ref = resolve_stack(args.stack)
     text = format_facts(stack_facts(ref.load().stack_config()), ref.label)
     if args.github_output:
