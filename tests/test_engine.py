@@ -3,6 +3,7 @@ what a preview of a new stack knows (inputs, ARNs fixed by them) and what it doe
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -62,6 +63,27 @@ def test_an_invoke_the_engine_cannot_fake_fails_the_plan_naming_it():
         match=r"cannot fake aws:index/getAvailabilityZones:getAvailabilityZones; add it to modelctl/engine.py _invoke_result",
     ):
         plan_program(stack_doc("staging"), program)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_plan_leaves_the_callers_garbage_collector_as_it_found_it(enabled):
+    """The engine pauses cyclic GC while a plan runs (see engine._cyclic_gc_paused); a caller must get its setting
+    back after a plan that succeeds and after one that fails."""
+
+    def failing() -> None:
+        raise RuntimeError("the program failed")
+
+    doc = stack_doc("staging")
+    gc.enable() if enabled else gc.disable()
+    try:
+        seen: list[bool] = []
+        plan_program(doc, lambda: seen.append(gc.isenabled()))
+        assert seen == [False] and gc.isenabled() is enabled
+        with pytest.raises(RuntimeError, match="the program failed"):
+            plan_program(doc, failing)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
 
 
 def test_secrets_are_fingerprinted_so_a_changed_value_is_seen():
