@@ -40,7 +40,8 @@ from infra.stack_source import read_runtime_config, stack_file_label
 def load_config() -> StackConfig:
     """The stack's typed config, or ConfigError listing every problem."""
     values, secret_keys = read_runtime_config()
-    return parse_stack_config(values, secret_keys, source=stack_file_label(pulumi.get_stack()))
+    stack = pulumi.get_stack()
+    return parse_stack_config(values, secret_keys, source=stack_file_label(stack), stack=stack)
 
 
 def build(cfg: StackConfig) -> None:

@@ -10,13 +10,15 @@ namespace, so a misspelled ``model-platform:`` namespace is refused too.
 from __future__ import annotations
 
 import json
+import re
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import yaml
 
+from infra.contract.limits import MAX_STACK_FILE_BYTES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, MAX_YAML_NODES
 from infra.contract.naming import PROJECT
 
 if TYPE_CHECKING:
@@ -68,16 +70,94 @@ class StackFileError(Exception):
 
 
 class _StackFileLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading scalars as Pulumi does: a date stays the string it is written as.
+    """PyYAML's safe loader, reading scalars as Pulumi does, and refusing hostile structure while it composes.
 
-    (PyYAML would make ``2024-01-01`` a ``date``, which is not config and not JSON.)
+    Scalars as Pulumi's YAML 1.2 reader sees them: a date stays the string it
+    is written as (PyYAML would make ``2024-01-01`` a ``date``, which is not
+    config and not JSON), and only ``true``/``false`` are booleans (``yes``,
+    ``on`` stay text, which a boolean key then refuses). Composition stops at
+    the first alias past ``MAX_YAML_ALIASES`` or level past ``MAX_YAML_DEPTH``:
+    an alias bomb or a deeply nested file is refused before it costs time or
+    memory.
     """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.aliases = 0
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise _StructureError(f"line {self._line()}: uses more than {MAX_YAML_ALIASES} YAML aliases (*name)")
+            return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise _StructureError(f"line {self._line()}: nests mappings and lists more than {MAX_YAML_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _line(self) -> int:
+        return self.peek_event().start_mark.line + 1
+
+
+class _StructureError(Exception):
+    """A stack file's YAML is shaped to cost time or memory (too many aliases, too deep, expands too far)."""
+
+
+_YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
 
 _StackFileLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [
+        (tag, _YAML12_BOOL if tag == "tag:yaml.org,2002:bool" else regexp)
+        for tag, regexp in resolvers
+        if tag != "tag:yaml.org,2002:timestamp"
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes ``root`` becomes once every alias is followed; _StructureError past MAX_YAML_NODES.
+
+    Each distinct node is sized once (an alias shares its anchor's node), so
+    this costs the nodes written, not the nodes they expand to.
+    """
+    sizes: dict[int, int] = {}
+    pending: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in pending:
+            raise _StructureError("has a YAML alias inside its own anchor (a recursive structure)")
+        pending.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        if total > MAX_YAML_NODES:
+            raise _StructureError(f"expands to more than {MAX_YAML_NODES} YAML nodes once its aliases are followed")
+        pending.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def check_size(size: int, label: str) -> None:
+    """Refuse a stack file larger than MAX_STACK_FILE_BYTES, before any YAML is parsed."""
+    if size > MAX_STACK_FILE_BYTES:
+        raise StackFileError(
+            f"{label}: is {size} bytes, more than the {MAX_STACK_FILE_BYTES} a stack file may hold "
+            f"({MAX_STACK_FILE_BYTES // 1024} KiB, infra/contract/limits.py)"
+        )
 
 
 def _duplicate_key_error(node: yaml.Node, label: str, path: tuple[str, ...] = ()) -> Optional[str]:
@@ -108,19 +188,52 @@ def _duplicate_key_error(node: yaml.Node, label: str, path: tuple[str, ...] = ()
     return None
 
 
-def _load_yaml(text: str, label: str) -> Any:
-    """The YAML document in ``text``; StackFileError naming ``label`` if it is not valid or repeats a key."""
+#: Where a config key is written: its line (1-based) and, for a plain scalar, the text as written.
+Position = tuple[int, Optional[str]]
+
+
+def _positions(root: yaml.Node) -> dict[str, Position]:
+    """Each config key's position, by its full key path (``model-platform:models.x.version``), as errors name it."""
+    out: dict[str, Position] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        items: list[tuple[str, yaml.Node, yaml.Node]] = []
+        if isinstance(node, yaml.MappingNode):
+            items = [(str(k.value), k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        elif isinstance(node, yaml.SequenceNode):
+            items = [(str(i), v, v) for i, v in enumerate(node.value)]
+        for key, key_node, value in items:
+            if not path and ":" not in key:
+                key = f"{PROJECT}:{key}"
+            sub = f"{path}.{key}" if path else key
+            plain = value.value if isinstance(value, yaml.ScalarNode) and value.style is None else None
+            out.setdefault(sub, (key_node.start_mark.line + 1, plain))
+            walk(value, sub)
+
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "config":
+                walk(value, "")
+    return out
+
+
+def _load_yaml(text: str, label: str) -> tuple[Any, dict[str, Position]]:
+    """The YAML document in ``text`` and its keys' positions; StackFileError naming ``label`` if it is not valid,
+    repeats a key or is shaped to cost time or memory."""
     loader = _StackFileLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
+            return None, {}
+        _expanded_size(node)
         duplicate = _duplicate_key_error(node, label)
         if duplicate:
             raise StackFileError(duplicate)
-        return loader.construct_document(node)
+        return loader.construct_document(node), _positions(node)
     except yaml.YAMLError as exc:
         raise StackFileError(f"{label}: not valid YAML: {exc}") from None
+    except _StructureError as exc:
+        raise StackFileError(f"{label}: refused: {exc}") from None
     finally:
         loader.dispose()
 
@@ -145,12 +258,17 @@ class StackFile:
     label: str
     config: dict[str, str]
     secret_keys: tuple[str, ...]
+    #: Where each config key is written (read from text only): errors name its line.
+    positions: Mapping[str, Position] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: Path, label: str | None = None) -> "StackFile":
         label = label or str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as stream:  # at most one byte past the limit, whatever the file claims to be
+                data = stream.read(MAX_STACK_FILE_BYTES + 1)
+            check_size(max(len(data), path.stat().st_size), label)
+            text = data.decode("utf-8")
         except OSError as exc:
             raise StackFileError(f"{label}: cannot read: {exc.strerror}") from None
         except UnicodeDecodeError:
@@ -164,8 +282,10 @@ class StackFile:
         Raises StackFileError naming ``label`` when the text is not YAML, repeats
         a key, or is not shaped like a stack file.
         """
-        doc = _load_yaml(text, label)
-        return cls.from_document({} if doc is None else doc, label, path)
+        check_size(len(text) if len(text) > MAX_STACK_FILE_BYTES else len(text.encode("utf-8")), label)
+        doc, positions = _load_yaml(text, label)
+        stack_file = cls.from_document({} if doc is None else doc, label, path)
+        return cls(stack_file.path, label, stack_file.config, stack_file.secret_keys, positions)
 
     @classmethod
     def from_document(cls, doc: Any, label: str, path: Path | None = None) -> "StackFile":
@@ -188,12 +308,29 @@ class StackFile:
                 flat[key] = _config_text(key, value, label)
         return cls(path or Path(label), label, flat, tuple(secrets))
 
-    def stack_config(self) -> "StackConfig":
-        """The typed config, parsed as ``pulumi up`` would (secure values stay placeholders)."""
-        from infra.config import parse_stack_config
+    def stack_config(self, *, stack: Optional[str] = None) -> "StackConfig":
+        """The typed config, parsed as ``pulumi up`` would (secure values stay placeholders).
+
+        ``stack`` binds the environment (default: the stack the label's
+        ``Pulumi.<stack>.yaml`` names); a ConfigError carries each problem's line.
+        """
+        from infra.config import ConfigError, parse_stack_config
 
         values = {k: decode(v) for k, v in self.config.items()}
-        return parse_stack_config(values, frozenset(self.secret_keys), self.label)
+        written = {key: text for key, (_, text) in self.positions.items() if text is not None}
+        try:
+            return parse_stack_config(values, frozenset(self.secret_keys), self.label, stack=stack, written=written)
+        except ConfigError as exc:
+            raise ConfigError(exc.source, exc.problems, [self.line_of(p) for p in exc.problems]) from None
+
+    def line_of(self, problem: str) -> Optional[int]:
+        """The line of the key a problem names (``model-platform:a.b.c: ...``), or of its nearest written parent."""
+        key = problem.split(": ", 1)[0]
+        while key:
+            if key in self.positions:
+                return self.positions[key][0]
+            key = key.rpartition(".")[0]
+        return None
 
 
 def _has_secure(value: Any) -> bool:

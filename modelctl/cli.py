@@ -65,8 +65,8 @@ def report_bad_input(exc: Exception) -> bool:
 
     if isinstance(exc, ConfigError):
         print(f"{exc.source}: {len(exc.problems)} configuration error(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"{exc.source}: {problem}", file=sys.stderr)
+        for line in exc.located():  # each problem with the line of its key, where the stack file gives one
+            print(line, file=sys.stderr)
         return True
     if isinstance(exc, (StackFileError, PlanError)):
         print(f"modelctl: {exc}", file=sys.stderr)

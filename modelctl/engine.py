@@ -449,7 +449,7 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
 
     _ensure_loop()
     STACK_FILE_LABEL.set(stack_file.label)
-    cloud = _stack_cloud(stack_file)
+    cloud = _stack_cloud(stack_file, stack)
     recorded: list[PlannedResource] = []
     recording = _RecordingMocks(cloud)
     mocks = recording.mocks
@@ -476,7 +476,7 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
     return Plan(stack=stack, resources=recorded, outputs=outputs)
 
 
-def _stack_cloud(stack_file: StackFile) -> StackCloud:
+def _stack_cloud(stack_file: StackFile, stack: str) -> StackCloud:
     """Where resources live: the stack's typed ``aws`` block.
 
     A stack that pins no account deploys to whichever account its credentials
@@ -484,7 +484,7 @@ def _stack_cloud(stack_file: StackFile) -> StackCloud:
     data sources (GetCallerIdentity) and IAM ARNs agree on. A ConfigError here
     is the one the program itself would raise, before any resource.
     """
-    aws = stack_file.stack_config().aws
+    aws = stack_file.stack_config(stack=stack).aws  # the planned stack's name binds its environment
     return StackCloud(region=aws.region, account=aws.account_id or _DEFAULT_ACCOUNT)
 
 

@@ -60,9 +60,9 @@ def test_unknown_keys_are_rejected_at_every_level():
     set_path(doc, "model-platform:bundleStore.versioned", True)
     doc["config"]["model-platform:modles"] = {}
     found = problems(doc)
-    assert "stacks/Pulumi.staging.yaml: model-platform:models.days-to-sell.serving.replica: unknown key (typo?)" in found
+    assert "stacks/Pulumi.staging.yaml: model-platform:models.days-to-sell.serving.replica: unknown key (did you mean 'replicas'?)" in found
     assert "stacks/Pulumi.staging.yaml: model-platform:bundleStore.versioned: unknown key (typo?)" in found
-    assert "stacks/Pulumi.staging.yaml: model-platform:modles: unknown key (typo?)" in found
+    assert "stacks/Pulumi.staging.yaml: model-platform:modles: unknown key (did you mean 'models'?)" in found
 
 
 def test_all_errors_are_reported_at_once():
@@ -121,7 +121,7 @@ def test_all_errors_are_reported_at_once():
         ("model-platform:aws.region", "london", "does not match"),
         ("model-platform:aws.accountId", "1234", "does not match"),
         ("model-platform:bundleStore.kmsKeyArn", "arn:aws:kms:eu-west-2:111122223333:key/abc", "is set but encryption is 'sse-s3'"),
-        ("model-platform:bundleStore.bucketName", "Bad_Bucket", "does not match"),
+        ("model-platform:bundleStore.bucketName", "Bad_Bucket", "is not an S3 bucket name: 3 to 63 lowercase"),
         ("model-platform:databricks.host", "http://dbc.example.com", "does not match"),
         ("model-platform:databricks.mleapVersion", "0.24.0", "needs Spark 4.0 / Scala 2.13"),
         ("model-platform:databricks.sparkVersion", "14.3.x-cpu-ml-scala2.12", "newer than 13.3 LTS ML"),

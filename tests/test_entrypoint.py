@@ -28,7 +28,7 @@ def _as_language_host(monkeypatch, doc, stack, config: dict | None = None):
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config if config is not None else sf.config))
     monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(list(sf.secret_keys)))
     committed = StackFile.from_document(stack_doc(stack), label).stack_config()
-    monkeypatch.setattr(StackFile, "stack_config", lambda self: committed)
+    monkeypatch.setattr(StackFile, "stack_config", lambda self, stack=None: committed)
     empty = StackFile(Path("unused"), label, {}, ())
     return plan_stack_file(empty, stack, program=lambda: runpy.run_path(str(ROOT / "infra"), run_name="__main__"))
 

@@ -10,16 +10,18 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import CREDENTIAL_FIELD, Block, Problem, _raise_problems
+from infra.config.base import Block, _raise_problems
 from infra.config.types import (
     BucketName,
-    DnsLabel,
     DnsSubdomain,
     GithubRepository,
     IamArn,
     KmsKeyArn,
+    PlainText,
     RelativePath,
     SecretPrefix,
+    WorkloadNamespace,
+    credential_problems,
 )
 from infra.contract.airflow import BUILT_IN_CONNECTIONS, CONN_ID, DEFAULT_CONNECTIONS_PREFIX, DEFAULT_VARIABLES_PREFIX
 from infra.contract.limits import RECOVERY_WINDOW_DAYS
@@ -27,10 +29,10 @@ from infra.contract.limits import RECOVERY_WINDOW_DAYS
 
 class AirflowConnectionConfig(Block):
     conn_type: str = Field(min_length=1, description="Airflow connection type, e.g. http, postgres, slack.")
-    host: Optional[str] = Field(None, description="Host (or URL) of the connection.")
+    host: Optional[PlainText] = Field(None, description="Host (or URL, without a password) of the connection.")
     port: Optional[int] = Field(None, ge=1, le=65535, description="Port.")
-    login: Optional[str] = Field(None, description="Login (not a credential).")
-    schema_: Optional[str] = Field(None, alias="schema", description="Schema / database.")
+    login: Optional[PlainText] = Field(None, description="Login (not a credential).")
+    schema_: Optional[PlainText] = Field(None, alias="schema", description="Schema / database.")
     extra: dict[str, Any] = Field(default_factory=dict, description="Extra JSON (no credentials: use passwordKey).")
     password_key: Optional[str] = Field(
         None, description="Name of a secure top-level config key (pulumi config set --secret NAME) holding the password."
@@ -39,21 +41,9 @@ class AirflowConnectionConfig(Block):
     @field_validator("extra")
     @classmethod
     def _no_credentials(cls, v: dict[str, Any]) -> dict[str, Any]:
-        problems: list[Problem] = []
-
-        def walk(node: Any, path: str) -> None:
-            if isinstance(node, dict):
-                for key, value in node.items():
-                    if CREDENTIAL_FIELD.search(str(key)):
-                        problems.append(("", f"{path}.{key} is a credential: put it in a secure key and name it in passwordKey"))
-                    else:
-                        walk(value, f"{path}.{key}")
-            elif isinstance(node, list):
-                for item in node:
-                    walk(item, path)
-
-        walk(v, "extra")
-        _raise_problems(problems)
+        # Reported as extra.<path> on the field itself: extra is one JSON document to Airflow.
+        found = credential_problems(v, "put it in a secure key and name it in passwordKey")
+        _raise_problems(("", f"extra.{path} {message}") for path, message in found)
         return v
 
 
@@ -125,7 +115,9 @@ class AirflowConfig(Block):
         "this many days: re-adding it sooner needs `aws secretsmanager restore-secret` + `pulumi import`, or a "
         "force-delete (see infra/components/airflow.py).",
     )
-    namespace: DnsLabel = Field("airflow", description="Namespace of the Airflow Secret (kubernetes-secret).")
+    namespace: WorkloadNamespace = Field(
+        "airflow", description="Namespace of the Airflow Secret (kubernetes-secret); not a system namespace."
+    )
     secret_name: DnsSubdomain = Field(
         "airflow-connections", description="Name of the Airflow Secret (kubernetes-secret)."
     )

@@ -7,28 +7,32 @@ validator reports each problem with the key path below its block, so
 
 from __future__ import annotations
 
-import re
-from typing import Iterable
+from typing import Iterable, Optional, Sequence
 
 from pulumi import RunError
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticCustomError
 
 
-#: Field names that look like credentials anywhere in structured config: refused in plain text, never echoed.
-CREDENTIAL_FIELD = re.compile(r"(token|password|secret|credential|apikey|api_key)$", re.I)
-
-
 class ConfigError(RunError):
     """Every problem found in one stack file, reported together.
 
     A ``RunError``, so ``pulumi up`` prints the messages without a traceback.
+    ``problems`` stay the same words wherever the config came from; ``lines``
+    (one per problem, None where unknown) are the stack file's line numbers of
+    the offending keys when it was read from a file, and ``located()`` puts
+    them in, as compilers do: ``stacks/Pulumi.prod.yaml:42: model-platform:...``.
     """
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: list[str], lines: Optional[Sequence[Optional[int]]] = None):
         self.source = source
         self.problems = problems
-        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+        self.lines: tuple[Optional[int], ...] = tuple(lines) if lines is not None else (None,) * len(problems)
+        super().__init__("\n".join(self.located()))
+
+    def located(self) -> list[str]:
+        """Each problem as ``<source>[:<line>]: <problem>``."""
+        return [f"{self.source}:{line}: {p}" if line else f"{self.source}: {p}" for p, line in zip(self.problems, self.lines)]
 
 
 #: A problem a validator found: (key path below the validated block or field, "" for the field itself; message).

@@ -7,12 +7,14 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from infra.config.base import Block, _err
-from infra.config.types import BucketName, KmsArn
+from infra.config.types import Bool, BucketName, KmsArn
 
 
 class BundleStoreConfig(Block):
     bucket_name: Optional[BucketName] = Field(
-        None, description="Override the bucket name (default: <project>-<environment>-bundles[-<accountId>])."
+        None,
+        description="Override the bucket name (default: <project>-<environment>-bundles[-<accountId>]); checked by all "
+        "of S3's naming rules, reserved prefixes and suffixes included.",
     )
     encryption: Literal["sse-s3", "sse-kms"] = Field("sse-s3", description="Default encryption: SSE-S3, or SSE-KMS with a bucket key.")
     kms_key_arn: Optional[KmsArn] = Field(None, description="With sse-kms: an existing key ARN. Unset: the stack creates a key.")
@@ -25,7 +27,7 @@ class BundleStoreConfig(Block):
         description="Days after which a training run's scratch objects (_work/<model>/<version>/: data set, fitted Spark "
         "model, statistics before publishing) expire. Published versions never expire.",
     )
-    protect: Optional[bool] = Field(
+    protect: Optional[Bool] = Field(
         None,
         description="protect + retain_on_delete on the bucket, its side resources and the KMS key the stack creates "
         "(the serving namespace is always retained, and protected too when this is on). Default: true in prod, false elsewhere.",

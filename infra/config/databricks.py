@@ -12,7 +12,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Block, Problem, _err, _raise_problems
-from infra.config.types import SemVer, matching
+from infra.config.types import Bool, SemVer, matching
 from infra.contract.limits import MIN_AUTOTERMINATION_MINUTES
 from infra.contract.mleap_compat import check_runtime_mleap_pair
 
@@ -38,7 +38,7 @@ DEFAULT_DISCOVERY_AUTOTERMINATION_MINUTES = 30
 
 
 class DiscoveryClusterConfig(Block):
-    enabled: Optional[bool] = Field(None, description="Create the all-purpose discovery cluster. Default: false in prod, true elsewhere.")
+    enabled: Optional[Bool] = Field(None, description="Create the all-purpose discovery cluster. Default: false in prod, true elsewhere.")
     min_workers: int = Field(1, ge=0, le=1000, description="Autoscale lower bound.")
     max_workers: int = Field(4, ge=1, le=1000, description="Autoscale upper bound.")
     autotermination_minutes: Optional[int] = Field(

@@ -8,7 +8,18 @@ from typing import Optional
 from pydantic import Field, field_validator
 
 from infra.config.base import Block, Problem, _raise_problems
-from infra.config.types import DNS_LABEL, LABEL_KEY, DnsLabel, OidcProviderArn, matching
+from infra.config.types import (
+    DNS_LABEL,
+    LABEL_KEY,
+    SECURE_KEY_ADVICE,
+    Bool,
+    OidcProviderArn,
+    WorkloadNamespace,
+    credential_problems,
+    matching,
+    versioned,
+)
+from infra.contract.credentials import credential_value_kind
 from infra.contract.limits import MIN_KUBERNETES_MINOR
 from infra.contract.naming import LABEL_VALUE
 
@@ -17,7 +28,7 @@ KubeconfigContext = matching(r"^[^\s]+$")
 #: An EKS cluster name.
 EksClusterName = matching(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 #: A Kubernetes minor version, ``1.<minor>``.
-KubernetesVersion = matching(r"^1\.\d+$")
+KubernetesVersion = versioned(r"^1\.\d+$", "Kubernetes minor version", "1.<minor>, quoted, e.g. \"1.31\"")
 _NAMESPACE = re.compile(DNS_LABEL)
 
 
@@ -54,8 +65,10 @@ class KubernetesConfig(Block):
     version: KubernetesVersion = Field(
         "1.31", description=f"Kubernetes minor version of the cluster (1.{MIN_KUBERNETES_MINOR} or newer)."
     )
-    namespace: DnsLabel = Field("models", description="Namespace the models are served in.")
-    create_namespace: bool = Field(True, description="Create the serving namespace (false: it exists already).")
+    namespace: WorkloadNamespace = Field(
+        "models", description="Namespace the models are served in (not kube-system, kube-public, kube-node-lease or default)."
+    )
+    create_namespace: Bool = Field(True, description="Create the serving namespace (false: it exists already).")
     oidc_provider_arn: OidcProviderArn = Field(
         description="The cluster's IAM OIDC provider ARN, for IRSA."
     )
@@ -87,8 +100,9 @@ class KubernetesConfig(Block):
         for key, value in v.items():
             if not LABEL_KEY.fullmatch(key):
                 problems.append(("", f"{key!r} is not a label key"))
-            if not LABEL_VALUE.fullmatch(value):
+            if not LABEL_VALUE.fullmatch(value) and not credential_value_kind(value):  # a credential: never echoed
                 problems.append(("", f"{key}: {value!r} is not a label value"))
+        problems += credential_problems(v, SECURE_KEY_ADVICE)
         _raise_problems(problems)
         return v
 

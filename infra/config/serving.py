@@ -7,7 +7,17 @@ from typing import Optional
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Block, Problem, _err, _raise_problems
-from infra.config.types import ANNOTATION_KEY, CpuQuantity, DnsLabel, HostName, MemoryQuantity, memory_bytes
+from infra.config.types import (
+    ANNOTATION_KEY,
+    SECURE_KEY_ADVICE,
+    CpuQuantity,
+    DnsLabel,
+    HostName,
+    MemoryQuantity,
+    credential_problems,
+    memory_bytes,
+)
+from infra.contract.limits import INGRESS_ANNOTATIONS
 
 
 class ReplicasConfig(Block):
@@ -22,8 +32,8 @@ class ReplicasConfig(Block):
 
 
 class ResourceAmounts(Block):
-    cpu: Optional[CpuQuantity] = Field(None, description="CPU, e.g. 500m or 2.")
-    memory: MemoryQuantity = Field(description="Memory, e.g. 2Gi.")
+    cpu: Optional[CpuQuantity] = Field(None, description="CPU, e.g. 500m or 2 (10m to 64 CPUs).")
+    memory: MemoryQuantity = Field(description="Memory, e.g. 2Gi (128Mi to 512Gi).")
 
 
 class ServingResources(Block):
@@ -54,15 +64,26 @@ class IngressConfig(Block):
     annotations: dict[str, str] = Field(
         default_factory=dict,
         description="Annotations for the Ingress controller, e.g. alb.ingress.kubernetes.io/healthcheck-path: "
-        "/models/<name>/meta with className alb (MLeap serves nothing on '/').",
+        "/models/<name>/meta with className alb (MLeap serves nothing on '/'). Allowed: "
+        f"{', '.join(INGRESS_ANNOTATIONS)}; anything else (configuration or server snippets, auth and source-range "
+        "overrides, the ALB scheme) is refused.",
     )
 
     @field_validator("annotations")
     @classmethod
     def _annotation_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        problems: list[Problem] = []
         bad = [k for k in v if not ANNOTATION_KEY.fullmatch(k)]
         if bad:
-            raise ValueError(f"not valid annotation keys: {', '.join(repr(k) for k in bad)}")
+            problems.append(("", f"not valid annotation keys: {', '.join(repr(k) for k in bad)}"))
+        problems += [
+            (key, "is not an annotation a stack may set: it could change who reaches the model or inject controller "
+             "configuration (allowed: infra/contract/limits.py INGRESS_ANNOTATIONS)")
+            for key in v
+            if key not in bad and key not in INGRESS_ANNOTATIONS
+        ]
+        problems += credential_problems(v, SECURE_KEY_ADVICE)
+        _raise_problems(problems)
         return v
 
 

@@ -13,6 +13,8 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from infra.config.base import Problem, _raise_problems
+from infra.config.types import SECURE_KEY_ADVICE, credential_problems
+from infra.contract.credentials import credential_value_kind
 from infra.contract.naming import LABEL_NAME, LABEL_VALUE, MAX_S3_OBJECT_TAGS, MAX_USER_TAGS, PLATFORM_TAG_KEYS
 
 
@@ -26,7 +28,9 @@ def check_tags(v: dict[str, str]) -> dict[str, str]:
             f"at most {MAX_S3_OBJECT_TAGS} tags, and the platform sets {len(PLATFORM_TAG_KEYS)} ({', '.join(PLATFORM_TAG_KEYS)})",
         ))
     for key, value in v.items():
-        if not LABEL_NAME.fullmatch(key):
+        if key.lower().startswith("aws:"):
+            problems.append(("", f"{key!r} is not a valid tag key: the 'aws:' prefix is reserved by AWS"))
+        elif not LABEL_NAME.fullmatch(key):
             problems.append((
                 "",
                 f"{key!r} is not a valid tag key: tags are Kubernetes labels too (model-platform/<key>), so a key is "
@@ -34,12 +38,13 @@ def check_tags(v: dict[str, str]) -> dict[str, str]:
             ))
         elif key.lower() in PLATFORM_TAG_KEYS:
             problems.append((key, f"is set by the platform on every resource (reserved: {', '.join(PLATFORM_TAG_KEYS)})"))
-        if not LABEL_VALUE.fullmatch(value):
+        if not LABEL_VALUE.fullmatch(value) and not credential_value_kind(value):  # a credential: never echoed
             problems.append((
                 key,
                 f"{value!r} is not a valid tag value: it is a Kubernetes label value too, so at most 63 letters, digits, "
                 "'-', '_' or '.', starting and ending with a letter or digit",
             ))
+    problems += credential_problems(v, SECURE_KEY_ADVICE)
     _raise_problems(problems)
     return v
 

@@ -12,7 +12,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Block, Problem, _raise_problems
-from infra.config.types import S3_OBJECT_URI, PackageVersion, Timezone
+from infra.config.types import S3_OBJECT_URI, Bool, FreeText, PackageVersion, Timezone
 
 #: Where ``training.package`` takes ``training.packageVersion``.
 PACKAGE_VERSION_PLACEHOLDER = "{packageVersion}"
@@ -53,7 +53,7 @@ class ScheduleConfig(Block):
         "'0 3 * * *'. runBy databricks: a Quartz expression (6 or 7 fields, seconds first), e.g. '0 0 3 * * ?'.",
     )
     timezone: Timezone = Field("UTC", min_length=1, description="Timezone id of the schedule, e.g. Europe/London.")
-    paused: bool = Field(
+    paused: Bool = Field(
         False,
         description="Keep the Databricks schedule paused (runBy databricks only; pause an Airflow-scheduled DAG in "
         "Airflow: `airflow dags pause <dag_id>`).",
@@ -115,10 +115,10 @@ class TrainingConfig(Block):
     timeout_minutes: int = Field(120, ge=1, le=2880, description="Timeout of each task.")
     max_retries: int = Field(1, ge=0, le=10, description="Retries of each task.")
     retry_interval_minutes: int = Field(5, ge=0, le=180, description="Minutes between a failed task and its retry.")
-    parameters: dict[str, str] = Field(
+    parameters: FreeText = Field(
         default_factory=dict,
         description="Extra named parameters passed to every task as --name=value (strings; quote numbers), e.g. the "
-        f"data source or a metric threshold. Reserved for the platform: {', '.join(PLATFORM_TASK_PARAMETERS)}.",
+        f"data source or a metric threshold; never a credential. Reserved for the platform: {', '.join(PLATFORM_TASK_PARAMETERS)}.",
     )
 
     @field_validator("package")

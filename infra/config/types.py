@@ -11,13 +11,17 @@ for every field; versions and digests use the contract's one message
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Mapping
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Strict
 
+from infra.config.base import Problem, _raise_problems
 from infra.contract.aws import ACCOUNT_ID, ARN
+from infra.contract.credentials import credential_value_kind, is_credential_name
+from infra.contract.limits import CPU_MILLICORES, MEMORY_BYTES, SYSTEM_NAMESPACES
 from infra.contract.mleap_compat import SEMVER
 from infra.contract.model_version import check_model_version, check_sha256
 from infra.contract.naming import LABEL_NAME, LABEL_VALUE
@@ -96,6 +100,113 @@ def memory_bytes(quantity: str) -> int:
     return int(number) * _MEMORY_SCALE[quantity[len(number):] or None]
 
 
+#: What AWS reserves at either end of a bucket name (S3 access points, Object Lambda, directory and table buckets).
+BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def bucket_name_problem(value: str) -> str | None:
+    """Why S3 would refuse ``value`` as a general-purpose bucket name (AWS's whole rule set), or None."""
+    rule = (
+        "3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit, no '..', "
+        "not an IP address"
+    )
+    if not _BUCKET.fullmatch(value) or ".." in value:
+        return f"{value!r} is not an S3 bucket name: {rule}"
+    try:
+        ipaddress.IPv4Address(value)
+        return f"{value!r} is not an S3 bucket name: it is written as an IP address"
+    except ValueError:
+        pass
+    reserved = [p for p in BUCKET_RESERVED_PREFIXES if value.startswith(p)] + [
+        s for s in BUCKET_RESERVED_SUFFIXES if value.endswith(s)
+    ]
+    if reserved:
+        return f"{value!r} is not an S3 bucket name: {reserved[0]!r} is reserved by AWS"
+    return None
+
+
+def _bucket_name(value: str) -> str:
+    problem = bucket_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def cpu_millicores(quantity: str) -> float:
+    """Millicores of a ``CpuQuantity`` (``500m``, ``2``, ``0.5``)."""
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def _cpu_bounds(value: str) -> str:
+    low, high = CPU_MILLICORES
+    if not low <= cpu_millicores(value) <= high:
+        raise ValueError(f"{value} is outside {low}m..{high // 1000} CPUs (infra/contract/limits.py)")
+    return value
+
+
+def _memory_bounds(value: str) -> str:
+    low, high = MEMORY_BYTES
+    if not low <= memory_bytes(value) <= high:
+        raise ValueError(f"{value} is outside {low // 2**20}Mi..{high // 2**30}Gi (infra/contract/limits.py)")
+    return value
+
+
+def _workload_namespace(value: str) -> str:
+    if value in SYSTEM_NAMESPACES:
+        raise ValueError(
+            f"{value!r} is a system namespace ({', '.join(SYSTEM_NAMESPACES)}): the stack's objects go in a namespace of their own"
+        )
+    return value
+
+
+def credential_problems(value: Any, advice: str, path: str = "") -> list[Problem]:
+    """Every key named like a credential and every value shaped like one in a free-form map, at its key path.
+
+    One rule (``infra.contract.credentials``) for every free-form map of the
+    config; the value is never echoed.
+    """
+    problems: list[Problem] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if is_credential_name(str(key)):
+                problems.append((sub, f"is a credential: {advice}"))
+            else:
+                problems += credential_problems(item, advice, sub)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems += credential_problems(item, advice, f"{path}.{index}" if path else str(index))
+    elif isinstance(value, str):
+        kind = credential_value_kind(value)
+        if kind:
+            problems.append((path, f"holds what looks like {kind}: {advice}"))
+    return problems
+
+
+#: What to do with a credential found in plain text.
+SECURE_KEY_ADVICE = "a stack file holds no credential in plain text; keep it in a secure key (pulumi config set --secret NAME)"
+
+
+def _no_credentials(value: Any) -> Any:
+    _raise_problems(credential_problems(value, SECURE_KEY_ADVICE))
+    return value
+
+
+def _version(value: str, pattern: str, what: str, form: str) -> str:
+    """A version checked against ``pattern``, refused in words (what it is, its form), never as a raw pattern;
+    model and package versions have the contract's own message (``check_model_version``)."""
+    if not re.fullmatch(pattern.removeprefix("^").removesuffix("$"), value):
+        raise ValueError(f"{value!r} is not a {what}: {form}")
+    return value
+
+
+def versioned(pattern: str, what: str, form: str) -> Any:
+    """A version type in its own grammar (``pattern``), with the one wording of ``_version``."""
+    return Annotated[str, AfterValidator(lambda v: _version(v, pattern, what, form))]
+
+
 def _label_value(value: str) -> str:
     if not LABEL_VALUE.fullmatch(value):
         raise ValueError(f"{value!r} is not a label value")
@@ -111,8 +222,9 @@ PackageVersion = Annotated[str, BeforeValidator(lambda v: check_model_version(v,
 #: A bundle digest: sha256, 64 lowercase hex digits, with the contract's one message.
 Sha256Digest = Annotated[str, AfterValidator(check_sha256)]
 #: A semantic version (MLeap's).
-SemVer = Annotated[str, AfterValidator(_matching(SEMVER))]
-BucketName = Annotated[str, AfterValidator(_matching(BUCKET_NAME))]
+SemVer = Annotated[str, AfterValidator(lambda v: _version(v, SEMVER, "semantic version", "X.Y.Z, e.g. 0.23.0"))]
+#: An S3 general-purpose bucket name, by all of AWS's rules (``bucket_name_problem``).
+BucketName = Annotated[str, AfterValidator(_bucket_name)]
 AccountId = Annotated[str, AfterValidator(_matching(ACCOUNT_ID))]
 Region = Annotated[str, AfterValidator(_matching(REGION))]
 #: Any KMS ARN (a key's or an alias's).
@@ -124,8 +236,16 @@ OidcProviderArn = Annotated[str, AfterValidator(_matching(OIDC_PROVIDER_ARN))]
 DnsLabel = Annotated[str, AfterValidator(_matching(DNS_LABEL))]
 DnsSubdomain = Annotated[str, AfterValidator(_matching(DNS_SUBDOMAIN))]
 HostName = Annotated[str, AfterValidator(_matching(HOST_NAME))]
-CpuQuantity = Annotated[str, AfterValidator(_matching(CPU_QUANTITY))]
-MemoryQuantity = Annotated[str, AfterValidator(_matching(MEMORY_QUANTITY))]
+CpuQuantity = Annotated[str, AfterValidator(_matching(CPU_QUANTITY)), AfterValidator(_cpu_bounds)]
+MemoryQuantity = Annotated[str, AfterValidator(_matching(MEMORY_QUANTITY)), AfterValidator(_memory_bounds)]
+#: A namespace the stack puts objects in: a DNS label, not a system namespace (``limits.SYSTEM_NAMESPACES``).
+WorkloadNamespace = Annotated[str, AfterValidator(_matching(DNS_LABEL)), AfterValidator(_workload_namespace)]
+#: A boolean written as one (``true``/``false``): never the text ``"yes"`` or ``"true"``, nor a number.
+Bool = Annotated[bool, Strict()]
+#: A free-form map of text (labels, annotations, parameters): no key named like a credential, no value shaped like one.
+FreeText = Annotated[dict[str, str], AfterValidator(_no_credentials)]
+#: Free text that must not hold a credential (a host, a login).
+PlainText = Annotated[str, AfterValidator(_no_credentials)]
 SecretPrefix = Annotated[str, AfterValidator(_matching(SECRET_PREFIX))]
 RelativePath = Annotated[str, AfterValidator(_matching(RELATIVE_PATH)), AfterValidator(no_dot_segments)]
 GithubRepository = Annotated[str, AfterValidator(_matching(GITHUB_REPOSITORY))]

@@ -16,3 +16,49 @@ MIN_AUTOTERMINATION_MINUTES = 10
 RECOVERY_WINDOW_DAYS = (7, 30)
 #: The oldest Kubernetes minor version the serving manifests support (``1.<this>``).
 MIN_KUBERNETES_MINOR = 29
+
+# --------------------------------------------------------------------------- hostile stack files (infra/stack_source.py)
+
+#: Bytes a stack file may hold: ours are under 8 KiB; a larger one is refused before YAML parsing.
+MAX_STACK_FILE_BYTES = 256 * 1024
+#: YAML aliases (``*name``) a stack file may use: merge keys for a few shared blocks, never an alias bomb.
+MAX_YAML_ALIASES = 64
+#: Nodes a stack file may expand to once every alias is followed (ours: a few hundred).
+MAX_YAML_NODES = 20_000
+#: How deeply a stack file may nest mappings and lists (ours: 8 levels).
+MAX_YAML_DEPTH = 32
+
+# --------------------------------------------------------------------------- Kubernetes quantities (models.<m>.serving.resources)
+
+#: CPU a serving container may request or be limited to, in millicores: at least 10m, at most 64 cores.
+CPU_MILLICORES = (10, 64_000)
+#: Memory of a serving container, in bytes: at least 128Mi (a JVM with MLeap), at most 512Gi.
+MEMORY_BYTES = (128 * 2**20, 512 * 2**30)
+
+# --------------------------------------------------------------------------- Kubernetes namespaces and ingress
+
+#: Namespaces a stack never puts its own objects in (kubernetes.namespace, airflow.namespace): the cluster's own,
+#: and ``default``, where every unscoped ``kubectl`` lands. Namespaces that only admit traffic may name them.
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", "default")
+#: Ingress annotations a stack may set (``models.<m>.serving.ingress.annotations``): health checks, TLS and
+#: timeouts. Anything else (``nginx.ingress.kubernetes.io/configuration-snippet``, ``server-snippet``, auth or
+#: source-range overrides, ``alb.ingress.kubernetes.io/scheme``) changes who may reach the model or injects
+#: controller configuration, and is refused.
+INGRESS_ANNOTATIONS = (
+    "alb.ingress.kubernetes.io/healthcheck-path",
+    "alb.ingress.kubernetes.io/healthcheck-interval-seconds",
+    "alb.ingress.kubernetes.io/healthcheck-timeout-seconds",
+    "alb.ingress.kubernetes.io/success-codes",
+    "alb.ingress.kubernetes.io/target-type",
+    "alb.ingress.kubernetes.io/certificate-arn",
+    "alb.ingress.kubernetes.io/ssl-redirect",
+    "alb.ingress.kubernetes.io/listen-ports",
+    "alb.ingress.kubernetes.io/group.name",
+    "nginx.ingress.kubernetes.io/proxy-body-size",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout",
+    "nginx.ingress.kubernetes.io/proxy-connect-timeout",
+    "nginx.ingress.kubernetes.io/ssl-redirect",
+    "nginx.ingress.kubernetes.io/force-ssl-redirect",
+    "cert-manager.io/cluster-issuer",
+)

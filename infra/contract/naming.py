@@ -124,3 +124,28 @@ def label_value(text: str) -> str:
     """
     value = re.sub(r"[^-A-Za-z0-9_.]", "_", text)[:63]
     return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
+
+
+def stack_environment(stack: str) -> Optional[str]:
+    """The environment a stack's name binds it to, or None when the name names none.
+
+    A stack named ``prod``, ``staging`` or ``dev``, or ``<that>-<anything>``
+    (``prod-eu``), is that environment; any other name mentioning ``prod``
+    (``production``, ``eu-prod``) is held to prod. A stack file cannot declare
+    a weaker environment than its name: the config refuses it, and the policy
+    pack's level comes from this too (``modelctl check``).
+    """
+    for environment in ENVIRONMENTS:
+        if stack == environment or stack.startswith(f"{environment}-"):
+            return environment
+    return PROD if PROD in stack.lower() else None
+
+
+#: How a stack file's name gives its stack: ``Pulumi.<stack>.yaml`` (a ``@<revision>`` after it allowed).
+STACK_FILE_NAME = re.compile(r"(?:^|[/\\])Pulumi\.([^/\\]+?)\.ya?ml(?:@[^/\\]*)?$")
+
+
+def stack_of_file(name: str) -> Optional[str]:
+    """The stack a stack file (or its label, ``stacks/Pulumi.prod.yaml@HEAD``) belongs to, or None."""
+    found = STACK_FILE_NAME.search(name)
+    return found.group(1) if found else None
