@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 if __package__ == "modelctl":  # in the repository
-    from infra.layout import BundleKeys, bundle_keys, parse_digest_file
-else:  # delivered beside the training DAG, where the layout is a sibling module
+    from infra.contract.layout import BundleKeys, bundle_keys, parse_digest_file
+    from infra.contract.model_version import digest_message, is_sha256
+else:  # delivered beside the training DAG, where the contract's modules are siblings
     from .layout import BundleKeys, bundle_keys, parse_digest_file
+    from .model_version import digest_message, is_sha256
 
 #: The digest file is a line of ``sha256sum`` output; anything much bigger is not one.
 _MAX_DIGEST_FILE_BYTES = 4096
@@ -69,6 +71,8 @@ def verify_bundle(
     from botocore.exceptions import BotoCoreError, ClientError
 
     keys = bundle_keys(model, version)
+    if expected_sha256 is not None and not is_sha256(expected_sha256):
+        raise BundleCheckError(f"{keys.uri(bucket)}: the stack's digest {digest_message(expected_sha256)}")
     try:
         digest = _read_digest(client, bucket, keys)
         if expected_sha256 is not None and digest != expected_sha256:

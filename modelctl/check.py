@@ -34,6 +34,7 @@ from typing import Mapping, Optional
 import grpc
 import yaml
 
+from infra.contract.naming import PROD, stack_environment
 from infra.stack_source import StackFile
 from modelctl.analyzer_host import PolicyPackError, PolicyPackProcess, analyze, pack_env
 from modelctl.engine import Plan, plan_stack_file
@@ -139,16 +140,37 @@ def format_result(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
+#: The policy level of a stack whose name binds no environment: the strictest, never a weaker one.
+STRICTEST_ENVIRONMENT = PROD
+
+
+def environment_of_stack(stack: str) -> str:
+    """The environment a stack's name binds it to (``infra.contract.naming.stack_environment``), else prod.
+
+    Deliberately not the stack file's ``model-platform:environment``: a pull
+    request that renames prod's environment to ``dev`` must still be judged at
+    prod's level. A name binding no environment gets the strictest level.
+    """
+    return stack_environment(stack) or STRICTEST_ENVIRONMENT
+
+
+def policy_config_for_stack(stack: str, root: Path) -> Path:
+    """``policies/<stack>.json`` when the project has one, else ``policies/<environment of the stack's name>.json``."""
+    own = root / PACK_DIR_NAME / f"{stack}.json"
+    if own.is_file():
+        return own
+    return root / PACK_DIR_NAME / f"{environment_of_stack(stack)}.json"
+
+
 def check_stack(stack_file: StackFile, stack: str, root: Path, config_path: Optional[Path] = None) -> CheckResult:
     """Plan ``stack_file`` offline and check it with the pack under ``root/policies``.
 
-    The policy config defaults to ``policies/<environment>.json``, the
-    environment being the stack's ``model-platform:environment``. Raises
+    The policy config defaults to ``policy_config_for_stack``: chosen by the
+    stack's name, never by a value the stack file declares. Raises
     ConfigError for a stack or policy config that does not validate.
     """
-    plan = plan_stack_file(stack_file, stack)  # validates the stack config first
     if config_path is None:
-        environment = stack_file.stack_config().environment.value
-        config_path = root / PACK_DIR_NAME / f"{environment}.json"
+        config_path = policy_config_for_stack(stack, root)
+    plan = plan_stack_file(stack_file, stack)  # validates the stack config first
     label = os.path.relpath(config_path, Path.cwd()) if config_path.is_absolute() else str(config_path)
     return run_pack(plan, stack_file, config_path, label, root / PACK_DIR_NAME)

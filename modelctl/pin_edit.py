@@ -27,9 +27,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 if __package__ == "modelctl":  # in the repository, beside the Pulumi program
-    from infra.model_version import SHA256, is_model_version, version_message
+    from infra.contract.model_version import digest_message, is_model_version, is_sha256, version_message
 else:  # delivered beside the training DAG, where the grammar is a sibling module
-    from .model_version import SHA256, is_model_version, version_message
+    from .model_version import digest_message, is_model_version, is_sha256, version_message
 
 MODELS_KEY = "model-platform:models"
 VERSION_KEY = "version"
@@ -69,8 +69,8 @@ class BundlePin:
 
     def __post_init__(self) -> None:
         self.check_version(self.version)
-        if not isinstance(self.bundle_sha256, str) or not re.match(SHA256, self.bundle_sha256):
-            raise InvalidPin(DIGEST_KEY, f"{self.bundle_sha256!r} is not a sha256 digest (64 lowercase hex digits)")
+        if not is_sha256(self.bundle_sha256):
+            raise InvalidPin(DIGEST_KEY, digest_message(self.bundle_sha256))
 
     @staticmethod
     def check_version(version: str) -> None:
@@ -125,6 +125,34 @@ def _render_scalar(value: str, style: Any) -> str:
     return value if plain else f'"{value}"'
 
 
+def _shared_node(node: Node, path: str, seen: frozenset[int] = frozenset()) -> str | None:
+    """``<key path>: is a YAML anchor or alias (&name)`` / ``is a YAML merge key`` for the first node under ``node``
+    that shares its value with another place of the document; None when every value is written out.
+
+    An alias composes to the very node its anchor names, so ``anchor`` is set on both the anchored and the
+    aliased occurrence, wherever the anchor was defined.
+    """
+    if node.anchor is not None:
+        return f"{path}: is a YAML anchor or alias (&{node.anchor})"
+    if id(node) in seen:  # a recursive structure: reached again through itself
+        return f"{path}: is a YAML alias"
+    seen = seen | {id(node)}
+    children: list[tuple[str, Node]] = []
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+            if isinstance(key_node, ScalarNode) and (str(key_node.tag).endswith(":merge") or key_node.value == "<<"):
+                return f"{path}.<<: is a YAML merge key"
+            children += [(f"{path}.{key}", key_node), (f"{path}.{key}", value_node)]
+    elif isinstance(node, SequenceNode):
+        children = [(f"{path}[{i}]", item) for i, item in enumerate(node.value)]
+    for child_path, child in children:
+        found = _shared_node(child, child_path, seen)
+        if found is not None:
+            return found
+    return None
+
+
 class PinDocument:
     """A stack file's text, composed for an edit of its model pins; ``label`` names the file in messages."""
 
@@ -142,6 +170,12 @@ class PinDocument:
             raise PinEditError(f"{self.label}: {MODELS_KEY}: no models block")
         if not isinstance(models, MappingNode):
             raise PinEditError(f"{self.label}: {MODELS_KEY}: is not a mapping of model names (it is {_kind(models)})")
+        shared = _shared_node(models, MODELS_KEY)
+        if shared is not None:
+            raise PinEditError(
+                f"{self.label}: {shared}: a stack file whose models block uses YAML anchors, aliases or merge keys "
+                "is not edited (an edit of one model must never change another): write the values out in full"
+            )
         return models
 
     def has_model(self, model: str) -> bool:

@@ -6,7 +6,9 @@ anything else: the edit itself is modelctl/pin_edit.py (the same code the
 training DAG's release step runs). Here it is applied to a file: the edited
 stack must still parse as a valid stack config that pins exactly the new
 values; only then is it written, atomically (temporary file in the same
-folder, then rename), so a failure leaves the file as it was.
+folder, then rename), so a failure leaves the file as it was. A symlinked
+stack file is edited where it really is: the link's target is replaced, the
+link stays a link. Commands hold ``modelctl.stack_lock`` from read to write.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class PinChange:
     def write(self) -> None:
         """Replace the file atomically, unless it changed on disk since it was read."""
         try:
-            current = self.ref.path.read_bytes()
+            current = self.ref.path.resolve().read_bytes()
         except OSError as exc:
             raise StackFileError(f"{self.ref.label}: cannot read: {exc.strerror}") from None
         if current != self.original:
@@ -170,10 +172,12 @@ def plan_pin_change(document: StackDocument, model: str, new: BundlePin) -> PinC
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename; on failure ``path`` is untouched.
 
+    A symlink is followed: its target is replaced (beside the target, so the
+    rename stays in one file system) and the link itself is left as it is.
     An OSError names ``path`` (the file the user asked to change), not the temporary file.
     """
     try:
-        _replace(path, data)
+        _replace(path.resolve(), data)
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 

@@ -144,6 +144,24 @@ def stack_text_at(revision: Revision, relative: Path, label: str) -> str:
         raise StackFileError(f"{label}: not UTF-8 text") from None
 
 
+def base_stack_text(ref: StackRef, rev: str, *, missing_ok: bool = False) -> str | None:
+    """The text of ``ref``'s stack file at the git revision ``rev`` (``--base``).
+
+    A file that does not exist at ``rev`` (a new stack) is None with
+    ``missing_ok``, else a UsageError; a ``rev`` that is not a commit is always one.
+    """
+    root = project_root()
+    revision = resolve_revision(rev, root)
+    relative = project_relative(ref, root)
+    if missing_ok:
+        spec = f"{revision.commit}:{revision.path_in_repo(relative)}"
+        try:
+            _git(revision.toplevel, "cat-file", "-e", spec)
+        except subprocess.CalledProcessError:
+            return None
+    return stack_text_at(revision, relative, f"{ref.label}@{rev}")
+
+
 def stack_file_at_revision(ref: StackRef, revision: Revision) -> StackFile:
     """The stack file as it was at ``revision``."""
     label = f"{ref.label}@{revision.name}"
@@ -159,9 +177,31 @@ def export_project(revision: Revision, dest: Path) -> Path:
     except subprocess.CalledProcessError as exc:
         detail = exc.stderr.decode(errors="replace").strip()
         raise UsageError(f"--base {revision.name!r}: cannot export the project at that commit ({detail})") from None
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
-            tar.extractall(dest, filter="data")
-        else:
-            tar.extractall(dest)
+    extract_tar(archive, dest, label=f"--base {revision.name!r}")
     return dest
+
+
+def extract_tar(archive: bytes, dest: Path, *, label: str) -> None:
+    """Extract a tar of plain files and folders into ``dest``; UsageError (nothing extracted) for anything else.
+
+    The only archive modelctl extracts is ``git archive`` of a revision the
+    user named, and that revision's tree is not trusted: a member with an
+    absolute path, a ``..`` component, a symlink or hard link (which could
+    point out of ``dest``, or at a file a later member overwrites), a device
+    or a FIFO is refused before anything is written. The ``data`` filter, where
+    Python has it, is applied on top.
+    """
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        members = tar.getmembers()
+        for member in members:
+            name = member.name
+            parts = Path(name).parts
+            if name.startswith(("/", "\\")) or (parts and parts[0].endswith(":")) or ".." in parts:
+                raise UsageError(f"{label}: the archive holds {name!r}, a path outside its folder: refused")
+            if not (member.isfile() or member.isdir()):
+                kind = "a link" if member.issym() or member.islnk() else "not a plain file or folder"
+                raise UsageError(f"{label}: the archive's {name!r} is {kind}: refused (a revision with links is not exported)")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+            tar.extractall(dest, members=members, filter="data")
+        else:
+            tar.extractall(dest, members=members)

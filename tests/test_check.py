@@ -231,3 +231,58 @@ def test_values_known_only_after_deployment_reach_the_pack_as_the_clis_unknown_s
     # A document the program builds around the key's ARN is judged; its unknown part stays marked.
     reader = json.loads(requests["days-to-sell-reader-get"].properties["policy"])
     assert "arn:aws:kms:eu-west-2:444455556666:key/[unknown]" in [s["Resource"] for s in reader["Statement"]]
+
+
+# --------------------------------------------------------------------------- the level comes from the stack's name
+
+
+def hostile_prod(tmp_path: Path) -> Path:
+    """A prod stack file that declares itself dev, as a pull request could, to get dev's advisory level."""
+    hostile = tmp_path / "Pulumi.prod.yaml"
+    hostile.write_text((ROOT / "stacks" / "Pulumi.prod.yaml").read_text().replace("environment: prod", "environment: dev"))
+    assert "environment: dev" in hostile.read_text()
+    return hostile
+
+
+def test_a_prod_stack_declaring_dev_is_checked_at_prods_level(tmp_path, monkeypatch, real_plan):
+    """Whatever the config parser makes of the declaration, check picks policies/prod.json by the stack's name."""
+    import modelctl.check as check_module
+
+    used: list[Path] = []
+    monkeypatch.setattr(check_module, "plan_stack_file", lambda stack_file, stack: real_plan("prod"))
+    monkeypatch.setattr(check_module, "run_pack", lambda plan, stack_file, path, label, pack_dir: used.append(path))
+    stack_file = StackFile.load(hostile_prod(tmp_path), "Pulumi.prod.yaml")
+
+    check_module.check_stack(stack_file, "prod", ROOT)
+
+    assert used == [PACK / "prod.json"]
+
+
+def test_the_cli_never_checks_a_hostile_prod_stack_at_dev_level(capsys, tmp_path):
+    code, out, err = check(capsys, str(hostile_prod(tmp_path)))
+    assert code != 0, out
+    assert "policies/dev.json" not in out + err
+
+
+@pytest.mark.parametrize(
+    "stack, environment",
+    [
+        ("prod", "prod"), ("prod-eu", "prod"), ("eu-prod", "prod"), ("production", "prod"),
+        ("staging", "staging"), ("staging-broken-image", "staging"), ("dev", "dev"), ("dev-alice", "dev"),
+        ("qa", "prod"), ("development", "prod"),
+    ],
+)
+def test_a_stack_name_binds_its_policy_level_and_any_other_name_gets_the_strictest(stack, environment):
+    from modelctl.check import environment_of_stack, policy_config_for_stack
+
+    assert environment_of_stack(stack) == environment
+    assert policy_config_for_stack(stack, ROOT) == PACK / f"{environment}.json"
+
+
+def test_a_stacks_own_policy_config_wins(tmp_path):
+    from modelctl.check import policy_config_for_stack
+
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "prod-eu.json").write_text("{}")
+    assert policy_config_for_stack("prod-eu", tmp_path) == tmp_path / "policies" / "prod-eu.json"
+    assert policy_config_for_stack("prod-us", tmp_path) == tmp_path / "policies" / "prod.json"

@@ -184,9 +184,15 @@ def committed_project(repo: Path, subdir: str = "", with_code: bool = False) -> 
     return project
 
 
-def bump(project: Path) -> None:
+OLD_DIGEST = "3b0c8a3a8f2e1f4d5c6b7a8990a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3"
+NEW_DIGEST = "5a" * 32
+
+
+def bump(project: Path, *, digest: bool = True) -> None:
+    """Release 1.5.0 in staging as a human edit: the version and (unless ``digest=False``) the bundle's digest."""
     stack = project / "stacks/Pulumi.staging.yaml"
-    stack.write_text(stack.read_text().replace("version: 1.4.0", "version: 1.5.0"))
+    text = stack.read_text().replace("version: 1.4.0", "version: 1.5.0")
+    stack.write_text(text.replace(OLD_DIGEST, NEW_DIGEST) if digest else text)
 
 
 def diff_against_head(project: Path, monkeypatch, capsys) -> tuple[int, str, str]:
@@ -418,3 +424,85 @@ def test_diff_text_spells_values_as_json_not_python():
     assert "    flag: true => false" in text
     assert f"'arn:aws:iam::1:role/{'s' * 150}'" in text, "ARNs are shown whole"
     assert "None" not in text and "True" not in text
+
+
+# --------------------------------------------------------------------------- secure values, archives (issue 16)
+
+STAGING_SECRET = "v1:c3RhZ2luZy1wbGFjZWhvbGRlcg==:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+
+
+def test_a_changed_secure_value_is_listed_without_its_value(tmp_path, monkeypatch, capsys, planned_once):
+    """The plan sees a placeholder for every secure value: the diff says the ciphertext changed, never shows it."""
+    monkeypatch.chdir(ROOT)
+    new = tmp_path / "Pulumi.staging.yaml"
+    new.write_text((ROOT / "stacks/Pulumi.staging.yaml").read_text().replace(STAGING_SECRET, "v1:bmV3:BBBB"))
+
+    assert main(["diff", "staging", str(new), "--exit-code"]) == 1
+    out = capsys.readouterr().out
+    assert "  model-platform:databricksClientSecret: [secret] (changed)" in out
+    assert "bmV3" not in out and "c3RhZ2luZy1wbGFjZWhvbGRlcg" not in out
+    assert "githubReleaseToken" not in out, "an unchanged secure value is not listed"
+
+    assert main(["diff", "staging", str(new), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["secureConfig"] == [{"key": "model-platform:databricksClientSecret", "change": "changed"}]
+
+
+def test_a_secure_value_changed_since_the_base_revision_is_listed(tmp_path, monkeypatch, capsys, planned_once):
+    project = committed_project(tmp_path / "repo")
+    stack = project / "stacks/Pulumi.staging.yaml"
+    stack.write_text(stack.read_text().replace(STAGING_SECRET, "v1:bmV3:BBBB"))
+    monkeypatch.chdir(project)
+
+    assert main(["diff", "staging", "--base", "HEAD"]) == 0
+
+    out = capsys.readouterr().out
+    assert "model-platform:databricksClientSecret: [secret] (changed)" in out and "bmV3" not in out
+
+
+def tar_of(*members: tuple[str, bytes | None, str]) -> bytes:
+    """A tar of (name, data, kind) members: kind "file", "symlink" (data: link target) or "hardlink"."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(data or b"")
+                tar.addfile(info, io.BytesIO(data or b""))
+            else:
+                info.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE
+                info.linkname = (data or b"").decode()
+                tar.addfile(info)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "member, message",
+    [
+        (("/tmp/absolute", b"x", "file"), "a path outside its folder"),
+        (("stacks/../../escape", b"x", "file"), "a path outside its folder"),
+        (("stacks/link", b"/etc/passwd", "symlink"), "is a link"),
+        (("stacks/inside-link", b"Pulumi.staging.yaml", "symlink"), "is a link"),
+        (("stacks/hard", b"Pulumi.yaml", "hardlink"), "is a link"),
+    ],
+)
+def test_an_exported_revision_with_unsafe_members_is_refused_before_anything_is_written(tmp_path, member, message):
+    from modelctl.stacks import UsageError, extract_tar
+
+    archive = tar_of(("Pulumi.yaml", b"name: x\n", "file"), member)
+    dest = tmp_path / "tree"
+    dest.mkdir()
+    with pytest.raises(UsageError, match=message):
+        extract_tar(archive, dest, label="--base 'HEAD'")
+    assert list(dest.iterdir()) == [], "nothing is extracted from a refused archive"
+    assert not (tmp_path / "escape").exists()
+
+
+def test_a_plain_archive_is_extracted(tmp_path):
+    from modelctl.stacks import extract_tar
+
+    extract_tar(tar_of(("stacks/Pulumi.x.yaml", b"config: {}\n", "file")), tmp_path, label="--base 'HEAD'")
+    assert (tmp_path / "stacks/Pulumi.x.yaml").read_bytes() == b"config: {}\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import copy
 
 import pytest
@@ -143,7 +145,7 @@ def test_a_promotion_that_breaks_the_target_config_is_refused(released_to_stagin
     before = project.snapshot()
     code, _, err = cli(*PROMOTE)
     assert code == 2
-    assert f"stacks/Pulumi.prod.yaml: {KEY}.canary.version" in err
+    assert re.search(rf"stacks/Pulumi\.prod\.yaml:\d+: {re.escape(KEY)}\.canary\.version", err)
     assert project.snapshot() == before
 
 
@@ -223,4 +225,112 @@ def test_verify_refuses_a_target_version_without_its_samples(released_to_staging
 
     assert code == 1
     assert f"s3://{bucket}/{MODEL}/{NEW_VERSION}/samples.json: no samples.json" in err
+    assert project.snapshot() == before
+
+
+# --------------------------------------------------------------------------- --copy: staging's store to prod's (moto server)
+
+METRICS = b'{"rmse": 9.5}'
+
+
+def published_keys(version: str = NEW_VERSION) -> dict[str, str]:
+    prefix = f"{MODEL}/{version}/"
+    return {name: prefix + name for name in ("bundle.zip", "samples.json", "metrics.json", "stats.json", "bundle.zip.sha256")}
+
+
+def objects(s3, bucket: str) -> dict[str, bytes]:
+    listed = s3.client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {o["Key"]: s3.client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+
+
+@pytest.fixture
+def two_stores(released_to_staging, s3):
+    """Staging's bucket holds the sealed NEW_VERSION with its metrics and stats; prod's bucket is empty."""
+    project = released_to_staging
+    staging = s3.create_bucket(project.config("staging"))
+    prod = s3.create_bucket(project.config("prod"))
+    assert staging != prod
+    s3.release(staging, NEW_VERSION, BUNDLE)
+    keys = published_keys()
+    s3.client.put_object(Bucket=staging, Key=keys["metrics.json"], Body=METRICS)
+    s3.client.put_object(Bucket=staging, Key=keys["stats.json"], Body=b"{}")
+    return project, staging, prod
+
+
+def test_copy_brings_the_version_to_prods_bucket_then_pins_it(two_stores, cli, s3):
+    project, staging, prod = two_stores
+
+    code, out, err = cli(*PROMOTE, "--copy")
+
+    assert code == 0, err
+    assert objects(s3, prod) == objects(s3, staging), "every object of the version, byte for byte"
+    assert set(objects(s3, prod)) == set(published_keys().values())
+    lines = out.splitlines()
+    copied = [line for line in lines if line.startswith("copied ")]
+    assert copied[-1].endswith("bundle.zip.sha256"), "the seal is written last"
+    assert f"verified s3://{prod}/{MODEL}/{NEW_VERSION}/bundle.zip: sha256 {NEW_DIGEST}" in out
+    served = project.config("prod").models[MODEL]
+    assert (served.version, served.bundle_sha256) == (NEW_VERSION, NEW_DIGEST)
+
+
+def test_copy_again_finds_identical_objects_and_is_fine(two_stores, cli, s3):
+    project, staging, prod = two_stores
+    s3.release(prod, NEW_VERSION, BUNDLE)  # an earlier, interrupted promotion: bundle, samples and seal already there
+
+    code, out, err = cli(*PROMOTE, "--copy")
+
+    assert code == 0, err
+    assert f"already in s3://{prod}/{MODEL}/{NEW_VERSION}/bundle.zip (same bytes)" in out
+    assert objects(s3, prod) == objects(s3, staging)
+    assert project.config("prod").models[MODEL].version == NEW_VERSION
+
+
+def test_copy_never_overwrites_a_different_object(two_stores, cli, s3):
+    project, staging, prod = two_stores
+    key = published_keys()["samples.json"]
+    s3.client.put_object(Bucket=prod, Key=key, Body=b'{"rows": ["someone else\'s"]}')
+    before = project.snapshot()
+
+    code, _, err = cli(*PROMOTE, "--copy")
+
+    assert code == 1
+    assert f"s3://{prod}/{key}: already exists with other bytes" in err
+    assert s3.client.get_object(Bucket=prod, Key=key)["Body"].read() == b'{"rows": ["someone else\'s"]}'
+    assert published_keys()["bundle.zip.sha256"] not in objects(s3, prod), "no seal on a version that did not copy"
+    assert project.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "bundle, digest_file, message",
+    [
+        pytest.param(b"another bundle", f"{sha256_hex(b'another bundle')}  bundle.zip\n", f"but the stack pins {NEW_DIGEST}", id="seal-differs-from-pin"),
+        pytest.param(b"corrupted", f"{NEW_DIGEST}  bundle.zip\n", "its bytes hash to", id="bundle-differs-from-seal"),
+        pytest.param(BUNDLE, None, "no digest file", id="unsealed"),
+    ],
+)
+def test_copy_refuses_a_source_version_that_does_not_check_out(released_to_staging, cli, s3, bundle, digest_file, message):
+    project = released_to_staging
+    staging = s3.create_bucket(project.config("staging"))
+    prod = s3.create_bucket(project.config("prod"))
+    s3.upload(staging, NEW_VERSION, bundle, digest_file, sha256_checksum=False)
+    before = project.snapshot()
+
+    code, _, err = cli(*PROMOTE, "--copy")
+
+    assert code == 1
+    assert f"s3://{staging}/{MODEL}/{NEW_VERSION}/" in err and message in err
+    assert objects(s3, prod) == {}, "nothing is copied from a version that does not check out"
+    assert project.snapshot() == before
+
+
+def test_copy_with_dry_run_checks_the_source_and_copies_nothing(two_stores, cli, s3):
+    project, staging, prod = two_stores
+    before = project.snapshot()
+
+    code, out, err = cli(*PROMOTE, "--copy", "--dry-run")
+
+    assert code == 0, err
+    assert f"verified s3://{staging}/{MODEL}/{NEW_VERSION}/bundle.zip" in out
+    assert f"(dry run: {MODEL}/{NEW_VERSION}/ not copied to s3://{prod})" in out
+    assert objects(s3, prod) == {}
     assert project.snapshot() == before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from modelctl.stack_edit import PinChange
@@ -196,7 +198,7 @@ def test_an_edit_that_breaks_the_stack_config_is_refused(project, cli):
     before = project.snapshot()
     code, _, err = cli("release", MODEL, NEW_VERSION, "--stack", "staging", "--sha256", NEW_DIGEST)
     assert code == 2
-    assert f"stacks/Pulumi.staging.yaml: {KEY}.canary.version" in err
+    assert re.search(rf"stacks/Pulumi\.staging\.yaml:\d+: {re.escape(KEY)}\.canary\.version", err)
     assert project.snapshot() == before
 
 

@@ -7,6 +7,6 @@ loads the policy pack's gRPC client (``modelctl.check``), boto3, ruamel or
 kubernetes-validate (tests/test_modelctl_imports.py holds it to that).
 """
 
-from modelctl.commands import check, config_doc, diff, plan, promote, release, render, stack_info
+from modelctl.commands import check, config_doc, diff, plan, promote, release, render, stack_info, verify_pins
 
-COMMAND_MODULES = (plan, diff, render, check, release, promote, stack_info, config_doc)
+COMMAND_MODULES = (plan, diff, render, check, release, promote, stack_info, verify_pins, config_doc)

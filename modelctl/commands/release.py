@@ -8,12 +8,18 @@ a two-line change to ``stacks/Pulumi.<stack>.yaml`` that a human reviews and CI
 deploys. With ``--from-s3`` the digest comes from the version's sealed
 ``bundle.zip.sha256`` in the bundle store, after checking that the version is
 complete (its ``samples.json`` is there) and that the bundle's bytes match it.
+The stack file is locked from read to write (``modelctl.stack_lock``): two
+releases into one file at once both land, one after the other.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelctl.stacks import StackRef
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -44,11 +50,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
-    from modelctl.stack_edit import BundlePin, InvalidPin, PinConflict, StackDocument, plan_pin_change
-    from modelctl.stacks import UsageError, resolve_stack
+    from modelctl.stack_lock import stack_file_lock
+    from modelctl.stacks import resolve_stack
 
     ref = resolve_stack(args.stack)
+    with stack_file_lock(ref.path, label=ref.label):
+        return _release(args, ref)
+
+
+def _release(args: argparse.Namespace, ref: StackRef) -> int:
+    from modelctl.bundles import BundleCheckError, s3_client, verify_bundle
+    from modelctl.stack_edit import BundlePin, InvalidPin, PinConflict, StackDocument, plan_pin_change
+    from modelctl.stacks import UsageError
+
     document = StackDocument(ref)
     document.pin(args.model)  # refuse an unknown model before any S3 call
     try:
