@@ -31,7 +31,7 @@ from infra.documents.airflow import aws_connection, databricks_connection, stack
 from infra.documents.databricks import ClusterPolicyLimits, ClusterShape
 from infra.documents.kubernetes import ServerSettings, Track, resource_amounts
 from infra.documents.serving import Autoscaling, Callers, IngressRoute
-from infra.layout import bundle_keys
+from infra.contract.layout import bundle_keys
 from infra.naming import MANAGED_BY, aws_tags, k8s_labels, physical_name, service_account_name, training_role_name
 from infra.providers import make_providers
 from infra.stack_source import read_runtime_config, stack_file_label

@@ -371,11 +371,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     values = dynamic_values(start_time_ms=start_ms, run_id=run_id, job_id=1)
     first = resolve_parameters(order[0].parameters, values=values)
     version = first.get("version", "")
-    from infra.layout import run_version
+    from infra.contract.layout import run_version
 
     if version != run_version(start_time_ms=start_ms, run_id=run_id):
         raise SystemExit(
-            f"e2e: the job's --version resolves to {version!r}, not the run's version (infra.layout.run_version)"
+            f"e2e: the job's --version resolves to {version!r}, not the run's version (infra.contract.layout.run_version)"
         )
     print(
         f"e2e: {job.model}: {' -> '.join(t.key for t in order)}; run {run_id}: version {version} in {job.bucket}",

@@ -18,7 +18,7 @@ import pytest
 
 from infra.components.airflow import AirflowConnections
 from infra.config import PROJECT, ConfigError, StackConfig
-from infra.layout import bundle_keys
+from infra.contract.layout import bundle_keys
 from infra.program import airflow_args
 from infra.stack_source import SECRET_PLACEHOLDER, StackFile
 from modelctl.engine import plan_stack_file

@@ -16,7 +16,7 @@ import pytest
 
 from infra.config import PROJECT
 from infra.documents import iam
-from infra.layout import bundle_keys, model_prefix, released_document
+from infra.contract.layout import bundle_keys, model_prefix, released_document
 from infra.naming import service_account_name
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from modelctl.tree import format_tree

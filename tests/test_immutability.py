@@ -21,7 +21,7 @@ import pytest
 from infra.documents.arns import role_arn
 from infra.documents.iam import bucket_policy, writer_policy
 from infra.documents.iam_policy import PolicyDocument, Statement
-from infra.layout import bundle_keys, released_key
+from infra.contract.layout import bundle_keys, released_key
 from modelctl.engine import Plan
 from tests.conftest import plan_doc, stack_doc
 

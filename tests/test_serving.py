@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, ImagesConfig
-from infra.layout import bundle_keys
+from infra.contract.layout import bundle_keys
 from infra.naming import service_account_name
 from modelctl.diff import diff_plans
 from modelctl.engine import Plan, PlannedResource

@@ -9,7 +9,7 @@ import pytest
 
 from infra.documents.databricks import ClusterPolicyLimits, cluster_policy_definition
 from infra.config import PLATFORM_TASK_PARAMETERS, ConfigError
-from infra.layout import RUN_VERSION, run_keys
+from infra.contract.layout import RUN_VERSION, run_keys
 from modelctl.diff import diff_plans
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from tests.conftest import plan_doc, set_path, stack_doc, with_models

@@ -56,7 +56,7 @@ from infra.documents.airflow import (
 )
 from infra.documents.arns import secret_arn_base
 from infra.documents.iam import secrets_reader_policy
-from infra.layout import bundle_keys
+from infra.contract.layout import bundle_keys
 
 #: Logical name of the Kubernetes Secret (kubernetes-secret backend): fixed (the default ``airflow.secretName``),
 #: so renaming the Secret in config updates the one resource instead of declaring another (infra/components/moves.py).

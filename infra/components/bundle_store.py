@@ -9,7 +9,7 @@ delete one, by its own policy and by the bucket policy (infra/documents/iam.py);
 its scratch under ``_work/`` expires after ``bundleStore.workExpirationDays``.
 
 Per model, the store holds the model's reader role and ``<model>/released.json``
-(the served version, its digest and files; infra/layout.py), which the stack
+(the served version, its digest and files; infra/contract/layout.py), which the stack
 writes so training finds the served version's statistics. Nothing else depends
 on the list of models, so removing a model from config removes its reader role
 and its released.json, never its bundles; a version bump changes only
@@ -27,7 +27,7 @@ import pulumi_aws as aws
 from infra.components.bundle_reader import BundleReader, BundleReaderArgs, ServingIdentity
 from infra.documents.arns import role_arn
 from infra.documents.iam import bucket_policy, writer_policy
-from infra.layout import WORK_PREFIX, released_document, released_key
+from infra.contract.layout import WORK_PREFIX, released_document, released_key
 
 #: KMS waits this long before deleting a key the stack created (the maximum).
 KMS_DELETION_WINDOW_DAYS = 30

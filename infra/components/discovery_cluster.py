@@ -13,7 +13,7 @@ import pulumi
 import pulumi_databricks as databricks
 
 from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, ClusterShape
-from infra.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
+from infra.contract.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,9 +1,9 @@
 """One Databricks training job per model: prepare and check the data, train, export the MLeap bundle, check it.
 
 The job is the production half of the pipeline. Every run trains a NEW model
-version, ``<UTC start date>-<run id>`` (``infra.layout.RUN_VERSION``, resolved
+version, ``<UTC start date>-<run id>`` (``infra.contract.layout.RUN_VERSION``, resolved
 by Databricks at run time), and ends with that version published and sealed in
-the bundle store (infra/layout.py). The served version never reaches the job:
+the bundle store (infra/contract/layout.py). The served version never reaches the job:
 releasing a version (``modelctl release``) changes serving and
 ``<model>/released.json``, not the job. The training code's own version
 (``training.packageVersion``) picks the package the tasks install.
@@ -19,8 +19,8 @@ import pulumi_databricks as databricks
 
 from infra.config import PLATFORM_TASK_PARAMETERS, TrainingConfig
 from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, ClusterShape
-from infra.layout import RUN_VERSION, run_keys
-from infra.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
+from infra.contract.layout import RUN_VERSION, run_keys
+from infra.contract.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from infra.documents.iam_policy import (
     Principal,
     Statement,
 )
-from infra.layout import WORK_PREFIX, model_prefix, work_prefix
+from infra.contract.layout import WORK_PREFIX, model_prefix, work_prefix
 
 # --------------------------------------------------------------------------- documents
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping, Optional
 
-from infra.layout import BUNDLE_FILE
+from infra.contract.layout import BUNDLE_FILE
 
 BUNDLE_DIR = "/models"
 TMP_DIR = "/tmp"

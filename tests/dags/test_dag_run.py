@@ -28,7 +28,7 @@ import pytest
 import tests.examples.days_to_sell_support  # noqa: F401  (puts the training package's source on sys.path)
 from infra.documents.airflow import SECRETS_MANAGER_BACKEND, configuration_options
 from infra.config import StackConfig
-from infra.layout import run_version
+from infra.contract.layout import run_version
 from tests.conftest import STACKS, set_path, stack_doc
 from tests.dags.declared import Declared, declare_stack, reveal, stack_file
 from tests.dags.stand_ins import RUN_NOW, RUNS_GET, RUNS_GET_OUTPUT, Databricks, GitHub, JobRun, resolve_references

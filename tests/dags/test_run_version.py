@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
-from infra.layout import RUN_VERSION, run_keys, run_version
-from infra.model_version import is_model_version
+from infra.contract.layout import RUN_VERSION, run_keys, run_version
+from infra.contract.model_version import is_model_version
 from tests.dags.stand_ins import resolve_references as databricks_resolves
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from infra.documents import iam
 from infra.documents.arns import role_arn
 from infra.documents.iam_policy import PolicyDocument, Principal, Statement
-from infra.layout import bundle_keys, model_prefix
+from infra.contract.layout import bundle_keys, model_prefix
 
 BUCKET_ARN = "arn:aws:s3:::model-platform-staging-bundles-111122223333"
 KEY_ARN = "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b"

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from infra.layout import bundle_keys, released_key, run_version
+from infra.contract.layout import bundle_keys, released_key, run_version
 from tests.examples.days_to_sell_support import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
