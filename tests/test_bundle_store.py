@@ -6,7 +6,6 @@ lifecycle days) and from the layout module, never from the plan itself.
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
 import json
 from typing import Any, Optional
@@ -21,6 +20,7 @@ from infra.naming import service_account_name
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from modelctl.tree import format_tree
 from tests.conftest import del_path, plan_doc, set_path, stack_doc, with_models
+from tests.document_reading import allowed, as_list
 
 STACKS = ["staging", "prod"]
 STORE = "model-platform:storage:BundleStore"
@@ -82,24 +82,9 @@ def doc_of(r: PlannedResource, key: str = "policy") -> dict[str, Any]:
     return json.loads(r.inputs[key])
 
 
-def as_list(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else [v]
-
-
 def statement(doc: dict[str, Any], sid: str) -> dict[str, Any]:
     (s,) = [s for s in doc["Statement"] if s["Sid"] == sid]
     return s
-
-
-def allowed(doc: dict[str, Any], action: str, arn: str) -> bool:
-    """Does an unconditional Allow of ``doc`` grant ``action`` on ``arn``? (IAM wildcards via fnmatch.)"""
-    return any(
-        s["Effect"] == "Allow"
-        and "Condition" not in s
-        and action in as_list(s["Action"])
-        and any(fnmatch.fnmatchcase(arn, pattern) for pattern in as_list(s.get("Resource", [])))
-        for s in doc["Statement"]
-    )
 
 
 def reader_of(plan: Plan, model: str) -> tuple[PlannedResource, PlannedResource]:

@@ -24,6 +24,7 @@ from infra.documents.iam_policy import PolicyDocument, Statement
 from infra.contract.layout import bundle_keys, released_key
 from modelctl.engine import Plan
 from tests.conftest import plan_doc, stack_doc
+from tests.document_reading import as_list
 
 BUCKET_ARN = "arn:aws:s3:::bundles"
 ROLE = "arn:aws:iam::111122223333:role/model-platform-staging-training"
@@ -31,10 +32,6 @@ KMS_KEY = "arn:aws:kms:eu-west-2:111122223333:key/0f0e0d0c-0000-4b4a-8a8b-0c0d0e
 REGION = "eu-west-2"
 MODEL_SETS = [("days-to-sell",), ("days-to-sell", "car-valuation")]
 RUN = "2026-12-02-884422123"
-
-
-def as_list(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else [v]
 
 
 def statements(doc: PolicyDocument) -> list[dict[str, Any]]:

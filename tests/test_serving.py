@@ -18,6 +18,7 @@ from modelctl.diff import diff_plans
 from modelctl.engine import Plan, PlannedResource
 from modelctl.render import render_manifests
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
+from tests.document_reading import ingress_routes
 
 MODEL = "days-to-sell"
 M = f"model-platform:models.{MODEL}"
@@ -359,21 +360,6 @@ INGRESS_CFG = {
     "tlsSecret": "ml-tls",
     "controllerNamespace": "kube-system",
 }
-
-
-def ingress_routes(spec: dict[str, Any], host: str, path: str) -> bool:
-    """Whether an Ingress ``spec`` sends ``host``+``path`` to a backend (Exact and Prefix as Kubernetes defines them)."""
-    for rule in spec["rules"]:
-        if rule.get("host") not in (None, host):
-            continue
-        for p in rule["http"]["paths"]:
-            if p["pathType"] == "Exact" and path == p["path"]:
-                return True
-            if p["pathType"] == "Prefix":
-                prefix = [e for e in p["path"].split("/") if e]
-                if [e for e in path.split("/") if e][: len(prefix)] == prefix:
-                    return True
-    return False
 
 
 def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it():

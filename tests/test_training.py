@@ -13,6 +13,7 @@ from infra.contract.layout import RUN_VERSION, run_keys
 from modelctl.diff import diff_plans
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
+from tests.document_reading import as_list
 
 JOB = "databricks:index/job:Job"
 CLUSTER = "databricks:index/cluster:Cluster"
@@ -396,10 +397,6 @@ def role_grants(plan: Plan) -> dict[str, dict]:
         if inline.inputs["role"] == role.inputs["name"]:
             grants[inline.inputs["name"]] = json.loads(inline.inputs["policy"])
     return grants
-
-
-def as_list(v) -> list:
-    return v if isinstance(v, list) else [v]
 
 
 def role_may(grants: dict[str, dict], action: str, arn: str) -> bool:

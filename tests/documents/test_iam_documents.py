@@ -6,7 +6,6 @@ test_training.py and test_airflow.py check that through a plan, once each).
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from typing import Any, Optional
 
@@ -18,6 +17,7 @@ from infra.documents import iam
 from infra.documents.arns import role_arn
 from infra.documents.iam_policy import PolicyDocument, Principal, Statement
 from infra.contract.layout import bundle_keys, model_prefix
+from tests.document_reading import allowed, as_list
 
 BUCKET_ARN = "arn:aws:s3:::model-platform-staging-bundles-111122223333"
 KEY_ARN = "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b"
@@ -31,21 +31,6 @@ models = st.from_regex(r"[a-z]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 model_lists = st.lists(models, min_size=1, max_size=4, unique=True)
 regions = st.sampled_from(["eu-west-2", "us-east-1", "cn-north-1", "us-gov-west-1"])
 keys = st.sampled_from([None, KEY_ARN])
-
-
-def as_list(v: Any) -> list[Any]:
-    return v if isinstance(v, list) else [v]
-
-
-def allowed(doc: dict[str, Any], action: str, arn: str) -> bool:
-    """Does an unconditional Allow of ``doc`` grant ``action`` on ``arn``? (IAM wildcards via fnmatch.)"""
-    return any(
-        s["Effect"] == "Allow"
-        and "Condition" not in s
-        and action in as_list(s["Action"])
-        and any(fnmatch.fnmatchcase(arn, pattern) for pattern in as_list(s.get("Resource", [])))
-        for s in doc["Statement"]
-    )
 
 
 def parsed(document: PolicyDocument) -> dict[str, Any]:

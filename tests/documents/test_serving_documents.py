@@ -20,24 +20,10 @@ from infra.documents.serving import (
     network_policy_spec,
     service_spec,
 )
+from tests.document_reading import ingress_routes
 
 MODEL = "days-to-sell"
 ROUTE = IngressRoute(host="days-to-sell.ml.example.com", class_name="alb", tls_secret="ml-tls")
-
-
-def ingress_routes(spec: dict[str, Any], host: str, path: str) -> bool:
-    """Whether an Ingress ``spec`` sends ``host``+``path`` to a backend (Exact and Prefix as Kubernetes defines them)."""
-    for rule in spec["rules"]:
-        if rule.get("host") not in (None, host):
-            continue
-        for p in rule["http"]["paths"]:
-            if p["pathType"] == "Exact" and path == p["path"]:
-                return True
-            if p["pathType"] == "Prefix":
-                prefix = [e for e in p["path"].split("/") if e]
-                if [e for e in path.split("/") if e][: len(prefix)] == prefix:
-                    return True
-    return False
 
 
 def test_ingress_exposes_predictions_only_never_the_management_api():
