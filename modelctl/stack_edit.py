@@ -31,6 +31,7 @@ from modelctl.pin_edit import (  # noqa: F401 - BundlePin, InvalidPin, PinConfli
     NotYaml,
     PinConflict,
     PinDocument,
+    PinEdit,
     PinEditError,
     edit_pin,
 )
@@ -94,19 +95,34 @@ class PinChange:
     """One model's pin moving from ``old`` to ``new`` in one stack file, checked and ready to write."""
 
     ref: StackRef
-    model: str
-    old: BundlePin
-    new: BundlePin
+    #: The text edit itself (``modelctl.pin_edit``, the code the training DAG runs too).
+    edit: PinEdit
+    #: The file's bytes as read, written back untouched when nothing else changes.
     original: bytes
-    new_text: str
+
+    @property
+    def model(self) -> str:
+        return self.edit.model
+
+    @property
+    def old(self) -> BundlePin:
+        return self.edit.old
+
+    @property
+    def new(self) -> BundlePin:
+        return self.edit.new
+
+    @property
+    def new_text(self) -> str:
+        return self.edit.new_text
 
     @property
     def key(self) -> str:
-        return f"{MODELS_KEY}.{self.model}"
+        return self.edit.key
 
     @property
     def is_noop(self) -> bool:
-        return self.old == self.new
+        return self.edit.is_noop
 
     def summary(self) -> str:
         return f"{self.ref.label}: {self.key}: {self.old} -> {self.new}"
@@ -161,12 +177,12 @@ def plan_pin_change(document: StackDocument, model: str, new: BundlePin) -> PinC
     with _usage_errors():
         edit = edit_pin(document.document, model, new)
     if edit.is_noop:
-        return PinChange(ref, model, edit.old, new, document.raw, document.text)
+        return PinChange(ref, edit, document.raw)
     cfg = StackFile.from_text(edit.new_text, ref.label, ref.path).stack_config()  # the edited stack must still be valid
     written = cfg.models[model]
     if (written.version, written.bundle_sha256) != (new.version, new.bundle_sha256):
         raise UsageError(f"{ref.label}: {MODELS_KEY}.{model}: the edit does not read back as {new}; edit it by hand")
-    return PinChange(ref, model, edit.old, new, document.raw, edit.new_text)
+    return PinChange(ref, edit, document.raw)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
