@@ -100,7 +100,7 @@ def test_all_errors_are_reported_at_once():
         (f"{M}.serving.replicas.min", "two", "valid integer"),
         (f"{M}.serving.replicas.max", 0, "greater than or equal to 1"),
         (f"{M}.serving.targetCpuUtilization", 150, "less than or equal to 100"),
-        (f"{M}.serving.resources.requests.cpu", "lots", "does not match"),
+        (f"{M}.serving.resources.requests.cpu", "lots", "'lots' is not a CPU quantity: e.g. 500m or 2"),
         (f"{M}.serving.resources.limits.memory", "512Mi", "is below requests.memory"),
         (f"{M}.training.package", "s3://a/b.tar.gz", "neither a .whl nor a .jar"),
         (f"{M}.training.package", "s3://a/b-{version}.whl", "uses '{version}', which is no longer replaced"),
@@ -118,11 +118,11 @@ def test_all_errors_are_reported_at_once():
         (f"{M}.canary", {"version": "1.4.0", "bundleSha256": "0" * 64}, "already served"),
         (f"{M}.canary", {"version": "1.5.0", "bundleSha256": "0" * 64, "replicas": 1}, None),
         ("model-platform:environment", "production", "Input should be 'dev', 'staging' or 'prod'"),
-        ("model-platform:aws.region", "london", "does not match"),
-        ("model-platform:aws.accountId", "1234", "does not match"),
+        ("model-platform:aws.region", "london", "'london' is not an AWS region: e.g. eu-west-2"),
+        ("model-platform:aws.accountId", "1234", "'1234' is not an AWS account id: 12 digits"),
         ("model-platform:bundleStore.kmsKeyArn", "arn:aws:kms:eu-west-2:111122223333:key/abc", "is set but encryption is 'sse-s3'"),
         ("model-platform:bundleStore.bucketName", "Bad_Bucket", "is not an S3 bucket name: 3 to 63 lowercase"),
-        ("model-platform:databricks.host", "http://dbc.example.com", "does not match"),
+        ("model-platform:databricks.host", "http://dbc.example.com", "is not a workspace URL: https://<host>"),
         ("model-platform:databricks.mleapVersion", "0.24.0", "needs Spark 4.0 / Scala 2.13"),
         ("model-platform:databricks.sparkVersion", "14.3.x-cpu-ml-scala2.12", "newer than 13.3 LTS ML"),
         ("model-platform:databricks.sparkVersion", "13.3.x-scala2.12", "not an ML runtime"),
@@ -138,7 +138,7 @@ def test_all_errors_are_reported_at_once():
         ("model-platform:airflow.connections.slack", {"connType": "slack", "passwordKey": "slackToken"}, "not a secure key"),
         ("model-platform:kubernetes.version", "1.27", "older than the oldest supported"),
         ("model-platform:kubernetes.version", "1.29", None),
-        ("model-platform:kubernetes.oidcProviderArn", "arn:aws:iam::1:role/x", "does not match"),
+        ("model-platform:kubernetes.oidcProviderArn", "arn:aws:iam::1:role/x", "is not an IAM OIDC provider's ARN"),
         ("model-platform:models", {"Days_To_Sell": {}}, "must be a DNS label"),
     ],
 )
@@ -513,8 +513,8 @@ def test_a_model_named_like_another_models_canary_is_refused():
     [
         (f"{M}.training.package", "s3://bucket-{packageVersion}.whl", "is not s3://<bucket>/<key of the package file>"),
         (f"{M}.training.package", "dbfs:/FileStore/jars/model-{packageVersion}.jar", None),
-        ("model-platform:kubernetes.clusterName", "ml-serving\nprod", "does not match"),
-        ("model-platform:kubernetes.context", "ctx with spaces", "does not match"),
+        ("model-platform:kubernetes.clusterName", "ml-serving\nprod", "is not an EKS cluster name"),
+        ("model-platform:kubernetes.context", "ctx with spaces", "is not a kubeconfig context name: no whitespace"),
     ],
 )
 def test_values_that_would_break_the_program_or_ci_are_refused(path, value, expected):
@@ -585,7 +585,7 @@ def airflow_of(doc: dict) -> dict:
         ),
         pytest.param(
             lambda a: a["release"].update(repository="https://github.com/acme/model-platform"),
-            f"{A}.release.repository: 'https://github.com/acme/model-platform' does not match",
+            f"{A}.release.repository: 'https://github.com/acme/model-platform' is not a GitHub repository: owner/name",
             id="repository-is-owner-slash-name",
         ),
     ],
@@ -647,4 +647,4 @@ def test_every_namespace_is_a_dns_label_of_at_most_63_characters(path):
     parse(doc)
     set_path(doc, path, "n" * 64)
     (problem,) = problems(doc)
-    assert f"{path}: '{'n' * 64}' does not match" in problem
+    assert f"{path}: '{'n' * 64}' is not a DNS label: at most 63 lowercase letters" in problem

@@ -17,9 +17,9 @@ from infra.contract.limits import MIN_AUTOTERMINATION_MINUTES
 from infra.contract.mleap_compat import check_runtime_mleap_pair
 
 #: A workspace URL: https, a host name, nothing after it.
-WorkspaceUrl = matching(r"^https://[a-z0-9.-]+$")
+WorkspaceUrl = matching(r"^https://[a-z0-9.-]+$", "a workspace URL: https://<host>, nothing after the host")
 #: An IAM role name.
-IamRoleName = matching(r"^[\w+=,.@-]{1,64}$")
+IamRoleName = matching(r"^[\w+=,.@-]{1,64}$", "an IAM role name: 1 to 64 letters, digits and +=,.@_-")
 
 
 class ClusterPolicyConfig(Block):

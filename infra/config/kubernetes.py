@@ -24,9 +24,9 @@ from infra.contract.limits import MIN_KUBERNETES_MINOR
 from infra.contract.naming import LABEL_VALUE
 
 #: A named kubeconfig context: no whitespace.
-KubeconfigContext = matching(r"^[^\s]+$")
+KubeconfigContext = matching(r"^[^\s]+$", "a kubeconfig context name: no whitespace")
 #: An EKS cluster name.
-EksClusterName = matching(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+EksClusterName = matching(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", "an EKS cluster name: 1 to 100 letters, digits, '-' and '_', starting with a letter or digit")
 #: A Kubernetes minor version, ``1.<minor>``.
 KubernetesVersion = versioned(r"^1\.\d+$", "Kubernetes minor version", "1.<minor>, quoted, e.g. \"1.31\"")
 _NAMESPACE = re.compile(DNS_LABEL)
