@@ -108,6 +108,21 @@ def replay_program(resources: list[dict[str, Any]]) -> Callable[[], None]:
     def program() -> None:
         import pulumi
 
+        # Subclasses, as every generated resource class and component is: the SDK records a resource's
+        # source position (a stack trace) only below a concrete class's __init__, so constructing
+        # pulumi.CustomResource directly would skip a cost the SDK charges every real resource.
+        class Custom(pulumi.CustomResource):
+            def __init__(self, t: str, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
+                super().__init__(t, name, props, opts)
+
+        class Provider(pulumi.ProviderResource):
+            def __init__(self, pkg: str, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
+                super().__init__(pkg, name, props, opts)
+
+        class Component(pulumi.ComponentResource):
+            def __init__(self, t: str, name: str, opts: pulumi.ResourceOptions) -> None:
+                super().__init__(t, name, None, opts)
+
         made: dict[str, pulumi.Resource] = {}
         for doc in _registration_order(resources):
             options = doc.get("options") or {}
@@ -123,11 +138,11 @@ def replay_program(resources: list[dict[str, Any]]) -> Callable[[], None]:
             )
             inputs = _with_secrets(doc.get("inputs") or {})
             if doc["type"].startswith("pulumi:providers:"):
-                made[doc["urn"]] = pulumi.ProviderResource(doc["type"].split(":")[2], doc["name"], inputs, opts)
+                made[doc["urn"]] = Provider(doc["type"].split(":")[2], doc["name"], inputs, opts)
             elif doc.get("custom", True):
-                made[doc["urn"]] = pulumi.CustomResource(doc["type"], doc["name"], inputs, opts)
+                made[doc["urn"]] = Custom(doc["type"], doc["name"], inputs, opts)
             else:
-                component = pulumi.ComponentResource(doc["type"], doc["name"], None, opts)
+                component = Component(doc["type"], doc["name"], opts)
                 component.register_outputs({})
                 made[doc["urn"]] = component
 

@@ -18,42 +18,10 @@ import pulumi
 import pulumi_databricks as databricks
 
 from infra.config import PLATFORM_TASK_PARAMETERS, TrainingConfig
-from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, ClusterShape
+from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, STEPS, ClusterShape
 from infra.contract.layout import RUN_VERSION, run_keys
 from infra.contract.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
 
-
-@dataclass(frozen=True)
-class Step:
-    """One task of the training job."""
-
-    key: str
-    after: Optional[str]
-    description: str
-
-
-#: The pipeline in run order (each step runs after the one before). Declared to Databricks
-#: sorted by task key: in any other order pulumi-databricks shows a diff on every update (#49).
-STEPS: tuple[Step, ...] = (
-    Step("prepare_data", None, "Read the data source and write this run's training data set to its work area."),
-    Step(
-        "validate_data",
-        "prepare_data",
-        "Data-integrity checks (schema, nulls, ranges, row count, drift against the released version); a failure "
-        "stops the run before anything is published.",
-    ),
-    Step("train", "validate_data", "Fit and test the Spark ML pipeline; a metric worse than the threshold stops the run."),
-    Step(
-        "export_bundle",
-        "train",
-        "Serialize the pipeline to an MLeap bundle; publish it with its samples, metrics and statistics (never overwriting).",
-    ),
-    Step(
-        "check_bundle",
-        "export_bundle",
-        "Load the bundle with the MLeap runtime, reproduce the samples, then seal the version with bundle.zip.sha256.",
-    ),
-)
 
 #: The one job cluster every task runs on; each task names it (pulumi-databricks #847: compute is per task).
 JOB_CLUSTER_KEY = "training"

@@ -1,16 +1,17 @@
-"""The team's Databricks cluster policy definition, and the cluster conventions it enforces.
+"""The team's Databricks cluster policy definition, the cluster conventions it enforces, and the training job's steps.
 
 Every cluster the stack declares (the discovery cluster, each training job's
 cluster) runs under this policy, so a cluster someone clicks together in the UI
 obeys the same limits: the MLeap-compatible runtime, allow-listed node types,
 a cap on workers, autotermination that cannot be switched off, an on-demand
-driver, and the cost tags.
+driver, and the cost tags. ``STEPS`` is the job's task list, which the job
+declares and the training DAG's run timeout counts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 #: Workers run on spot instances and fall back to on-demand when spot capacity is gone.
 SPOT_WITH_FALLBACK = "SPOT_WITH_FALLBACK"
@@ -72,3 +73,39 @@ class ClusterShape:
     mleap_version: str
     default_node_type: str
     driver_node_type: str
+
+
+# --------------------------------------------------------------------------- the training job
+
+
+@dataclass(frozen=True)
+class Step:
+    """One task of the training job."""
+
+    key: str
+    after: Optional[str]
+    description: str
+
+
+#: The pipeline in run order (each step runs after the one before). Declared to Databricks
+#: sorted by task key: in any other order pulumi-databricks shows a diff on every update (#49).
+STEPS: tuple[Step, ...] = (
+    Step("prepare_data", None, "Read the data source and write this run's training data set to its work area."),
+    Step(
+        "validate_data",
+        "prepare_data",
+        "Data-integrity checks (schema, nulls, ranges, row count, drift against the released version); a failure "
+        "stops the run before anything is published.",
+    ),
+    Step("train", "validate_data", "Fit and test the Spark ML pipeline; a metric worse than the threshold stops the run."),
+    Step(
+        "export_bundle",
+        "train",
+        "Serialize the pipeline to an MLeap bundle; publish it with its samples, metrics and statistics (never overwriting).",
+    ),
+    Step(
+        "check_bundle",
+        "export_bundle",
+        "Load the bundle with the MLeap runtime, reproduce the samples, then seal the version with bundle.zip.sha256.",
+    ),
+)
