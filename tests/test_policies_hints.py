@@ -6,6 +6,13 @@ key the violation names (``(stack file: model-platform:<key>)``), sets *that*
 key to a good value, and checks the violation is gone. The key is read from
 the message, never assumed, so a hint naming a look-alike key (the discovery
 cluster's autotermination for the cluster policy's) fails.
+
+Every check is ``modelctl.check.check_stack`` as ``modelctl check`` runs it,
+with the pack served in this process (``tests.fixtures.pack_in_process``):
+pulumi_policy reads the stack config from the pack process's environment, so
+a real pack serves one stack config, and each edited stack here would start
+one (tests/test_check.py runs the real packs). Policies no case of a trip
+reads are disabled in its checks (``_check``: why that changes no violation read).
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ from typing import Any, Callable, Optional
 import pytest
 
 from infra.stack_source import StackFile
-from modelctl.check import CheckResult, Violation, check_stack
+from modelctl.check import CheckResult, Violation, check_stack, policy_config_for_stack
 from tests.conftest import ROOT, stack_doc
+from tests.fixtures.pack_in_process import checks_in_process
 
 sys.path.insert(0, str(ROOT / "policies"))  # the pack is a CLI plugin, not installed
 
+from model_platform_policy import POLICIES  # noqa: E402
 from model_platform_policy.rules import STACK_KEY_HINTS  # noqa: E402
 
 M = "models.days-to-sell"
@@ -40,7 +49,7 @@ STRICT_STAGING = {
     "airflow-connection-secrets": {"requiredConnections": ["databricks_default", "aws_default", "slack"]},
     "databricks-runtime-allowed": {"allowedRuntimes": ["13.3.x-gpu-ml-scala2.12"]},
 }
-#: Stack-file edits that trip rules, by name (each planned and checked once per session).
+#: Stack-file edits that trip rules, by name (each planned and checked once per module).
 TRIPS: dict[str, tuple[str, dict[str, Any], Optional[dict[str, Any]]]] = {
     "prod-databricks": (
         "prod",
@@ -151,12 +160,25 @@ def _set(doc: dict[str, Any], key: str, value: Any) -> None:
     node[rest[-1]] = value
 
 
-def _check(stack: str, doc: dict[str, Any], policy_config: Optional[dict[str, Any]], tmp: Path) -> CheckResult:
-    config_path = None
-    if policy_config:
-        merged = {**json.loads((ROOT / f"policies/{stack}.json").read_text()), **policy_config}
-        config_path = tmp / f"{stack}-strict.json"
-        config_path.write_text(json.dumps(merged))
+def _examined(trip: str) -> set[str]:
+    """The policies whose violations the cases of ``trip`` read."""
+    return {c.policy for c in CASES if c.trip == trip}
+
+
+def _check(trip: str, doc: dict[str, Any], tmp: Path) -> CheckResult:
+    """``check_stack`` of ``doc`` under the trip's policy config, every policy no case of the trip reads disabled.
+
+    The environment's config (and the trip's stricter one) is kept for the
+    policies read, so their violations are the ones ``modelctl check`` reports:
+    pulumi_policy runs each policy on its own (its own config and report), and
+    the pack's rules keep no state, so which other policies run changes none of
+    them; disabling the rest only skips analysis no case reads.
+    """
+    stack, _, policy_config = TRIPS[trip]
+    base = json.loads(policy_config_for_stack(stack, ROOT).read_text())
+    disabled = {p.name: "disabled" for p in POLICIES if p.name not in _examined(trip)}
+    config_path = tmp / f"{trip}.json"
+    config_path.write_text(json.dumps({**base, **(policy_config or {}), **disabled}))
     return check_stack(StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml"), stack, ROOT, config_path)
 
 
@@ -168,14 +190,20 @@ def _tripped_doc(trip: str) -> dict[str, Any]:
     return doc
 
 
-@pytest.fixture(scope="session")
-def tripped(tmp_path_factory) -> Callable[[str], CheckResult]:
+@pytest.fixture(scope="module")
+def served_in_process() -> Any:
+    """``check_stack`` serves the pack in this process for this module's checks (module docstring)."""
+    with checks_in_process():
+        yield
+
+
+@pytest.fixture(scope="module")
+def tripped(tmp_path_factory, served_in_process) -> Callable[[str], CheckResult]:
     results: dict[str, CheckResult] = {}
 
     def get(trip: str) -> CheckResult:
         if trip not in results:
-            stack, _, policy_config = TRIPS[trip]
-            results[trip] = _check(stack, _tripped_doc(trip), policy_config, tmp_path_factory.mktemp(trip))
+            results[trip] = _check(trip, _tripped_doc(trip), tmp_path_factory.mktemp(trip))
         return results[trip]
 
     return get
@@ -185,19 +213,18 @@ def _picked(result: CheckResult, case: Case) -> list[Violation]:
     return [v for v in result.violations if v.policy == case.policy and case.where in v.message]
 
 
-@pytest.fixture(scope="session")
-def fixed(tmp_path_factory) -> Callable[[str, str, Callable[[Any], Any]], CheckResult]:
+@pytest.fixture(scope="module")
+def fixed(tmp_path_factory, served_in_process) -> Callable[[str, str, Callable[[Any], Any]], CheckResult]:
     """The check of a trip with one key set right (cached: two cases may make the same fix)."""
     results: dict[tuple[str, str, str], CheckResult] = {}
 
     def get(trip: str, key: str, fix: Callable[[Any], Any]) -> CheckResult:
-        stack, _, policy_config = TRIPS[trip]
         doc = _tripped_doc(trip)
         value = fix(_get(doc, key))
         cache_key = (trip, key, json.dumps(value, sort_keys=True))
         if cache_key not in results:
             _set(doc, key, value)
-            results[cache_key] = _check(stack, doc, policy_config, tmp_path_factory.mktemp("fixed"))
+            results[cache_key] = _check(trip, doc, tmp_path_factory.mktemp("fixed"))
         return results[cache_key]
 
     return get
