@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,6 +16,10 @@ from modelctl.engine import Plan, plan_stack_file
 
 # Fixtures of the release/promote tests (a tmp project, the CLI, S3 served by moto).
 pytest_plugins = ["tests.fixtures.release_env"]
+
+#: pytest imports this file as ``conftest`` and the tests import it as ``tests.conftest``: one module under both
+#: names, so there is one plan cache (two copies would plan every stack twice).
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"

@@ -13,10 +13,14 @@ from typing import Any, Optional
 import pulumi_aws as aws
 import pytest
 
+from infra.components.bundle_reader import fit_role_name
 from infra.config import PROJECT
-from infra.documents import iam
 from infra.contract.layout import bundle_keys, model_prefix, released_document
+from infra.contract.naming import ENVIRONMENTS, physical_name, training_role_name
+from infra.documents import iam
+from infra.documents.arns import role_arn
 from infra.naming import service_account_name
+from infra.stack_source import StackFile
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from modelctl.tree import format_tree
 from tests.conftest import del_path, plan_doc, set_path, stack_doc, with_models
@@ -40,7 +44,36 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 BUNDLE_STORE_KEY = "model-platform:bundleStore"
 M = "model-platform:models.days-to-sell"
-TWO_MODELS = ["days-to-sell", "car-valuation"]
+#: The longest model names (40 characters) sharing all but their last: their reader roles' names must be cut to
+#: IAM's 64 characters and still differ.
+LONG_NAMES = ["m" * 39 + "a", "m" * 39 + "b"]
+#: The models of the several-models stack (prod): the committed one and two of the longest names.
+SEVERAL_MODELS = ["days-to-sell", *LONG_NAMES]
+OWN_BUCKET = "acme-ml-bundles-staging"
+OWN_KEY_ARN = "arn:aws:kms:eu-west-2:111122223333:key/0f0e0d0c-0000-4b4a-8a8b-0c0d0e0f0a0b"
+RELEASED = ("2026-12-02-884422123", "b" * 64)
+
+#: One edited staging stack for every test of a key the committed stacks leave at another value: each edit is to its
+#: own key and no tested value derives from two of them, so one plan serves them all (planning is the slow part).
+EDITED = {
+    f"{BUNDLE_STORE_KEY}.bucketName": OWN_BUCKET,
+    f"{BUNDLE_STORE_KEY}.encryption": "sse-kms",
+    f"{BUNDLE_STORE_KEY}.kmsKeyArn": OWN_KEY_ARN,
+    f"{BUNDLE_STORE_KEY}.workExpirationDays": 2,
+    f"{BUNDLE_STORE_KEY}.noncurrentVersionDays": 45,
+    f"{BUNDLE_STORE_KEY}.protect": True,
+    f"{M}.version": RELEASED[0],
+    f"{M}.bundleSha256": RELEASED[1],
+    "model-platform:airflow.kmsKeyArn": "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b",
+    "model-platform:airflow.connectionsPrefix": "mwaa/connections",
+}
+#: Config a stack may change at any time that ``EDITED`` cannot carry: the account id is part of the bucket's default
+#: name, which ``EDITED``'s bucketName overrides, and a key the stack creates is another path than a configured one.
+MOVED = {
+    "model-platform:aws.accountId": "999988887777",
+    f"{BUNDLE_STORE_KEY}.encryption": "sse-kms",
+    "model-platform:kubernetes.namespace": "serving",
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -102,11 +135,35 @@ def kms_statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in doc["Statement"] if any(a.startswith("kms:") for a in as_list(s["Action"]))]
 
 
-def plan_with(stack: str, *edits: tuple[str, Any]) -> Plan:
+def plan_with(stack: str, edits: dict[str, Any]) -> Plan:
     doc = stack_doc(stack)
-    for path, value in edits:
+    for path, value in edits.items():
         set_path(doc, path, value)
     return plan_doc(doc, stack)
+
+
+def parsed_config(doc: dict[str, Any], stack: str) -> Any:
+    """The typed config of a stack document, as the program reads it: a default needs no plan, since the store takes
+    the config's values as they are (the plans of set values check that)."""
+    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
+
+
+@pytest.fixture(scope="module")
+def edited() -> Plan:
+    """Staging with every edit of ``EDITED``, planned once for the module (tests only read it)."""
+    return plan_with("staging", EDITED)
+
+
+@pytest.fixture(scope="module")
+def moved() -> Plan:
+    """Staging with ``MOVED``'s edits."""
+    return plan_with("staging", MOVED)
+
+
+@pytest.fixture(scope="module")
+def several() -> Plan:
+    """prod serving ``SEVERAL_MODELS``."""
+    return plan_doc(with_models(stack_doc("prod"), SEVERAL_MODELS), "prod")
 
 
 # --------------------------------------------------------------------------- the bucket
@@ -120,11 +177,10 @@ def test_one_bucket_per_stack_named_from_project_and_environment(real_plan, stac
     assert buckets[0].parent == real_plan(stack).by_type(STORE)[0].urn
 
 
-def test_bucket_name_can_be_overridden():
-    plan = plan_with("staging", (f"{BUNDLE_STORE_KEY}.bucketName", "acme-ml-bundles-staging"))
-    assert only(plan, BUCKET).inputs["bucket"] == "acme-ml-bundles-staging"
-    assert all(r.inputs["bucket"] == "acme-ml-bundles-staging" for r in of_type(plan, LIFECYCLE))
-    assert plan.outputs["bucketName"] == "acme-ml-bundles-staging"
+def test_bucket_name_can_be_overridden(edited):
+    assert only(edited, BUCKET).inputs["bucket"] == OWN_BUCKET
+    assert all(r.inputs["bucket"] == OWN_BUCKET for r in of_type(edited, LIFECYCLE))
+    assert edited.outputs["bucketName"] == OWN_BUCKET
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -169,8 +225,9 @@ def test_staging_encrypts_with_sse_s3(real_plan):
 
 
 def test_sse_s3_is_the_default():
+    """The store encrypts as the config says (test_staging_encrypts_with_sse_s3 plans sse-s3): unset, it says sse-s3."""
     doc = del_path(stack_doc("staging"), f"{BUNDLE_STORE_KEY}.encryption")
-    assert sse_rule(plan_doc(doc, "staging"))["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    assert parsed_config(doc, "staging").bundle_store.encryption == "sse-s3"
 
 
 def test_prod_encrypts_with_a_key_it_creates_rotated_and_with_a_bucket_key(real_plan):
@@ -188,11 +245,8 @@ def test_prod_encrypts_with_a_key_it_creates_rotated_and_with_a_bucket_key(real_
     assert rule["bucketKeyEnabled"] is True
 
 
-def test_a_configured_kms_key_is_used_and_none_is_created():
-    key_arn = "arn:aws:kms:eu-west-2:111122223333:key/0f0e0d0c-0000-4b4a-8a8b-0c0d0e0f0a0b"
-    plan = plan_with(
-        "staging", (f"{BUNDLE_STORE_KEY}.encryption", "sse-kms"), (f"{BUNDLE_STORE_KEY}.kmsKeyArn", key_arn)
-    )
+def test_a_configured_kms_key_is_used_and_none_is_created(edited):
+    key_arn, plan = OWN_KEY_ARN, edited
     assert plan.by_type(KMS_KEY) == []
     rule = sse_rule(plan)
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn}
@@ -205,45 +259,9 @@ def test_a_configured_kms_key_is_used_and_none_is_created():
 # --------------------------------------------------------------------------- bucket policy
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_bucket_policy_denies_every_request_without_tls(real_plan, stack):
-    plan = real_plan(stack)
-    arn = bucket_arn(plan)
-    denies = [
-        s
-        for s in doc_of(only(plan, BUCKET_POLICY))["Statement"]
-        if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
-    ]
-    assert len(denies) == 1
-    deny = denies[0]
-    assert deny["Principal"] == "*"
-    assert as_list(deny["Action"]) == ["s3:*"], "plain HTTP is refused for every action"
-    assert set(as_list(deny["Resource"])) == {arn, f"{arn}/*"}
-
-
-def non_kms_upload_denies(plan: Plan) -> list[dict[str, Any]]:
-    header = "s3:x-amz-server-side-encryption"
-    return [
-        s
-        for s in doc_of(only(plan, BUCKET_POLICY))["Statement"]
-        if s["Effect"] == "Deny" and header in s.get("Condition", {}).get("StringNotEquals", {})
-    ]
-
-
-def test_with_kms_the_bucket_policy_denies_uploads_that_ask_for_other_encryption(real_plan):
-    plan = real_plan("prod")
-    (deny,) = non_kms_upload_denies(plan)
-    header = "s3:x-amz-server-side-encryption"
-    assert deny["Principal"] == "*"
-    assert as_list(deny["Action"]) == ["s3:PutObject"]
-    assert as_list(deny["Resource"]) == [f"{bucket_arn(plan)}/*"]
-    assert deny["Condition"]["StringNotEquals"][header] == "aws:kms"
-    # Uploads without the header get the bucket's default SSE-KMS, so only an explicit other choice is refused.
-    assert deny["Condition"]["Null"][header] == "false"
-
-
-def test_with_sse_s3_uploads_are_not_restricted_to_kms(real_plan):
-    assert non_kms_upload_denies(real_plan("staging")) == []
+# What the bucket policy denies (plain HTTP; with SSE-KMS, uploads asking for other encryption; the writer's
+# overwrites) is tested on iam.bucket_policy (tests/documents/test_iam_documents.py, tests/test_immutability.py);
+# test_the_store_attaches_the_documents_built_from_its_config checks the store attaches it.
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -291,13 +309,15 @@ def test_only_the_runs_scratch_expires(real_plan, stack):
     assert not [key for key in published if key.startswith(rule["filter"]["prefix"])]
 
 
-def test_work_expiration_days_follow_config():
-    assert scratch_rule(plan_with("staging", (f"{BUNDLE_STORE_KEY}.workExpirationDays", 2)))["expiration"] == {"days": 2}
+def test_work_expiration_days_follow_config(edited):
+    assert scratch_rule(edited)["expiration"] == {"days": EDITED[f"{BUNDLE_STORE_KEY}.workExpirationDays"]}
 
 
-def test_noncurrent_version_days_default_to_90_and_follow_config():
-    assert noncurrent_days(plan_doc(del_path(stack_doc("staging"), f"{BUNDLE_STORE_KEY}.noncurrentVersionDays"), "staging")) == [90]
-    assert noncurrent_days(plan_with("staging", (f"{BUNDLE_STORE_KEY}.noncurrentVersionDays", 45))) == [45]
+def test_noncurrent_version_days_default_to_90_and_follow_config(edited):
+    """The lifecycle takes the config's value (45 here, the stack's own in the test above); unset, the config says 90."""
+    assert noncurrent_days(edited) == [EDITED[f"{BUNDLE_STORE_KEY}.noncurrentVersionDays"]]
+    doc = del_path(stack_doc("staging"), f"{BUNDLE_STORE_KEY}.noncurrentVersionDays")
+    assert parsed_config(doc, "staging").bundle_store.noncurrent_version_days == 90
 
 
 # --------------------------------------------------------------------------- released.json
@@ -323,15 +343,12 @@ def test_the_stack_writes_each_models_released_json_from_its_served_version(real
     assert only(plan, ENCRYPTION).urn in obj.dependencies
 
 
-def test_a_release_rewrites_released_json_with_the_new_version_and_digest():
-    doc = set_path(stack_doc("staging"), f"{M}.version", "2026-12-02-884422123")
-    set_path(doc, f"{M}.bundleSha256", "b" * 64)
-    document = json.loads(released_object(plan_doc(doc, "staging"), "days-to-sell").inputs["content"])
-    assert (document["version"], document["bundleSha256"]) == ("2026-12-02-884422123", "b" * 64)
-    assert document["files"]["stats"].endswith("/days-to-sell/2026-12-02-884422123/stats.json")
+def test_a_release_rewrites_released_json_with_the_new_version_and_digest(edited):
+    document = json.loads(released_object(edited, "days-to-sell").inputs["content"])
+    assert (document["version"], document["bundleSha256"]) == RELEASED
+    assert document["files"]["stats"].endswith(f"/days-to-sell/{RELEASED[0]}/stats.json")
 
 
-# --------------------------------------------------------------------------- IAM
 # --------------------------------------------------------------------------- IAM
 
 
@@ -373,6 +390,11 @@ def test_the_store_attaches_the_documents_built_from_its_config(real_plan, stack
     writer = doc_of(only(plan, MANAGED_POLICY))
     key = key_of(writer)
     assert writer == json.loads(iam.writer_policy(arn, sorted(cfg_value(stack, "models")), key, region).to_json())
+    uses_kms = cfg_value(stack, "bundleStore")["encryption"] == "sse-kms"
+    account = cfg_value(stack, "aws")["accountId"]
+    training_role = role_arn(region=region, account_id=account, role_name=training_role_name(environment=stack))
+    bucket_policy = iam.bucket_policy(arn, uses_kms, writer_role_arn=training_role)
+    assert doc_of(only(plan, BUCKET_POLICY)) == json.loads(bucket_policy.to_json())
     for model in cfg_value(stack, "models"):
         role, policy = reader_of(plan, model)
         trust = iam.irsa_trust_policy(kube["oidcProviderArn"], issuer, kube["namespace"], service_account_name(model))
@@ -380,19 +402,18 @@ def test_the_store_attaches_the_documents_built_from_its_config(real_plan, stack
         assert doc_of(policy) == json.loads(iam.reader_policy(arn, model, key, region).to_json())
 
 
-def test_two_models_get_two_scoped_prefixes_and_two_reader_roles():
-    plan = plan_doc(with_models(stack_doc("prod"), TWO_MODELS), "prod")
+def test_several_models_get_scoped_prefixes_and_a_reader_role_each(several):
+    plan = several
     arn = bucket_arn(plan)
     roles = of_type(plan, ROLE)
-    assert len(roles) == 2 and len({r.inputs["name"] for r in roles}) == 2
+    assert len(roles) == len(SEVERAL_MODELS) and len({r.inputs["name"] for r in roles}) == len(SEVERAL_MODELS)
     writer = doc_of(only(plan, MANAGED_POLICY))
     (listing,) = [s for s in writer["Statement"] if "s3:ListBucket" in as_list(s["Action"])]
     assert sorted(as_list(listing["Condition"]["StringLike"]["s3:prefix"])) == sorted(
-        p for m in TWO_MODELS for p in (model_prefix(m) + "*", f"_work/{model_prefix(m)}*")
+        p for m in SEVERAL_MODELS for p in (model_prefix(m) + "*", f"_work/{model_prefix(m)}*")
     )
-    for model in TWO_MODELS:
-        other = next(m for m in TWO_MODELS if m != model)
-        own, foreign = bundle_keys(model, "1.0.0").bundle, bundle_keys(other, "1.0.0").bundle
+    for model in SEVERAL_MODELS:
+        own = bundle_keys(model, "1.0.0").bundle
         assert allowed(writer, "s3:GetObject", f"{arn}/{own}")
         assert released_object(plan, model).inputs["tags"]["model"] == model
         role, policy = reader_of(plan, model)
@@ -400,17 +421,22 @@ def test_two_models_get_two_scoped_prefixes_and_two_reader_roles():
         subject = doc_of(role, "assumeRolePolicy")["Statement"][0]["Condition"]["StringEquals"]
         assert f"system:serviceaccount:models:{service_account_name(model)}" in subject.values()
         assert allowed(doc_of(policy), "s3:GetObject", f"{arn}/{own}")
-        assert not allowed(doc_of(policy), "s3:GetObject", f"{arn}/{foreign}")
+        for other in set(SEVERAL_MODELS) - {model}:
+            assert not allowed(doc_of(policy), "s3:GetObject", f"{arn}/{bundle_keys(other, '1.0.0').bundle}")
     arns = plan.outputs["readerRoleArns"]
-    assert set(arns) == set(TWO_MODELS) and len(set(arns.values())) == 2
+    assert set(arns) == set(SEVERAL_MODELS) and len(set(arns.values())) == len(SEVERAL_MODELS)
 
 
-def test_reader_role_names_fit_iam_for_the_longest_model_names():
-    long_a, long_b = "m" * 39 + "a", "m" * 39 + "b"
-    plan = plan_doc(with_models(stack_doc("staging"), [long_a, long_b]), "staging")
-    names = {reader_of(plan, m)[0].inputs["name"] for m in (long_a, long_b)}
-    assert len(names) == 2
-    assert all(len(n) <= 64 for n in names)
+def test_reader_role_names_fit_iam_for_the_longest_model_names(several):
+    """The store names each reader role ``fit_role_name`` of its physical name (the longest names, planned in prod);
+    that cut keeps the longest names apart within IAM's 64 characters in every environment."""
+    for model in LONG_NAMES:
+        name = reader_of(several, model)[0].inputs["name"]
+        assert name == fit_role_name(physical_name(model, "reader", environment="prod"))
+        assert len(physical_name(model, "reader", environment="prod")) > 64, "the plan exercises the cut"
+    for environment in ENVIRONMENTS:
+        names = {fit_role_name(physical_name(m, "reader", environment=environment)) for m in LONG_NAMES}
+        assert len(names) == 2 and all(len(n) <= 64 for n in names), environment
 
 
 #: Arguments IAM cannot update in place: a change replaces the resource, and the replacement, created
@@ -421,14 +447,15 @@ REPLACE_ONLY = {
     "aws:iam/instanceProfile:InstanceProfile": ("name", "namePrefix", "path"),
     ROLE_POLICY: ("name", "namePrefix", "role"),
 }
-#: Config a stack may change at any time (the bucket's name changes with the first two).
+#: Config a stack may change at any time, each key in one of the two edited stacks (the bucket's name changes with
+#: the first two, so they are in different ones).
 CHANGEABLE_CONFIG = [
-    ("model-platform:bundleStore.bucketName", "pricing-models-staging"),
-    ("model-platform:aws.accountId", "999988887777"),
-    ("model-platform:bundleStore.encryption", "sse-kms"),
-    ("model-platform:kubernetes.namespace", "serving"),
-    ("model-platform:airflow.kmsKeyArn", "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b"),
-    ("model-platform:airflow.connectionsPrefix", "mwaa/connections"),
+    "model-platform:bundleStore.bucketName",
+    "model-platform:aws.accountId",
+    "model-platform:bundleStore.encryption",
+    "model-platform:kubernetes.namespace",
+    "model-platform:airflow.kmsKeyArn",
+    "model-platform:airflow.connectionsPrefix",
 ]
 
 
@@ -436,11 +463,17 @@ def replace_only_arguments(plan: Plan) -> dict[str, dict[str, Any]]:
     return {r.urn: {k: r.inputs.get(k) for k in REPLACE_ONLY[r.type]} for r in plan.resources if r.type in REPLACE_ONLY}
 
 
-@pytest.mark.parametrize("path,value", CHANGEABLE_CONFIG, ids=[p.split(":")[1] for p, _ in CHANGEABLE_CONFIG])
-def test_changing_config_never_replaces_an_iam_policy_or_role(real_plan, path, value):
-    """Every IAM policy, role and profile of the stack (store, training, Airflow) keeps what IAM can only replace."""
+@pytest.mark.parametrize("edits", ["edited", "moved"])
+def test_changing_config_never_replaces_an_iam_policy_or_role(real_plan, request, edits):
+    """Every IAM policy, role and profile of the stack (store, training, Airflow) keeps what IAM can only replace.
+
+    Each changeable key is changed in one of two edited stacks; keys feeding one value (bucketName overrides the
+    account id in the bucket's name) are in different ones, so no edit can hide what another changes."""
+    changed = {"edited": EDITED, "moved": MOVED}[edits]
+    assert set(CHANGEABLE_CONFIG) <= set(EDITED) | set(MOVED)
     before = real_plan("staging")
-    after = plan_with("staging", (path, value))
+    after = request.getfixturevalue(edits)
+    assert all(stack_doc("staging")["config"] != set_path(stack_doc("staging"), k, v)["config"] for k, v in changed.items())
     assert replace_only_arguments(after) == replace_only_arguments(before)
     assert len(replace_only_arguments(before)) >= 6
 
@@ -467,19 +500,18 @@ def test_prod_protects_and_retains_the_bucket_its_side_resources_and_its_key(rea
         assert r.options.get("retainOnDelete") is True, r.name
 
 
-def test_staging_is_unprotected_by_default_and_protected_on_request(real_plan):
+def test_staging_is_unprotected_by_default_and_protected_on_request(real_plan, edited):
     assert all(not r.options.get("protect") and not r.options.get("retainOnDelete") for r in data_resources(real_plan("staging")))
-    protected = plan_with("staging", (f"{BUNDLE_STORE_KEY}.protect", True))
-    bucket = only(protected, BUCKET)
+    bucket = only(edited, BUCKET)
     assert bucket.options.get("protect") is True and bucket.options.get("retainOnDelete") is True
 
 
-def test_removing_a_model_removes_its_reader_but_never_touches_the_bucket():
-    two = plan_doc(with_models(stack_doc("prod"), TWO_MODELS), "prod")
-    one = plan_doc(with_models(stack_doc("prod"), TWO_MODELS[:1]), "prod")
+def test_removing_a_model_removes_its_reader_but_never_touches_the_bucket(real_plan, several):
+    two, one = several, real_plan("prod")
+    assert list(cfg_value("prod", "models")) == SEVERAL_MODELS[:1], "the committed prod stack serves the first model only"
     snapshot = lambda plan: {r.urn: (r.inputs, r.options) for r in data_resources(plan)}  # noqa: E731
     assert snapshot(one) == snapshot(two), "the bucket, its side resources and its policy do not depend on the model list"
-    assert {r.name for r in one.by_type(READER)} == {f"{TWO_MODELS[0]}-reader"}
+    assert {r.name for r in one.by_type(READER)} == {f"{SEVERAL_MODELS[0]}-reader"}
     # Bundles are never Pulumi resources, so nothing a version holds in S3 can be deleted by a config change:
     # the stack's only objects are the models' released.json.
     bundle_bucket = only(two, BUCKET).inputs["bucket"]
@@ -489,7 +521,7 @@ def test_removing_a_model_removes_its_reader_but_never_touches_the_bucket():
         if (r.type.startswith("aws:s3/bucketObject") or r.type.startswith("aws:s3/object"))
         and r.inputs["bucket"] == bundle_bucket
     ]
-    assert sorted(r.inputs["key"] for r in objects) == sorted(f"{m}/released.json" for m in TWO_MODELS)
+    assert sorted(r.inputs["key"] for r in objects) == sorted(f"{m}/released.json" for m in SEVERAL_MODELS)
 
 
 # --------------------------------------------------------------------------- tags, outputs, plan

@@ -12,7 +12,7 @@ import pytest
 from infra.config import ConfigError
 from infra.stack_source import StackFile
 from modelctl.engine import plan_stack_file
-from tests.conftest import ROOT, plan_doc, set_path, stack_doc
+from tests.conftest import ROOT, set_path, stack_doc
 
 
 def _as_language_host(monkeypatch, doc, stack, config: dict | None = None):
@@ -34,10 +34,10 @@ def _as_language_host(monkeypatch, doc, stack, config: dict | None = None):
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_pulumi_entrypoint_declares_what_modelctl_plans(monkeypatch, stack):
+def test_pulumi_entrypoint_declares_what_modelctl_plans(monkeypatch, stack, real_plan):
     via_main = _as_language_host(monkeypatch, stack_doc(stack), stack)
     monkeypatch.undo()
-    via_modelctl = plan_doc(stack_doc(stack), stack)
+    via_modelctl = real_plan(stack)  # the committed stack's plan, as `modelctl plan` makes it
     # The mock engine's fake ARNs use the stack file's account; without the file it uses a default one.
     account = stack_doc(stack)["config"]["model-platform:aws"]["accountId"]
     as_json = lambda plan: json.dumps([r.to_json() for r in plan.resources]).replace(account, "123456789012")  # noqa: E731

@@ -14,9 +14,12 @@ import yaml
 from modelctl.cli import main
 from modelctl.stacks import UsageError, resolve_stack
 from modelctl.value_text import DOCUMENT_LIMIT, show_value
-from tests.conftest import ROOT, plan_doc, set_path, stack_doc
+from tests.conftest import ROOT, set_path, stack_doc, with_models
 
 M = "model-platform:models.days-to-sell"
+#: A release: the new version and its digest, together (diff --base refuses one without the other). The diff tests
+#: and the git revision test make this same stack file, so it is planned once.
+NEW_VERSION, NEW_DIGEST = "1.5.0", "5a" * 32
 
 
 @pytest.fixture
@@ -53,10 +56,13 @@ def test_plan_json_contract(stack, capsys, monkeypatch, planned_once):
     assert doc["outputs"]["modelVersions"] == {"days-to-sell": "1.4.0"}
 
 
-def test_plan_json_is_deterministic(monkeypatch, capsys):
+def test_plan_json_is_deterministic(monkeypatch, capsys, request):
+    """Two plannings of one stack file print the same JSON: one made by this command, then the session's own
+    (``planned_once``: the stack's first plan in this worker, planned apart from this one)."""
     monkeypatch.chdir(ROOT)
     main(["plan", "staging", "--json"])
     first = capsys.readouterr().out
+    request.getfixturevalue("planned_once")
     main(["plan", "staging", "--json"])
     assert capsys.readouterr().out == first
 
@@ -106,21 +112,26 @@ def test_broken_yaml_is_reported(tmp_path, run_cli):
     assert code == 2 and "not valid YAML" in err
 
 
-def _write(tmp_path, name, doc):
+def _write(tmp_path, name, doc, sort_keys=False):
+    """The stack file of ``doc``, keys in the document's order unless ``sort_keys``: unchanged values then read
+    exactly as the committed file's, and a config already planned in this session is not planned again."""
     path = tmp_path / f"Pulumi.{name}.yaml"
-    path.write_text(yaml.safe_dump(doc))
+    path.write_text(yaml.safe_dump(doc, sort_keys=sort_keys))
     return str(path)
 
 
 def test_diff_of_identical_stacks_is_empty(tmp_path, run_cli):
-    a = _write(tmp_path, "staging", stack_doc("staging"))
+    """The same config with every mapping's keys in another order (sorted): planned apart, and no change."""
+    a = _write(tmp_path, "staging", stack_doc("staging"), sort_keys=True)
     code, out, err = run_cli("diff", "staging", a, "--exit-code")
     assert code == 0, out + err
     assert "no changes" in out
 
 
 def test_diff_shows_a_version_bump_property_by_property(tmp_path, run_cli):
-    new = _write(tmp_path, "staging", set_path(stack_doc("staging"), f"{M}.version", "1.5.0"))
+    old_digest = stack_doc("staging")["config"]["model-platform:models"]["days-to-sell"]["bundleSha256"]
+    doc = set_path(set_path(stack_doc("staging"), f"{M}.version", NEW_VERSION), f"{M}.bundleSha256", NEW_DIGEST)
+    new = _write(tmp_path, "staging", doc)
     code, out, err = run_cli("diff", "staging", new, "--json")
     assert code == 0, err
     d = json.loads(out)
@@ -137,25 +148,24 @@ def test_diff_shows_a_version_bump_property_by_property(tmp_path, run_cli):
             if change["type"].endswith(":SecretVersion"):
                 assert prop == {"path": "secretString", "old": "[secret]", "new": "[secret]", "kind": "update"}
             else:
-                assert "1.4.0" in prop["old"] and "1.5.0" in prop["new"], prop
+                bumped_version = "1.4.0" in prop["old"] and NEW_VERSION in prop["new"]
+                assert bumped_version or (prop["old"], prop["new"]) == (old_digest, NEW_DIGEST), prop
 
 
 def test_diff_adding_a_model_adds_only_its_resources(tmp_path, run_cli):
-    import copy
-
-    doc = stack_doc("staging")
-    models = doc["config"]["model-platform:models"]
-    models["car-valuation"] = copy.deepcopy(models["days-to-sell"])
+    doc = with_models(stack_doc("staging"), ["days-to-sell", "price-band"])
     new = _write(tmp_path, "staging", doc)
     d = json.loads(run_cli("diff", "staging", new, "--json")[1])
     added = {(r["type"], r["name"]) for r in d["added"]}
-    assert added == {(r.type, r.name) for r in plan_doc(doc, "staging").resources if "car-valuation" in r.name}
+    code, out, err = run_cli("plan", new, "--json")
+    assert code == 0, err
+    assert added == {(r["type"], r["name"]) for r in json.loads(out)["resources"] if "price-band" in r["name"]}
     assert {
-        ("kubernetes:apps/v1:Deployment", "car-valuation"),
-        ("kubernetes:core/v1:Service", "car-valuation"),
-        ("databricks:index/job:Job", "car-valuation-training"),
-        ("aws:iam/role:Role", "car-valuation-reader"),
-        ("aws:secretsmanager/secretVersion:SecretVersion", "variable-car-valuation-version"),
+        ("kubernetes:apps/v1:Deployment", "price-band"),
+        ("kubernetes:core/v1:Service", "price-band"),
+        ("databricks:index/job:Job", "price-band-training"),
+        ("aws:iam/role:Role", "price-band-reader"),
+        ("aws:secretsmanager/secretVersion:SecretVersion", "variable-price-band-version"),
     } <= added
     assert d["removed"] == []
     assert not [c for c in d["changed"] if "days-to-sell" in c["name"]]
@@ -175,7 +185,8 @@ def test_diff_against_a_git_revision(tmp_path, run_cli):
     git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "stacks")
     # A release changes the version and its digest together (diff --base refuses one without the other).
     old_digest = re.search(r"bundleSha256: ([0-9a-f]{64})", stack.read_text()).group(1)
-    stack.write_text(stack.read_text().replace("version: 1.4.0", "version: 1.5.0").replace(old_digest, "5a" * 32))
+    released = stack.read_text().replace("version: 1.4.0", f"version: {NEW_VERSION}").replace(old_digest, NEW_DIGEST)
+    stack.write_text(released)
     code, out, err = run_cli("diff", "staging", "--base", "HEAD", "--json", cwd=repo)
     assert code == 0, err
     assert "HEAD has no modelctl" in err  # so its stack file is planned with this program

@@ -39,11 +39,11 @@ def option(args: list[str], name: str) -> str:
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_kubeconfig_targets_the_configured_eks_cluster_with_short_lived_tokens(stack, monkeypatch):
+def test_kubeconfig_targets_the_configured_eks_cluster_with_short_lived_tokens(stack, monkeypatch, real_plan):
     monkeypatch.delenv("KUBECONFIG", raising=False)
     config = stack_doc(stack)["config"]
     name, region = config[K8S]["clusterName"], config["model-platform:aws"]["region"]
-    plan = plan_doc(stack_doc(stack), stack)
+    plan = real_plan(stack)
     assert "context" not in kube_provider(plan), "the ambient current context must not decide the cluster"
     cluster, user = active(kubeconfig(plan))
     assert cluster["server"].startswith("https://") and f".{region}.eks.amazonaws.com" in cluster["server"]
@@ -79,23 +79,20 @@ def test_cluster_is_looked_up_through_the_stacks_aws_provider(monkeypatch):
     assert lookups == [(stack_doc("prod")["config"][K8S]["clusterName"], providers.aws)]
 
 
-def test_a_named_context_overrides_the_generated_kubeconfig(monkeypatch):
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    plan = plan_doc(set_path(stack_doc("staging"), f"{K8S}.context", "kind-models"), "staging")
-    inputs = kube_provider(plan)
+def test_a_named_context_overrides_the_generated_kubeconfig(renamed):
+    """``renamed`` names a context (and renames objects, which the provider does not read)."""
+    inputs = kube_provider(renamed)
     assert inputs["context"] == "kind-models"
     assert "kubeconfig" not in inputs
 
 
 @pytest.mark.parametrize("context", [None, "kind-models"])
-def test_provider_is_identified_by_the_cluster_name(context):
+def test_provider_is_identified_by_the_cluster_name(context, real_plan, renamed):
     """A changed kubeconfig (rotated CA, context switched on or off) updates the provider; it never
     replaces it, which would recreate every Kubernetes object of the stack."""
-    doc = stack_doc("staging")
-    if context:
-        set_path(doc, f"{K8S}.context", context)
-    plan = plan_doc(doc, "staging")
-    assert kube_provider(plan)["clusterIdentifier"] == doc["config"][K8S]["clusterName"]
+    plan = renamed if context else real_plan("staging")
+    assert kube_provider(plan).get("context") == context
+    assert kube_provider(plan)["clusterIdentifier"] == stack_doc("staging")["config"][K8S]["clusterName"]
 
 
 def test_kubernetes_objects_use_the_explicit_provider(real_plan):
@@ -131,18 +128,14 @@ def every_feature_plan(stack: str) -> Plan:
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-@pytest.mark.parametrize("variant", ["committed", "every-feature", "defaults-disabled"])
+@pytest.mark.parametrize("variant", ["committed", "every-feature"])
 def test_every_resource_names_its_explicit_provider(stack, variant, real_plan):
     """With ``pulumi:disable-default-providers``, a resource without an explicit provider fails to deploy; none has one
-    missing, in any variant of the stack, and each names the stack's provider of its own package."""
-    if variant == "committed":
-        plan = real_plan(stack)
-    elif variant == "every-feature":
-        plan = every_feature_plan(stack)
-    else:
-        doc = stack_doc(stack)
-        doc["config"]["pulumi:disable-default-providers"] = ["*"]
-        plan = plan_doc(doc, stack)
+    missing, in any variant of the stack, and each names the stack's provider of its own package.
+
+    The committed stack files disable the default providers themselves (so their plan is the defaults-disabled one)."""
+    assert stack_doc(stack)["config"]["pulumi:disable-default-providers"] == ["*"]
+    plan = real_plan(stack) if variant == "committed" else every_feature_plan(stack)
     providers = {p.type.split(":")[2]: p.urn for p in plan.resources if p.type.startswith("pulumi:providers:")}
     assert set(providers) == set(PACKAGES)
     resources = [r for r in plan.to_json(full=True)["resources"] if r["custom"] and not r["type"].startswith("pulumi:")]
@@ -178,12 +171,25 @@ RENAMES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def renamed() -> Plan:
+    """Staging's ``every_feature`` with every object of ``RENAMES`` renamed and a named kube context, planned once:
+    each edit is to its own key and object (the provider's context names no object)."""
+    doc = every_feature("staging")
+    for *_, key, value in RENAMES:
+        set_path(doc, key, value)
+    set_path(doc, f"{K8S}.context", "kind-models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("KUBECONFIG", raising=False)
+        return plan_doc(doc, "staging")
+
+
 @pytest.mark.parametrize("what,type_,logical,key,value", RENAMES, ids=[r[0] for r in RENAMES])
-def test_renaming_an_object_in_config_moves_nothing(what, type_, logical, key, value):
+def test_renaming_an_object_in_config_moves_nothing(what, type_, logical, key, value, renamed):
     """The logical name is fixed: a renamed object keeps its URN (the provider decides what the new name needs),
     and a stack created when the logical name followed the config value sees a move (an alias), not a replacement."""
     before = every_feature_plan("staging").get(type_, logical)
-    after = plan_doc(set_path(every_feature("staging"), key, value), "staging").get(type_, logical)
+    after = renamed.get(type_, logical)
     assert after.urn == before.urn and before.aliases == []
     assert after.inputs["metadata"]["name"] == value
     assert after.aliases == [before.urn.rsplit("::", 1)[0] + f"::{value}"]

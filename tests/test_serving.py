@@ -23,7 +23,9 @@ from tests.document_reading import ingress_routes
 MODEL = "days-to-sell"
 M = f"model-platform:models.{MODEL}"
 K8S = "model-platform:kubernetes"
-CANDIDATE = {"version": "1.5.0", "bundleSha256": "a" * 64, "replicas": 1}
+CANDIDATE = {"version": "1.5.0", "bundleSha256": "a" * 64, "replicas": 2}
+#: A release of the model: a training run's version and its digest (the same edit as test_training's).
+RELEASED = {f"{M}.version": "2026-12-02-884422123", f"{M}.bundleSha256": "b" * 64}
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -87,6 +89,39 @@ def doc_with(stack: str, **paths: Any) -> dict[str, Any]:
     return doc
 
 
+INGRESS_CFG = {
+    "host": "days-to-sell.ml.example.com",
+    "className": "alb",
+    "tlsSecret": "ml-tls",
+    "controllerNamespace": "kube-system",
+}
+INGRESS_ANNOTATIONS = {"alb.ingress.kubernetes.io/healthcheck-path": "/models/days-to-sell/meta"}
+#: Every staging edit a test reads back from the model's objects, in one stack planned once: each is to its own key,
+#: and no value a test reads derives from two of them (the ingress adds a peer to the NetworkPolicy, next to the
+#: namespaces' one that allowedPodLabels narrows).
+EDITED = {
+    f"{K8S}.createNamespace": False,
+    f"{K8S}.namespace": "ml-serving",
+    f"{K8S}.allowedPodLabels": {"model-client": "true"},
+    f"{M}.serving.image": "registry.example.com/ml/custom-mleap:0.23.0",
+    f"{M}.serving.startupTimeoutSeconds": 900,
+    f"{M}.serving.progressDeadlineSeconds": 1200,
+    f"{M}.serving.scaleDownStabilizationSeconds": 900,
+    f"{M}.serving.ingress": {**INGRESS_CFG, "annotations": INGRESS_ANNOTATIONS},
+}
+
+
+@pytest.fixture(scope="module")
+def edited() -> Plan:
+    return plan_doc(doc_with("staging", **EDITED), "staging")
+
+
+@pytest.fixture(scope="module")
+def with_canary() -> Plan:
+    """Staging with a canary of ``CANDIDATE``: the base of the canary rollout tests."""
+    return plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+
+
 # --------------------------------------------------------------------------- objects per model
 
 
@@ -143,8 +178,8 @@ def test_serving_namespace_is_never_deleted_by_the_stack(stack, real_plan):
     assert namespace.options.get("protect", False) is (stack == "prod")
 
 
-def test_existing_namespace_is_used_not_created():
-    plan = plan_doc(doc_with("staging", **{f"{K8S}.createNamespace": False, f"{K8S}.namespace": "ml-serving"}), "staging")
+def test_existing_namespace_is_used_not_created(edited):
+    plan = edited
     assert not plan.by_type(NAMESPACE)
     assert obj(plan, DEPLOYMENT)["metadata"]["namespace"] == "ml-serving"
     assert plan.outputs["servingEndpoints"][MODEL] == f"http://{MODEL}.ml-serving.svc.cluster.local:65327"
@@ -185,15 +220,12 @@ def test_prod_serving_image_is_pinned_by_digest(real_plan):
         assert "@sha256:" in c["image"], c["name"]
 
 
-def test_model_specific_serving_image_overrides_the_default():
-    image = "registry.example.com/ml/custom-mleap:0.23.0"
-    plan = plan_doc(doc_with("staging", **{f"{M}.serving.image": image}), "staging")
-    assert container(plan, "mleap")["image"] == image
+def test_model_specific_serving_image_overrides_the_default(edited):
+    assert container(edited, "mleap")["image"] == EDITED[f"{M}.serving.image"]
 
 
-def test_startup_timeout_is_configurable():
-    timing = {f"{M}.serving.startupTimeoutSeconds": 900, f"{M}.serving.progressDeadlineSeconds": 1200}
-    plan = plan_doc(doc_with("staging", **timing), "staging")
+def test_startup_timeout_is_configurable(edited):
+    plan = edited
     startup = container(plan, "mleap")["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 900
     assert obj(plan, DEPLOYMENT)["spec"]["progressDeadlineSeconds"] == 1200
@@ -230,7 +262,7 @@ def test_pods_carry_recommended_labels_version_and_digest(stack, real_plan):
 
 
 def test_a_training_runs_version_is_the_pods_version_label_as_is():
-    plan = plan_doc(doc_with("staging", **{f"{M}.version": "2026-12-02-884422123"}), "staging")
+    plan = plan_doc(doc_with("staging", **RELEASED), "staging")
     template = obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]
     assert template["labels"]["app.kubernetes.io/version"] == "2026-12-02-884422123"
     assert "2026-12-02-884422123" in template["annotations"].values()
@@ -244,7 +276,7 @@ def test_a_version_that_is_no_label_value_never_reaches_the_cluster():
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_version_bump_changes_only_the_pod_template(stack, real_plan):
-    doc = doc_with(stack, **{f"{M}.version": "9.9.9", f"{M}.bundleSha256": "b" * 64})
+    doc = doc_with(stack, **RELEASED)
     added, removed, changed = k8s_changes(real_plan(stack), plan_doc(doc, stack))
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, MODEL)]
@@ -252,19 +284,17 @@ def test_version_bump_changes_only_the_pod_template(stack, real_plan):
     assert paths and all(p.startswith("spec.template.") for p in paths), paths
 
 
-def test_version_bump_with_a_canary_leaves_the_canary_alone():
-    base = plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+def test_version_bump_with_a_canary_leaves_the_canary_alone(with_canary):
     doc = doc_with("staging", **{f"{M}.canary": dict(CANDIDATE), f"{M}.version": "1.4.1", f"{M}.bundleSha256": "b" * 64})
-    added, removed, changed = k8s_changes(base, plan_doc(doc, "staging"))
+    added, removed, changed = k8s_changes(with_canary, plan_doc(doc, "staging"))
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, MODEL)]
     assert all(p.startswith("spec.template.") for p in changed[(DEPLOYMENT, MODEL)])
 
 
-def test_new_candidate_changes_only_the_canary_pod_template():
-    base = plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+def test_new_candidate_changes_only_the_canary_pod_template(with_canary):
     doc = doc_with("staging", **{f"{M}.canary": {**CANDIDATE, "version": "1.6.0", "bundleSha256": "c" * 64}})
-    added, removed, changed = k8s_changes(base, plan_doc(doc, "staging"))
+    added, removed, changed = k8s_changes(with_canary, plan_doc(doc, "staging"))
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, f"{MODEL}-canary")]
     assert all(p.startswith("spec.template.") for p in changed[(DEPLOYMENT, f"{MODEL}-canary")])
@@ -321,17 +351,9 @@ def test_network_policy_admits_only_the_configured_namespaces_on_the_serving_por
     assert "podSelector" not in peer
 
 
-def test_each_object_attaches_its_document_built_from_the_models_config():
+def test_each_object_attaches_its_document_built_from_the_models_config(edited):
     """The specs' rules are tested on the documents (tests/documents/); here, that the config reaches them."""
-    doc = doc_with(
-        "staging",
-        **{
-            f"{K8S}.allowedPodLabels": {"model-client": "true"},
-            f"{M}.serving.scaleDownStabilizationSeconds": 900,
-            f"{M}.serving.ingress": INGRESS_CFG,
-        },
-    )
-    plan = plan_doc(doc, "staging")
+    plan = edited
     (peer, controller) = obj(plan, NETWORK_POLICY)["spec"]["ingress"][0]["from"]
     assert peer["podSelector"]["matchLabels"] == {"model-client": "true"}
     assert controller["namespaceSelector"]["matchExpressions"][0]["values"] == [INGRESS_CFG["controllerNamespace"]]
@@ -354,17 +376,8 @@ def test_no_ingress_unless_configured(real_plan):
     assert not real_plan("prod").by_type(INGRESS)
 
 
-INGRESS_CFG = {
-    "host": "days-to-sell.ml.example.com",
-    "className": "alb",
-    "tlsSecret": "ml-tls",
-    "controllerNamespace": "kube-system",
-}
-
-
-def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it():
-    ingress_cfg = INGRESS_CFG
-    plan = plan_doc(doc_with("staging", **{f"{M}.serving.ingress": ingress_cfg}), "staging")
+def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it(edited):
+    ingress_cfg, plan = INGRESS_CFG, edited
     spec = obj(plan, INGRESS)["spec"]
     assert spec["ingressClassName"] == "alb"
     (rule,) = spec["rules"]
@@ -378,13 +391,8 @@ def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it()
     assert "kube-system" in admitted
 
 
-def test_ingress_carries_the_controllers_annotations():
-    annotations = {"alb.ingress.kubernetes.io/healthcheck-path": "/models/days-to-sell/meta"}
-    ingress_cfg = {**INGRESS_CFG, "annotations": annotations}
-    plan = plan_doc(doc_with("staging", **{f"{M}.serving.ingress": ingress_cfg}), "staging")
-    assert obj(plan, INGRESS)["metadata"]["annotations"] == annotations
-    from infra.config import ConfigError
-
+def test_ingress_carries_the_controllers_annotations(edited):
+    assert obj(edited, INGRESS)["metadata"]["annotations"] == INGRESS_ANNOTATIONS
     bad = doc_with("staging", **{f"{M}.serving.ingress": {**INGRESS_CFG, "annotations": {"bad key!": "x"}}})
     with pytest.raises(ConfigError) as info:
         plan_doc(bad, "staging")
@@ -394,11 +402,11 @@ def test_ingress_carries_the_controllers_annotations():
 # --------------------------------------------------------------------------- canary
 
 
-def test_canary_is_a_second_deployment_behind_the_same_service():
-    plan = plan_doc(doc_with("staging", **{f"{M}.canary": {**CANDIDATE, "replicas": 2}}), "staging")
+def test_canary_is_a_second_deployment_behind_the_same_service(with_canary):
+    plan = with_canary
     canary = obj(plan, DEPLOYMENT, f"{MODEL}-canary")
     stable = obj(plan, DEPLOYMENT)
-    assert canary["spec"]["replicas"] == 2
+    assert canary["spec"]["replicas"] == CANDIDATE["replicas"] == 2, "the configured count, not a default of 1"
     canary_pods = canary["spec"]["template"]["metadata"]["labels"]
     stable_pods = stable["spec"]["template"]["metadata"]["labels"]
     assert canary_pods["app.kubernetes.io/version"] == CANDIDATE["version"]
@@ -414,15 +422,13 @@ def test_canary_is_a_second_deployment_behind_the_same_service():
     assert matches(obj(plan, PDB)["spec"]["selector"]["matchLabels"], canary_pods)
 
 
-def test_abandoning_a_canary_removes_only_its_deployment():
-    with_canary = plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
-    added, removed, changed = k8s_changes(with_canary, plan_doc(stack_doc("staging"), "staging"))
+def test_abandoning_a_canary_removes_only_its_deployment(with_canary, real_plan):
+    added, removed, changed = k8s_changes(with_canary, real_plan("staging"))
     assert not added and not changed
     assert [(r.type, r.name) for r in removed] == [(DEPLOYMENT, f"{MODEL}-canary")]
 
 
-def test_promoting_a_canary_rolls_the_stable_pods_to_the_candidate():
-    with_canary = plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+def test_promoting_a_canary_rolls_the_stable_pods_to_the_candidate(with_canary):
     promoted = doc_with("staging", **{f"{M}.version": CANDIDATE["version"], f"{M}.bundleSha256": CANDIDATE["bundleSha256"]})
     head = plan_doc(promoted, "staging")
     added, removed, changed = k8s_changes(with_canary, head)
@@ -461,8 +467,9 @@ def test_two_models_get_two_isolated_sets_of_objects():
     assert set(plan.outputs["servingEndpoints"]) == {"days-to-sell", "price-band"}
 
 
-def test_adding_a_model_leaves_the_other_models_objects_untouched():
-    base = plan_doc(with_models(stack_doc("staging"), ["days-to-sell"]), "staging")
+def test_adding_a_model_leaves_the_other_models_objects_untouched(real_plan):
+    assert list(stack_doc("staging")["config"]["model-platform:models"]) == ["days-to-sell"]
+    base = real_plan("staging")
     head = plan_doc(with_models(stack_doc("staging"), ["days-to-sell", "price-band"]), "staging")
     added, removed, changed = k8s_changes(base, head)
     assert not removed and not changed

@@ -10,9 +10,10 @@ import pytest
 from infra.documents.databricks import ClusterPolicyLimits, cluster_policy_definition
 from infra.config import PLATFORM_TASK_PARAMETERS, ConfigError
 from infra.contract.layout import RUN_VERSION, run_keys
+from infra.stack_source import StackFile
 from modelctl.diff import diff_plans
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
-from tests.conftest import plan_doc, set_path, stack_doc, with_models
+from tests.conftest import del_path, plan_doc, set_path, stack_doc, with_models
 from tests.document_reading import as_list
 
 JOB = "databricks:index/job:Job"
@@ -68,12 +69,80 @@ def two_models() -> dict:
     return with_models(stack_doc("staging"), ["days-to-sell", "price-band"])
 
 
+def edited_doc(stack: str, edits: dict) -> dict:
+    doc = stack_doc(stack)
+    for path, value in edits.items():
+        set_path(doc, path, value)
+    return doc
+
+
+#: A release of days-to-sell: a new served version and digest, nothing else (the same edit as test_serving's).
+RELEASED = {f"{MODELS}.days-to-sell.version": "2026-12-02-884422123", f"{MODELS}.days-to-sell.bundleSha256": "b" * 64}
+QUARTZ = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
+#: Every staging edit a test reads back from one job, role or cluster, in one stack planned once: each is to its own
+#: key, and no value a test reads derives from two of them. The package is outside S3 (dbfs:/), a wheel still.
+EDITED = {
+    f"{MODELS}.days-to-sell.training.timeoutMinutes": 45,
+    f"{MODELS}.days-to-sell.training.maxRetries": 3,
+    f"{MODELS}.days-to-sell.training.parameters": {**EXAMPLE_PARAMETERS, "lookback-days": "90"},
+    f"{MODELS}.days-to-sell.training.package": "dbfs:/FileStore/wheels/days_to_sell-{packageVersion}-py3-none-any.whl",
+    f"{MODELS}.days-to-sell.training.schedule": QUARTZ,
+    f"{DB}.crossAccountRoleName": "databricks-cross-account",
+    f"{DB}.discoveryCluster.singleUserName": "ana@example.com",
+}
+#: prod's edits: the discovery cluster on, and the job on its own paused Quartz schedule.
+PROD_EDITED = {
+    f"{DB}.discoveryCluster.enabled": True,
+    f"{MODELS}.days-to-sell.training.schedule": {**QUARTZ, "paused": True},
+}
+
+
+@pytest.fixture(scope="module")
+def released() -> Plan:
+    return plan_doc(edited_doc("staging", RELEASED), "staging")
+
+
+@pytest.fixture(scope="module")
+def edited() -> Plan:
+    return plan_doc(edited_doc("staging", EDITED), "staging")
+
+
+@pytest.fixture(scope="module")
+def prod_edited() -> Plan:
+    return plan_doc(edited_doc("prod", PROD_EDITED), "prod")
+
+
+@pytest.fixture(scope="module")
+def two_models_plan() -> Plan:
+    return plan_doc(two_models(), "staging")
+
+
+def parsed_config(doc: dict, stack: str):
+    """The typed config of a stack document as the program reads it (no plan)."""
+    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
+
+
+def expected_parameters(bucket: str, model: str) -> dict[str, str]:
+    """What every task of ``model``'s job gets: the example's own parameters, then the platform's for the run."""
+    return {
+        **EXAMPLE_PARAMETERS,
+        "model": model,
+        "version": "{{job.start_time.iso_date}}-{{job.run_id}}",
+        "work-uri": f"s3://{bucket}/_work/{model}/{RUN_VERSION}/",
+        "bundle-uri": f"s3://{bucket}/{model}/{RUN_VERSION}/bundle.zip",
+        "samples-uri": f"s3://{bucket}/{model}/{RUN_VERSION}/samples.json",
+        "metrics-uri": f"s3://{bucket}/{model}/{RUN_VERSION}/metrics.json",
+        "stats-uri": f"s3://{bucket}/{model}/{RUN_VERSION}/stats.json",
+        "digest-uri": f"s3://{bucket}/{model}/{RUN_VERSION}/bundle.zip.sha256",
+        "released-uri": f"s3://{bucket}/{model}/released.json",
+    }
+
+
 # --------------------------------------------------------------------------- jobs
 
 
-def test_one_job_per_model_and_its_id_is_exported():
-    doc = two_models()
-    plan = plan_doc(doc, "staging")
+def test_one_job_per_model_and_its_id_is_exported(two_models_plan):
+    plan = two_models_plan
     assert sorted(j.inputs["tags"]["model"] for j in plan.by_type(JOB)) == ["days-to-sell", "price-band"]
     names = {j.inputs["name"] for j in plan.by_type(JOB)}
     assert len(names) == 2 and all(n.startswith("model-platform-staging-") for n in names)
@@ -98,10 +167,8 @@ def test_tasks_are_declared_sorted_and_run_in_pipeline_order(real_plan):
     assert order == RUN_ORDER
 
 
-def test_every_task_has_its_own_compute_timeout_and_retries():
-    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.timeoutMinutes", 45)
-    set_path(doc, f"{MODELS}.days-to-sell.training.maxRetries", 3)
-    job = job_of(plan_doc(doc, "staging"), "days-to-sell")
+def test_every_task_has_its_own_compute_timeout_and_retries(edited):
+    job = job_of(edited, "days-to-sell")
     (cluster,) = job.inputs["jobClusters"]
     for task in job.inputs["tasks"]:
         assert task["jobClusterKey"] == cluster["jobClusterKey"], "compute is not inherited by tasks (#847)"
@@ -130,35 +197,25 @@ def test_every_task_gets_the_contracts_parameters_for_the_runs_own_version(real_
     plan = real_plan(stack)
     keys = run_keys("days-to-sell")
     bucket = plan.outputs["bucketName"]
-    expected = {
-        "model": "days-to-sell",
-        "version": "{{job.start_time.iso_date}}-{{job.run_id}}",
-        "work-uri": f"s3://{bucket}/_work/days-to-sell/{RUN_VERSION}/",
-        "bundle-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/bundle.zip",
-        "samples-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/samples.json",
-        "metrics-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/metrics.json",
-        "stats-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/stats.json",
-        "digest-uri": f"s3://{bucket}/days-to-sell/{RUN_VERSION}/bundle.zip.sha256",
-        "released-uri": f"s3://{bucket}/days-to-sell/released.json",
-    }
-    assert tuple(expected) == PLATFORM_TASK_PARAMETERS
+    expected = expected_parameters(bucket, "days-to-sell")
+    assert tuple(expected) == (*EXAMPLE_PARAMETERS, *PLATFORM_TASK_PARAMETERS)
     assert expected["bundle-uri"] == keys.uri(bucket, keys.bundle)
     for task in job_of(plan, "days-to-sell").inputs["tasks"]:
-        assert task["pythonWheelTask"]["namedParameters"] == {**EXAMPLE_PARAMETERS, **expected}, task["taskKey"]
+        assert task["pythonWheelTask"]["namedParameters"] == expected, task["taskKey"]
 
 
-def test_the_served_version_never_reaches_the_job():
-    served = "2026-11-30-771234567"
-    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.version", served)
-    job = json.dumps(job_of(plan_doc(doc, "staging"), "days-to-sell").inputs)
-    assert served not in job
+def test_the_served_version_never_reaches_the_job(released):
+    served = RELEASED[f"{MODELS}.days-to-sell.version"]
+    assert served not in json.dumps(job_of(released, "days-to-sell").inputs)
+
+
+def test_extra_parameters_reach_every_task(edited):
+    for task in job_of(edited, "days-to-sell").inputs["tasks"]:
+        assert task["pythonWheelTask"]["namedParameters"]["lookback-days"] == "90"
 
 
 @pytest.mark.parametrize("name", PLATFORM_TASK_PARAMETERS)
-def test_extra_parameters_reach_every_task_but_cannot_replace_the_platform_ones(name):
-    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.parameters", {"lookback-days": "90"})
-    for task in job_of(plan_doc(doc, "staging"), "days-to-sell").inputs["tasks"]:
-        assert task["pythonWheelTask"]["namedParameters"]["lookback-days"] == "90"
+def test_extra_parameters_cannot_replace_the_platform_ones(name):
     clash = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.parameters", {name: "s3://elsewhere"})
     (problem,) = config_problems(clash)
     assert problem.startswith("stacks/Pulumi.staging.yaml: model-platform:models.days-to-sell.training.parameters: ")
@@ -171,25 +228,21 @@ def test_a_number_as_a_parameter_value_says_quote_it():
     assert "training.parameters.rows: 40000 was read by YAML as a number, not text: quote it" in problem
 
 
-def test_a_jar_package_runs_its_main_class_with_the_step_and_the_same_parameters():
-    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.package", "s3://artifacts/dts-{packageVersion}.jar")
-    set_path(doc, f"{MODELS}.days-to-sell.training.packageName", "com.example.dts.Main")
-    plan = plan_doc(doc, "staging")
-    package_version = config(doc, "models")["days-to-sell"]["training"]["packageVersion"]
-    wheel_params = job_of(real_plan_of("staging"), "days-to-sell").inputs["tasks"][0]["pythonWheelTask"]["namedParameters"]
-    for task in job_of(plan, "days-to-sell").inputs["tasks"]:
+def test_a_jar_package_runs_its_main_class_with_the_step_and_the_same_parameters(three_packages_plans):
+    """car-valuation's package is a jar (``three_packages``): its tasks get, as arguments, the parameters a wheel's
+    tasks get as named parameters (test_every_task_gets_the_contracts_parameters_for_the_runs_own_version)."""
+    plan = three_packages_plans[0]
+    package_version = config(three_packages(), "models")["car-valuation"]["training"]["packageVersion"]
+    wheel_params = expected_parameters(plan.outputs["bucketName"], "car-valuation")
+    for task in job_of(plan, "car-valuation").inputs["tasks"]:
         assert "pythonWheelTask" not in task
         jar_task = task["sparkJarTask"]
-        assert jar_task["mainClassName"] == "com.example.dts.Main"
+        assert jar_task["mainClassName"] == JAR_MAIN_CLASS
         args = jar_task["parameters"]
         assert args[0] == task["taskKey"]
         assert sorted(args[1:]) == sorted(f"--{name}={value}" for name, value in wheel_params.items())
-        assert {"jar": f"s3://artifacts/dts-{package_version}.jar"} in task["libraries"]
+        assert {"jar": PACKAGES["car-valuation"].replace("{packageVersion}", package_version)} in task["libraries"]
         assert not [lib for lib in task["libraries"] if "pypi" in lib or "whl" in lib]
-
-
-def real_plan_of(stack: str) -> Plan:
-    return plan_doc(stack_doc(stack), stack)
 
 
 def test_a_jar_without_its_main_class_is_refused():
@@ -200,19 +253,17 @@ def test_a_jar_without_its_main_class_is_refused():
     ]
 
 
-def test_a_version_bump_changes_no_training_resource():
-    before = plan_doc(two_models(), "staging")
-    bumped = set_path(two_models(), f"{MODELS}.days-to-sell.version", "2026-12-02-884422123")
-    set_path(bumped, f"{MODELS}.days-to-sell.bundleSha256", "b" * 64)
-    diff = diff_plans(before, plan_doc(bumped, "staging"))
+def test_a_version_bump_changes_no_training_resource(real_plan, released):
+    diff = diff_plans(real_plan("staging"), released)
+    assert diff.changed, "the release changes the served version"
     assert not [c.key for c in diff.changed if TRAINING in c.key]
     assert not diff.added and not diff.removed
 
 
-def test_a_package_version_bump_changes_only_that_jobs_libraries():
-    before = plan_doc(two_models(), "staging")
-    bumped = set_path(two_models(), f"{MODELS}.days-to-sell.training.packageVersion", "1.5.0")
-    diff = diff_plans(before, plan_doc(bumped, "staging"))
+def test_a_package_version_bump_changes_only_that_jobs_libraries(three_packages_plans):
+    """Of the stack, with three models of three kinds of package: days-to-sell's bumped wheel, nothing else."""
+    before, bumped = three_packages_plans
+    diff = diff_plans(before, bumped)
     assert not diff.added and not diff.removed and not diff.outputs
     assert [(c.type, c.name) for c in diff.changed] == [(JOB, job_of(before, "days-to-sell").name)]
     changes = diff.changed[0].properties
@@ -220,12 +271,12 @@ def test_a_package_version_bump_changes_only_that_jobs_libraries():
     for change in changes:
         assert change.path.startswith("tasks[") and change.path.endswith(".libraries[0].whl"), change.path
         assert change.old.endswith("days_to_sell-1.4.0-py3-none-any.whl")
-        assert change.new.endswith("days_to_sell-1.5.0-py3-none-any.whl")
+        assert change.new.endswith(f"days_to_sell-{BUMPED_PACKAGE_VERSION}-py3-none-any.whl")
 
 
-def test_adding_a_model_adds_its_job_and_changes_no_other_training_resource(real_plan):
+def test_adding_a_model_adds_its_job_and_changes_no_other_training_resource(real_plan, two_models_plan):
     before = real_plan("staging")
-    after = plan_doc(two_models(), "staging")
+    after = two_models_plan
     diff = diff_plans(before, after)
     assert not [c for c in diff.changed if TRAINING in c.key]
     assert not [r for r in diff.removed if TRAINING in r.urn]
@@ -240,16 +291,17 @@ def test_airflow_schedules_by_default_so_the_job_has_no_schedule(real_plan):
     assert "schedule" not in job_of(real_plan("prod"), "days-to-sell").inputs, "one scheduler: Airflow, never both"
 
 
-def test_with_run_by_databricks_the_job_gets_the_quartz_schedule():
-    quartz = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
-    doc = set_path(stack_doc("prod"), f"{MODELS}.days-to-sell.training.schedule", quartz)
-    assert job_of(plan_doc(doc, "prod"), "days-to-sell").inputs["schedule"] == {
+def test_with_run_by_databricks_the_job_gets_the_quartz_schedule(edited, prod_edited):
+    assert job_of(edited, "days-to-sell").inputs["schedule"] == {
         "quartzCronExpression": "0 0 3 * * ?",
         "timezoneId": "Europe/London",
         "pauseStatus": "UNPAUSED",
     }
-    paused = set_path(doc, f"{MODELS}.days-to-sell.training.schedule.paused", True)
-    assert job_of(plan_doc(paused, "prod"), "days-to-sell").inputs["schedule"]["pauseStatus"] == "PAUSED"
+    assert job_of(prod_edited, "days-to-sell").inputs["schedule"] == {
+        "quartzCronExpression": "0 0 3 * * ?",
+        "timezoneId": "Europe/London",
+        "pauseStatus": "PAUSED",
+    }
 
 
 @pytest.mark.parametrize(
@@ -371,9 +423,10 @@ def test_instance_profile_holds_the_writer_policy_and_is_registered(real_plan):
     assert sorted(grants) == ["read-training-packages", "writer"], "the role holds the writer and package policies, nothing else"
 
 
-def test_cross_account_role_may_pass_the_training_role_when_named():
-    doc = set_path(stack_doc("staging"), f"{DB}.crossAccountRoleName", "databricks-cross-account")
-    plan = plan_doc(doc, "staging")
+def test_cross_account_role_may_pass_the_training_role_when_named(real_plan, edited):
+    passes = [r for r in real_plan("staging").by_type(ROLE_POLICY) if "iam:PassRole" in r.inputs["policy"]]
+    assert passes == [], "no cross-account role named, no grant"
+    plan = edited
     (grant,) = [r for r in plan.by_type(ROLE_POLICY) if r.inputs["role"] == "databricks-cross-account"]
     (statement,) = json.loads(grant.inputs["policy"])["Statement"]
     assert statement["Action"] == "iam:PassRole"
@@ -426,20 +479,31 @@ PACKAGES = {
     "car-valuation": "s3://ml-jars/car-valuation/car-valuation-assembly-{packageVersion}.jar",
     "price-band": "dbfs:/FileStore/wheels/price_band-{packageVersion}-py3-none-any.whl",
 }
+JAR_MAIN_CLASS = "com.example.Main"
+#: days-to-sell's package version after the bump (a pre-release: the grant's pattern must cover any version).
+BUMPED_PACKAGE_VERSION = "2.0.0-rc.1"
 
 
 def three_packages() -> dict:
+    """Staging training ``PACKAGES``, with the discovery cluster turned off: the one test of these plans that looks
+    at clusters is test_discovery_cluster_can_be_turned_on_in_prod_and_off_in_staging, which reads that."""
     doc = with_models(stack_doc("staging"), list(PACKAGES))
     for model, package in PACKAGES.items():
         set_path(doc, f"{MODELS}.{model}.training.package", package)
         if package.endswith(".jar"):
-            set_path(doc, f"{MODELS}.{model}.training.packageName", "com.example.Main")
-    return doc
+            set_path(doc, f"{MODELS}.{model}.training.packageName", JAR_MAIN_CLASS)
+    return set_path(doc, f"{DB}.discoveryCluster.enabled", False)
 
 
-def test_training_role_may_read_every_s3_library_of_every_job_and_nothing_more():
-    doc = three_packages()
-    plan = plan_doc(doc, "staging")
+@pytest.fixture(scope="module")
+def three_packages_plans() -> tuple[Plan, Plan]:
+    """``three_packages``, and the same with days-to-sell's package version bumped."""
+    bumped = set_path(three_packages(), f"{MODELS}.days-to-sell.training.packageVersion", BUMPED_PACKAGE_VERSION)
+    return plan_doc(three_packages(), "staging"), plan_doc(bumped, "staging")
+
+
+def test_training_role_may_read_every_s3_library_of_every_job_and_nothing_more(three_packages_plans):
+    plan = three_packages_plans[0]
     grants = role_grants(plan)
     uris = set().union(*(library_uris(job) for job in plan.by_type(JOB)))
     s3_uris = {u for u in uris if u.startswith("s3://")}
@@ -460,44 +524,43 @@ def test_training_role_may_read_every_s3_library_of_every_job_and_nothing_more()
         assert not role_may(grants, "s3:GetObject", object_arn(neighbour)), neighbour
 
 
-@pytest.mark.parametrize("version", ["2.0.0-rc.1"])
-def test_the_package_grant_covers_every_package_version_so_a_new_package_never_changes_iam(version):
+def test_the_package_grant_covers_every_package_version_so_a_new_package_never_changes_iam(three_packages_plans):
     """The grant is built from the package's URI template (tests/documents/test_arns.py checks the pattern against any
     version): a package version bump changes the job's libraries, never the role's grants."""
-    doc = three_packages()
-    before = role_grants(plan_doc(doc, "staging"))
-    bumped = set_path(three_packages(), f"{MODELS}.days-to-sell.training.packageVersion", version)
-    plan = plan_doc(bumped, "staging")
+    plan_before, plan = three_packages_plans
+    before = role_grants(plan_before)
     assert role_grants(plan) == before
     (uri,) = [u for u in library_uris(job_of(plan, "days-to-sell")) if u.startswith("s3://")]
-    assert version in uri and role_may(before, "s3:GetObject", object_arn(uri))
+    assert BUMPED_PACKAGE_VERSION in uri and role_may(before, "s3:GetObject", object_arn(uri))
 
 
-def test_packages_outside_s3_need_no_iam_grant():
-    doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.package", PACKAGES["price-band"])
-    assert sorted(role_grants(plan_doc(doc, "staging"))) == ["writer"]
+def test_packages_outside_s3_need_no_iam_grant(edited):
+    (uri,) = library_uris(job_of(edited, "days-to-sell"))
+    assert uri.startswith("dbfs:/")
+    assert sorted(role_grants(edited)) == ["writer"]
 
 
 # --------------------------------------------------------------------------- discovery cluster
 
 
 def test_prod_has_no_discovery_cluster_by_default(real_plan):
+    """The program declares the cluster exactly when ``discovery_cluster_enabled`` (prod's file says false: planned
+    here); with the key unset, prod's config says false too."""
     plan = real_plan("prod")
     assert plan.by_type(CLUSTER) == []
     assert plan.outputs["discoveryClusterId"] is None
-    doc = stack_doc("prod")
-    del config(doc, "databricks")["discoveryCluster"]["enabled"]
-    assert plan_doc(doc, "prod").by_type(CLUSTER) == []
+    doc = del_path(stack_doc("prod"), f"{DB}.discoveryCluster.enabled")
+    assert parsed_config(doc, "prod").discovery_cluster_enabled is False
 
 
-def test_discovery_cluster_can_be_turned_on_in_prod_and_off_in_staging():
-    on = set_path(stack_doc("prod"), f"{DB}.discoveryCluster.enabled", True)
-    plan = plan_doc(on, "prod")
+def test_discovery_cluster_can_be_turned_on_in_prod_and_off_in_staging(prod_edited, three_packages_plans):
+    plan = prod_edited
     assert len(plan.by_type(CLUSTER)) == 1 and plan.outputs["discoveryClusterId"]
     # prod's policy allows at most 20 idle minutes; the default of 30 is capped to it.
     assert plan.by_type(CLUSTER)[0].inputs["autoterminationMinutes"] == 20
-    off = set_path(stack_doc("staging"), f"{DB}.discoveryCluster.enabled", False)
-    assert plan_doc(off, "staging").by_type(CLUSTER) == []
+    off = three_packages_plans[0]  # staging with discoveryCluster.enabled: false
+    assert config(three_packages(), "databricks")["discoveryCluster"]["enabled"] is False
+    assert off.by_type(CLUSTER) == [] and off.outputs["discoveryClusterId"] is None
 
 
 def test_discovery_cluster_autoscales_autoterminates_on_spot_workers_under_the_policy(real_plan):
@@ -518,9 +581,8 @@ def test_discovery_cluster_autoscales_autoterminates_on_spot_workers_under_the_p
     assert access == [{"groupName": config(stack_doc("staging"), "databricks")["teamGroup"], "permissionLevel": "CAN_RESTART"}]
 
 
-def test_discovery_cluster_dedicated_to_a_user_when_configured():
-    doc = set_path(stack_doc("staging"), f"{DB}.discoveryCluster.singleUserName", "ana@example.com")
-    (cluster,) = plan_doc(doc, "staging").by_type(CLUSTER)
+def test_discovery_cluster_dedicated_to_a_user_when_configured(edited):
+    (cluster,) = edited.by_type(CLUSTER)
     assert cluster.inputs["dataSecurityMode"] == "SINGLE_USER"
     assert cluster.inputs["singleUserName"] == "ana@example.com"
 

@@ -242,3 +242,45 @@ def test_documents_serialize_as_iam_json():
             }
         ],
     }
+
+
+# --------------------------------------------------------------------------- the bucket policy
+# tests/test_bundle_store.py checks the store attaches iam.bucket_policy built from the stack (KMS in prod, not in
+# staging); tests/test_immutability.py checks what it denies the training role.
+
+
+@pytest.mark.parametrize("kms", [False, True])
+def test_bucket_policy_denies_every_request_without_tls(kms):
+    doc = parsed(iam.bucket_policy(BUCKET_ARN, kms, writer_role_arn=WRITER_ROLE))
+    denies = [
+        s
+        for s in doc["Statement"]
+        if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    ]
+    assert len(denies) == 1
+    (deny,) = denies
+    assert deny["Principal"] == "*"
+    assert as_list(deny["Action"]) == ["s3:*"], "plain HTTP is refused for every action"
+    assert set(as_list(deny["Resource"])) == {BUCKET_ARN, f"{BUCKET_ARN}/*"}
+
+
+def non_kms_upload_denies(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    header = "s3:x-amz-server-side-encryption"
+    return [
+        s for s in doc["Statement"] if s["Effect"] == "Deny" and header in s.get("Condition", {}).get("StringNotEquals", {})
+    ]
+
+
+def test_with_kms_the_bucket_policy_denies_uploads_that_ask_for_other_encryption():
+    (deny,) = non_kms_upload_denies(parsed(iam.bucket_policy(BUCKET_ARN, True, writer_role_arn=WRITER_ROLE)))
+    header = "s3:x-amz-server-side-encryption"
+    assert deny["Principal"] == "*"
+    assert as_list(deny["Action"]) == ["s3:PutObject"]
+    assert as_list(deny["Resource"]) == [f"{BUCKET_ARN}/*"]
+    assert deny["Condition"]["StringNotEquals"][header] == "aws:kms"
+    # Uploads without the header get the bucket's default SSE-KMS, so only an explicit other choice is refused.
+    assert deny["Condition"]["Null"][header] == "false"
+
+
+def test_with_sse_s3_uploads_are_not_restricted_to_kms():
+    assert non_kms_upload_denies(parsed(iam.bucket_policy(BUCKET_ARN, False, writer_role_arn=WRITER_ROLE))) == []
