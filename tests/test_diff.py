@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.stack_source import StackFile, stack_file_label
 from modelctl.cli import main
 from modelctl.diff import PropertyChange, diff_plans, flatten, format_diff, group_changes
-from modelctl.engine import SECRET_JSON_KEY, Plan
+from modelctl.engine import SECRET_JSON_KEY, Plan, plan_stack_file
 from tests.conftest import ROOT, plan_doc, set_path, stack_doc
 
 M = "model-platform:models.days-to-sell"
@@ -57,8 +58,12 @@ def test_a_version_bump_changes_the_deployment_released_json_and_the_two_airflow
     assert "    secretString: [secret] (changed)" in text
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
-@pytest.mark.parametrize("version", ["2026-12-02-884422123", "1.5.0"])
+@pytest.mark.parametrize(
+    "stack, version",
+    # Each stack and each form of version once (a training run's, a hand-picked one): nothing here reads the
+    # version's form per stack, and every release is a new plan.
+    [("staging", "2026-12-02-884422123"), ("prod", "1.5.0")],
+)
 def test_a_release_leaves_every_databricks_resource_and_iam_document_unchanged(real_plan, stack, version):
     """Releasing (version + digest) moves serving only: training, its identity and the store's policies stay put."""
     doc = set_path(stack_doc(stack), f"{M}.version", version)
@@ -73,7 +78,10 @@ def test_a_release_leaves_every_databricks_resource_and_iam_document_unchanged(r
 
 
 def test_a_secret_that_did_not_change_is_not_reported(real_plan):
-    d = diff_plans(real_plan("staging"), plan_doc(stack_doc("staging"), "staging"))
+    """A second plan of the same file fingerprints every secret alike: planned afresh, since plan_doc would hand
+    back a copy of the first (tests/conftest.py's plans by content) and prove nothing."""
+    again = plan_stack_file(StackFile.from_document(stack_doc("staging"), stack_file_label("staging")), "staging")
+    d = diff_plans(real_plan("staging"), again)
     assert d.empty
 
 
@@ -204,8 +212,12 @@ def diff_against_head(project: Path, monkeypatch, capsys) -> tuple[int, str, str
     return code, out, err
 
 
-def test_base_runs_the_program_of_the_revision_so_a_code_change_shows(tmp_path, monkeypatch, capsys):
-    """The one test that plans a revision for real: its own modelctl and program, in a process of their own."""
+def test_base_runs_the_program_of_the_revision_so_a_code_change_shows(tmp_path, monkeypatch, capsys, planned_once):
+    """The one test that plans a revision for real: its own modelctl and program, in a process of their own.
+
+    (``planned_once`` plans the working tree's side, in this process, through the session's plans: the
+    revision's side is the subprocess, which it does not touch.)
+    """
     project = committed_project(tmp_path / "repo", with_code=True)
     program = project / "infra/program.py"
     original = program.read_text()
@@ -261,9 +273,9 @@ print((pathlib.Path(__file__).parent / "plan.json").read_text())
 
 
 def test_a_revision_whose_modelctl_predates_json_full_is_compared_on_what_its_json_has(
-    tmp_path, monkeypatch, capsys, planned_once
+    tmp_path, monkeypatch, capsys, planned_once, real_plan
 ):
-    plain = json.dumps(plan_doc(stack_doc("staging"), "staging").to_json())  # what plan --json printed then
+    plain = json.dumps(real_plan("staging").to_json())  # what plan --json printed then
     project = committed_modelctl(tmp_path, OLD_MODELCTL, **{"plan.json": plain})
 
     code, out, err = diff_against_head(project, monkeypatch, capsys)
@@ -312,10 +324,15 @@ def test_a_project_in_a_sub_folder_of_the_repository(tmp_path, monkeypatch, caps
     assert {"path": "modelVersions.days-to-sell", "old": "1.4.0", "new": "1.5.0", "kind": "update"} in d["outputs"]
 
 
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One committed project for the tests that only read it (its working tree as committed): one git setup."""
+    return committed_project(tmp_path_factory.mktemp("committed") / "repo")
+
+
 @pytest.mark.parametrize("rev", ["--output={out}", "-p", "no-such-rev", "HEAD:stacks"])
-def test_a_base_that_is_not_a_commit_is_refused_naming_it(tmp_path, monkeypatch, capsys, rev):
-    project = committed_project(tmp_path / "repo")
-    monkeypatch.chdir(project)
+def test_a_base_that_is_not_a_commit_is_refused_naming_it(committed, tmp_path, monkeypatch, capsys, rev):
+    monkeypatch.chdir(committed)
     rev = rev.format(out=tmp_path / "written")
 
     assert main(["diff", "staging", f"--base={rev}"]) == 2
@@ -325,12 +342,11 @@ def test_a_base_that_is_not_a_commit_is_refused_naming_it(tmp_path, monkeypatch,
     assert not (tmp_path / "written").exists()
 
 
-def test_a_stack_file_outside_the_project_is_a_usage_error(tmp_path, monkeypatch, capsys):
-    project = committed_project(tmp_path / "repo")
+def test_a_stack_file_outside_the_project_is_a_usage_error(committed, tmp_path, monkeypatch, capsys):
     outside = tmp_path / "elsewhere" / "Pulumi.staging.yaml"
     outside.parent.mkdir()
-    shutil.copy(project / "stacks/Pulumi.staging.yaml", outside)
-    monkeypatch.chdir(project)
+    shutil.copy(committed / "stacks/Pulumi.staging.yaml", outside)
+    monkeypatch.chdir(committed)
 
     assert main(["diff", str(outside), "--base", "HEAD"]) == 2
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import subprocess
-import sys
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
 from infra.stack_source import StackFile
-from modelctl.engine import FINGERPRINT_KEY_ENV, UNKNOWN_PLACEHOLDER, PlanError, Secret, plan_stack_file
+from modelctl.engine import UNKNOWN_PLACEHOLDER, PlanError, Secret, plan_stack_file
 from modelctl.preview_state import StackCloud, preview_state
 from tests.conftest import del_path, set_path, stack_doc
 
@@ -100,15 +97,8 @@ def test_secrets_are_fingerprinted_so_a_changed_value_is_seen():
     assert repr(one) == "[secret]" and "one" not in one.fingerprint
 
 
-def _fingerprint_in_subprocess(key: str) -> str:
-    code = "from modelctl.engine import fingerprint; print(fingerprint('value'))"
-    env = {**os.environ, FINGERPRINT_KEY_ENV: key}
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-
-
-def test_processes_sharing_the_fingerprint_key_agree_and_others_do_not():
-    assert _fingerprint_in_subprocess("k1") == _fingerprint_in_subprocess("k1")
-    assert _fingerprint_in_subprocess("k1") != _fingerprint_in_subprocess("k2")
+# Fingerprints across processes (a fresh one given this one's key agrees): tests/test_modelctl_imports.py, whose
+# one fresh interpreter also shows what a plan imports.
 
 
 # --------------------------------------------------------------------------- what a preview knows

@@ -3,7 +3,9 @@
 The guide's examples are patches (```diff blocks) and the commands that check them (```sh blocks). Here
 they are applied, in order, to one scratch copy of the working tree (tracked files and untracked ones git
 does not ignore: the tree a reader has; git state is never touched), and every command shown runs in that
-copy, concurrently, since a plan is most of the time. What the guide says they print is asserted:
+copy, in the guide's order, all in one fresh interpreter (``python -m tests.test_extending_docs``): each as
+``python -m`` runs it, so the patched program is imported, and planned, once. What the guide says they print
+is asserted:
 
 - ```json plan blocks: each is part of the plan's resource of that type and name (abridged, never different);
 - the ```text config-doc block: exactly the rows ``modelctl config-doc`` adds to the reference (this tree's,
@@ -16,15 +18,19 @@ A command the guide shows that this file does not know how to run fails the test
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import io
 import json
 import os
 import re
+import runpy
 import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import traceback
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -90,6 +96,105 @@ def set_key(stack_file: Path, key_path: str, value: str) -> None:
     stack_file.write_text("".join(lines))
 
 
+@dataclass
+class Command:
+    """One command of the guide as ``python -m MODULE ARGS`` runs it in ``cwd``; ``out``: its ``> file``."""
+
+    line: str
+    cwd: str
+    module: str
+    args: list[str]
+    out: Optional[str] = None
+
+    @classmethod
+    def parse(cls, line: str, cwd: Path) -> "Command":
+        argv, out = shlex.split(line), None
+        if ">" in argv:
+            argv, out = argv[: argv.index(">")], argv[argv.index(">") + 1]
+        if argv[:2] == ["python", "-m"]:
+            argv = argv[2:]
+        elif argv[0] != "modelctl":  # the console script runs what python -m modelctl runs
+            raise AssertionError(f"docs/EXTENDING.md shows a command this test cannot run: {line}")
+        return cls(line=line, cwd=str(cwd), module=argv[0], args=argv[1:], out=out)
+
+
+def run_module(command: Command) -> dict[str, Any]:
+    """``python -m MODULE ARGS`` in this interpreter: its exit code and what it printed (``out``: written there).
+
+    Modules stay imported from one command to the next, as they would not in a shell; that is the point: the
+    patched program is imported and its first plan paid for once, not once per command.
+    """
+    os.chdir(command.cwd)
+    sys.argv = [command.module, *command.args]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            runpy.run_module(command.module, run_name="__main__", alter_sys=True)
+            code: Any = 0
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException:  # noqa: BLE001 - reported as the interpreter would, exit 1
+            traceback.print_exc()
+            code = 1
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): the interpreter prints it and exits 1
+        stderr.write(f"{code}\n")
+        code = 1
+    if command.out and code == 0:
+        Path(command.cwd, command.out).write_text(stdout.getvalue())
+    return {"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
+
+
+def run_all(jobs: Path, results: Path) -> None:
+    """The interpreter that runs the guide's commands in order: ``jobs`` (JSON Commands) in, ``results`` out."""
+    sys.path[:] = [os.getcwd() if p == "" else p for p in sys.path]  # the copy, whatever cwd a command has
+    done = [run_module(Command(**job)) for job in json.loads(jobs.read_text())]
+    results.write_text(json.dumps(done))
+
+
+def run_in_one_interpreter(runs: list[Command], cwd: Path, env: dict[str, str], tmp: Path) -> list[dict[str, Any]]:
+    """Each command's {code, stdout, stderr}, run by ``run_all`` in a fresh interpreter that imports the copy."""
+    jobs, results = tmp / "jobs.json", tmp / "results.json"
+    jobs.write_text(json.dumps([asdict(run) for run in runs]))
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.test_extending_docs", str(jobs), str(results)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    assert done.returncode == 0 and results.exists(), f"the commands' interpreter failed:\n{done.stderr[-3000:]}"
+    return json.loads(results.read_text())
+
+
+def bad_projects(copy: Path, shown_errors: list[str], tmp: Path) -> list[tuple[Path, str]]:
+    """A project beside the copy per stack-info block: the patched stack file with the bad value the block names."""
+    stack = copy / "stacks" / "Pulumi.staging.yaml"
+    projects = []
+    for i, shown in enumerate(shown_errors):
+        m = ERROR_LINE.search(shown)
+        assert m and m["file"] == "stacks/Pulumi.staging.yaml", shown
+        project = tmp / f"bad-{i}"
+        (project / "stacks").mkdir(parents=True)
+        shutil.copy2(copy / "Pulumi.yaml", project / "Pulumi.yaml")
+        shutil.copy2(stack, project / "stacks" / stack.name)
+        set_key(project / "stacks" / stack.name, m["path"], m["value"])
+        key = m["path"].rsplit(".", 1)[-1]
+        assert f"`{key}: {m['value']}`" in GUIDE.read_text(), f"the guide does not say where {m['value']!r} goes"
+        projects.append((project, shown))
+    return projects
+
+
+def assert_printed_as_shown(run: Command, result: dict[str, Any], shown_error: Optional[str]) -> None:
+    """A command did what the guide says: exit 0, or (``shown_error``) exit 2 printing each line shown."""
+    stdout, stderr = result["stdout"], result["stderr"]
+    if shown_error is None:
+        assert result["code"] == 0, f"{run.line} failed in the patched copy:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        return
+    assert result["code"] == 2, stdout + stderr
+    printed = (stdout + stderr).splitlines()
+    for line in shown_error.strip().splitlines():
+        assert line in printed, f"{run.line} does not print the guide's line:\n{line}\nit prints:\n{stderr}"
+
+
 def test_the_extending_guide_patches_apply_and_its_commands_print_what_it_shows(tmp_path):
     guide = blocks(GUIDE.read_text())
     patches = [body for info, body in guide if info == "diff"]
@@ -112,46 +217,27 @@ def test_the_extending_guide_patches_apply_and_its_commands_print_what_it_shows(
 
     for patch in patches:  # each applies to the tree as it is, on its own...
         git_apply("--check", patch=patch)
-    for patch in patches:  # ...and after the ones before it
-        git_apply("--check", patch=patch)
+    for patch in patches:  # ...and after the ones before it (git apply changes nothing unless all of it applies)
         git_apply(patch=patch)
 
-    # A project beside the copy, holding the patched stack file with one bad value, per stack-info block.
-    stack = copy / "stacks" / "Pulumi.staging.yaml"
-    bad_projects = []
-    for i, shown in enumerate(shown_errors):
-        m = ERROR_LINE.search(shown)
-        assert m and m["file"] == "stacks/Pulumi.staging.yaml", shown
-        project = tmp_path / f"bad-{i}"
-        (project / "stacks").mkdir(parents=True)
-        shutil.copy2(copy / "Pulumi.yaml", project / "Pulumi.yaml")
-        shutil.copy2(stack, project / "stacks" / stack.name)
-        set_key(project / "stacks" / stack.name, m["path"], m["value"])
-        key = m["path"].rsplit(".", 1)[-1]
-        assert f"`{key}: {m['value']}`" in GUIDE.read_text(), f"the guide does not say where {m['value']!r} goes"
-        bad_projects.append((project, shown))
-
+    projects = bad_projects(copy, shown_errors, tmp_path)
     base_doc = render_config_doc()  # the reference before the patches: this tree's
-    runs = [
+    runs: list[tuple[Command, Optional[str]]] = [
         run
         for line in commands(guide)
         for run in (
-            [Run.start(line, project, env, shown_error=shown) for project, shown in bad_projects]
+            [(Command.parse(line, project), shown) for project, shown in projects]
             if line.startswith("modelctl stack-info")
-            else [Run.start(line, copy, env)]
+            else [(Command.parse(line, copy), None)]
         )
     ]
+    results = run_in_one_interpreter([run for run, _ in runs], copy, env, tmp_path)
+
     plans = []
-    try:
-        for run in runs:
-            stdout = run.finish()
-            if run.line.startswith("modelctl plan staging --json"):
-                plans.append(stdout)
-    finally:
-        for run in runs:  # after a failure, the commands still running
-            if run.proc.poll() is None:
-                run.proc.kill()
-                run.proc.wait()
+    for (run, shown_error), result in zip(runs, results, strict=True):
+        assert_printed_as_shown(run, result, shown_error)
+        if run.line.startswith("modelctl plan staging --json"):
+            plans.append(result["stdout"])
 
     assert plans, "the guide shows no plan"
     resources = {(r["type"], r["name"]): r for r in json.loads(plans[0])["resources"]}
@@ -167,39 +253,5 @@ def test_the_extending_guide_patches_apply_and_its_commands_print_what_it_shows(
     assert added == shown_rows[0], "modelctl config-doc changes other rows than the guide shows"
 
 
-@dataclass
-class Run:
-    """One command of the guide, started in ``cwd``; ``shown_error``: the failure it must print instead."""
-
-    line: str
-    cwd: Path
-    proc: subprocess.Popen
-    #: ``> file``: where its output goes, as the guide's redirect says.
-    out: Optional[str]
-    shown_error: Optional[str]
-
-    @classmethod
-    def start(cls, line: str, cwd: Path, env: dict[str, str], shown_error: Optional[str] = None) -> "Run":
-        argv, out = shlex.split(line), None
-        if ">" in argv:
-            argv, out = argv[: argv.index(">")], argv[argv.index(">") + 1]
-        head = {"python": [sys.executable], "modelctl": [sys.executable, "-m", "modelctl"]}.get(argv[0])
-        assert head, f"docs/EXTENDING.md shows a command this test cannot run: {line}"
-        proc = subprocess.Popen(
-            head + argv[1:], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        return cls(line=line, cwd=cwd, proc=proc, out=out, shown_error=shown_error)
-
-    def finish(self) -> str:
-        """Its stdout, once it has done what the guide says."""
-        stdout, stderr = self.proc.communicate(timeout=TIMEOUT)
-        if self.shown_error is not None:
-            assert self.proc.returncode == 2, stdout + stderr
-            printed = (stdout + stderr).splitlines()
-            for line in self.shown_error.strip().splitlines():
-                assert line in printed, f"{self.line} does not print the guide's line:\n{line}\nit prints:\n{stderr}"
-            return stdout
-        assert self.proc.returncode == 0, f"{self.line} failed in the patched copy:\n{stdout[-3000:]}\n{stderr[-3000:]}"
-        if self.out:
-            (self.cwd / self.out).write_text(stdout)
-        return stdout
+if __name__ == "__main__":  # the commands' interpreter: run_in_one_interpreter starts it in the copy
+    run_all(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -8,15 +8,19 @@ Maven, the wheel, moto; minutes, not seconds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Mapping, Sequence
 
 import pytest
 
@@ -257,9 +261,40 @@ def _moto_env(endpoint: str, tmp: Path, region: str) -> dict[str, str]:
     }
 
 
-def test_release_pins_a_sealed_version_into_a_copy_of_the_stack_file(staging_plan, moto_endpoint, tmp_path):
-    """What make e2e does after check_bundle sealed a version: release --from-s3 against moto, never the real file."""
+def run_console_script_here(command: Sequence[str], *, env: Mapping[str, str], **_: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run`` of the venv's ``modelctl`` console script, run in this process under ``env`` alone.
+
+    For a test of what ``e2e.release_into_copy`` asks modelctl and reports (the copy, the seal, the diff), not of
+    starting a process: the command must name that script, whose installed entry point runs here with the
+    command's argv and only the environment given, as the process would.
+    """
+    assert Path(command[0]) == e2e.BIN / "modelctl" and Path(command[0]).is_file(), command
+    (entry_point,) = entry_points(group="console_scripts", name="modelctl")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as scoped, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        for key in set(os.environ) - set(env):
+            scoped.delenv(key)
+        for key, value in env.items():
+            scoped.setenv(key, value)
+        scoped.setattr(sys, "argv", list(command))
+        try:
+            entry_point.load()()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(list(command), code, out.getvalue(), err.getvalue())
+
+
+def test_release_pins_a_sealed_version_into_a_copy_of_the_stack_file(
+    staging_plan, moto_endpoint, tmp_path, monkeypatch, planned_once
+):
+    """What make e2e does after check_bundle sealed a version: release --from-s3 against moto, never the real file.
+
+    modelctl runs in this process (run_console_script_here), each stack content planned once per session.
+    """
     import boto3
+
+    monkeypatch.setattr(e2e, "subprocess", SimpleNamespace(run=run_console_script_here))
 
     job = training_job(staging_plan)
     client = boto3.client(
