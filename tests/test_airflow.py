@@ -1,17 +1,21 @@
-"""Airflow connections and variables: what the DAG reads, parsed by Airflow itself.
+"""Airflow connections and variables: what the DAG reads, and Airflow itself reading it.
 
 Plans (``modelctl``'s engine) show what a reviewer sees, secrets redacted. To
 check the secret values themselves, ``declare`` runs a program under Pulumi
-mocks that keep the secret inputs, so each connection can be handed to
-Airflow's own ``Connection`` class.
+mocks that keep the secret inputs. Each connection's test reads the JSON
+document the stack stores; ``test_airflow_reads_every_stored_connection_...``
+hands every one of them to Airflow's own ``Connection`` class, and the
+Kubernetes Secret's test to Airflow's environment lookup: importing Airflow
+costs seconds, so two tests, side by side, do it.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import os
-from typing import Any
+from typing import Any, Callable
 
 import pulumi
 import pytest
@@ -19,10 +23,12 @@ import pytest
 from infra.components.airflow import AirflowConnections
 from infra.config import PROJECT, ConfigError, StackConfig
 from infra.contract.layout import bundle_keys
+from infra.documents.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID, model_variables
 from infra.program import airflow_args
 from infra.stack_source import SECRET_PLACEHOLDER, StackFile
 from modelctl.engine import plan_stack_file
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
+from tests.dags.conftest import TWO_MODELS, declared_two_models
 from tests.dags.declared import MOCK_ACCOUNT, MOCK_REGION, Declared, declare, is_secret, mock_arn, reveal, stack_file
 
 SM_SECRET = "aws:secretsmanager/secret:Secret"
@@ -105,94 +111,150 @@ def add_connections(doc: dict, connections: dict) -> dict:
     return doc
 
 
-def sm_connection(declared: Declared, cfg: StackConfig, conn_id: str, Connection) -> Any:
-    """The Secrets Manager secret of ``conn_id``, checked to be secret, parsed by Airflow."""
+def without_aws_role(doc: dict) -> dict:
+    del doc["config"]["model-platform:airflow"]["awsRoleArn"]
+    return doc
+
+
+def with_extra_connections(doc: dict) -> dict:
+    """Two declared connections: every field of Airflow's JSON format, a password from a secure key, an extra."""
+    feature_store = {
+        "connType": "postgres",
+        "host": "db.internal",
+        "port": 5432,
+        "login": "airflow",
+        "schema": "features",
+        "passwordKey": "featureStorePassword",
+    }
+    slack_alerts = {"connType": "http", "host": "https://hooks.example.com", "extra": {"timeout": 10}}
+    return add_connections(doc, {"feature_store": feature_store, "slack_alerts": slack_alerts})
+
+
+#: The stacks whose Airflow component is declared once per process (``stored``): name -> (stack, its document
+#: as edited, the secrets it is given). Together they store every shape of connection the stack writes.
+OAUTH_SECRETS = {"databricksClientSecret": CLIENT_SECRET, "githubReleaseToken": GITHUB_TOKEN}
+SCENARIOS: dict[str, tuple[str, Callable[[], dict], dict[str, str]]] = {
+    "oauth-m2m": ("staging", lambda: stack_doc("staging"), OAUTH_SECRETS),
+    "token": ("staging", lambda: token_auth(stack_doc("staging")), {"databricksToken": TOKEN, "githubReleaseToken": GITHUB_TOKEN}),
+    "no-aws-role": ("staging", lambda: without_aws_role(stack_doc("staging")), OAUTH_SECRETS),
+    "extra-connections": (
+        "staging",
+        lambda: with_extra_connections(stack_doc("staging")),
+        {**OAUTH_SECRETS, "featureStorePassword": WAREHOUSE_PASSWORD},
+    ),
+    "prod": ("prod", lambda: stack_doc("prod"), {"databricksClientSecret": CLIENT_SECRET}),
+}
+
+
+@functools.cache
+def stored(scenario: str) -> tuple[StackConfig, Declared]:
+    """The scenario's config and its Airflow component, declared once: several tests read each (never edit them)."""
+    stack, doc, secrets = SCENARIOS[scenario]
+    cfg = parse(stack_file(doc(), stack, secrets))
+    return cfg, declare_airflow(cfg)
+
+
+def stored_text(scenario: str, conn_id: str) -> str:
+    """What the stack stores for ``conn_id`` in Secrets Manager, checked to be a secret under the prefix."""
+    cfg, declared = stored(scenario)
     name = f"connection-{conn_id}"
-    secret = declared.of_type(SM_SECRET)[name]
-    assert secret["name"] == f"{cfg.airflow.connections_prefix}/{conn_id}"
+    assert declared.of_type(SM_SECRET)[name]["name"] == f"{cfg.airflow.connections_prefix}/{conn_id}"
     value = declared.of_type(SM_VERSION)[name]["secretString"]
     assert is_secret(value), f"{conn_id} is stored in plain text"
-    return Connection.from_json(reveal(value), conn_id=conn_id)
+    return reveal(value)
+
+
+def stored_connection(scenario: str, conn_id: str) -> dict[str, Any]:
+    """The stored connection as a document (Airflow's JSON connection format)."""
+    return json.loads(stored_text(scenario, conn_id))
+
+
+def as_airflow_reads_it(conn: Any) -> dict[str, Any]:
+    """The fields of Airflow's parsed ``Connection`` under the JSON format's keys; unset ones left out, as the stack
+    leaves them out of the document (an empty login Airflow read as '' would show, and differ)."""
+    fields = {
+        "conn_type": conn.conn_type,
+        "host": conn.host,
+        "login": conn.login,
+        "password": conn.password,
+        "schema": conn.schema,
+        "port": conn.port,
+        "extra": conn.extra_dejson,
+    }
+    return {key: value for key, value in fields.items() if value is not None and value != {}}
 
 
 # --------------------------------------------------------------------------- Secrets Manager (MWAA)
 
 
-def test_oauth_service_principal_connection_parses_in_airflow(Connection):
-    cfg = cfg_of(stack_doc("staging"))
-    conn = sm_connection(declare_airflow(cfg), cfg, "databricks_default", Connection)
-    assert conn.conn_type == "databricks"
-    assert conn.host == cfg.databricks.host
-    assert conn.login == cfg.databricks.client_id
-    assert conn.password == CLIENT_SECRET
-    assert conn.extra_dejson == {"service_principal_oauth": True}
+def test_oauth_service_principal_connection_holds_the_client_id_and_its_secret():
+    cfg, _ = stored("oauth-m2m")
+    assert stored_connection("oauth-m2m", "databricks_default") == {
+        "conn_type": "databricks",
+        "host": cfg.databricks.host,
+        "login": cfg.databricks.client_id,
+        "password": CLIENT_SECRET,
+        "extra": {"service_principal_oauth": True},
+    }
 
 
-def test_token_auth_puts_the_token_in_password_with_an_empty_login(Connection):
-    cfg = cfg_of(token_auth(stack_doc("staging")), databricksToken=TOKEN)
-    conn = sm_connection(declare_airflow(cfg), cfg, "databricks_default", Connection)
-    assert (conn.conn_type, conn.host, conn.password) == ("databricks", cfg.databricks.host, TOKEN)
-    assert not conn.login  # the Databricks hook uses token auth only when login is empty
-    assert "service_principal_oauth" not in conn.extra_dejson
+def test_token_auth_puts_the_token_in_password_with_an_empty_login():
+    cfg, _ = stored("token")
+    # No login: the Databricks hook uses token auth only when login is empty. No service_principal_oauth extra.
+    assert stored_connection("token", "databricks_default") == {
+        "conn_type": "databricks",
+        "host": cfg.databricks.host,
+        "password": TOKEN,
+    }
 
 
-def test_aws_connection_has_region_and_role(Connection):
-    cfg = cfg_of(stack_doc("prod"), "prod")
-    conn = sm_connection(declare_airflow(cfg), cfg, "aws_default", Connection)
-    assert conn.conn_type == "aws"
-    assert conn.password is None
-    assert conn.extra_dejson == {"region_name": cfg.aws.region, "role_arn": cfg.airflow.aws_role_arn}
+def test_aws_connection_has_region_and_role():
+    cfg, _ = stored("prod")
+    assert cfg.airflow.aws_role_arn
+    assert stored_connection("prod", "aws_default") == {
+        "conn_type": "aws",
+        "extra": {"region_name": cfg.aws.region, "role_arn": cfg.airflow.aws_role_arn},
+    }
 
 
-def test_aws_connection_without_role_uses_the_environment_credentials(Connection):
-    doc = stack_doc("staging")
-    del doc["config"]["model-platform:airflow"]["awsRoleArn"]
-    cfg = cfg_of(doc)
-    conn = sm_connection(declare_airflow(cfg), cfg, "aws_default", Connection)
-    assert conn.extra_dejson == {"region_name": cfg.aws.region}
+def test_aws_connection_without_role_uses_the_environment_credentials():
+    cfg, _ = stored("no-aws-role")
+    assert stored_connection("no-aws-role", "aws_default") == {"conn_type": "aws", "extra": {"region_name": cfg.aws.region}}
 
 
-def test_extra_connections_come_from_config_with_password_from_a_secure_key(Connection):
-    doc = stack_doc("staging")
-    add_connections(
-        doc,
-        {
-            "feature_store": {
-                "connType": "postgres",
-                "host": "db.internal",
-                "port": 5432,
-                "login": "airflow",
-                "schema": "features",
-                "passwordKey": "featureStorePassword",
-            },
-            "slack_alerts": {"connType": "http", "host": "https://hooks.example.com", "extra": {"timeout": 10}},
-        },
-    )
-    cfg = cfg_of(doc, databricksClientSecret=CLIENT_SECRET, featureStorePassword=WAREHOUSE_PASSWORD, githubReleaseToken=GITHUB_TOKEN)
-    declared = declare_airflow(cfg)
-    pg = sm_connection(declared, cfg, "feature_store", Connection)
-    assert (pg.conn_type, pg.host, pg.port, pg.login, pg.schema) == ("postgres", "db.internal", 5432, "airflow", "features")
-    assert pg.password == WAREHOUSE_PASSWORD
-    http = sm_connection(declared, cfg, "slack_alerts", Connection)
-    assert (http.conn_type, http.host, http.password) == ("http", "https://hooks.example.com", None)
-    assert http.extra_dejson == {"timeout": 10}
+def test_extra_connections_come_from_config_with_password_from_a_secure_key():
+    assert stored_connection("extra-connections", "feature_store") == {
+        "conn_type": "postgres",
+        "host": "db.internal",
+        "port": 5432,
+        "login": "airflow",
+        "schema": "features",
+        "password": WAREHOUSE_PASSWORD,
+    }
+    assert stored_connection("extra-connections", "slack_alerts") == {
+        "conn_type": "http",
+        "host": "https://hooks.example.com",
+        "extra": {"timeout": 10},
+    }
 
 
-def test_the_release_connection_holds_the_github_token_as_its_password(Connection):
+def test_the_release_connection_holds_the_github_token_as_its_password():
     """The training DAG opens the release pull request with this connection: GitHub's API as host, the token as password."""
-    cfg = cfg_of(stack_doc("staging"), "staging", databricksClientSecret=CLIENT_SECRET, githubReleaseToken=GITHUB_TOKEN)
+    cfg, _ = stored("oauth-m2m")
     assert cfg.airflow.release is not None
-    conn = sm_connection(declare_airflow(cfg), cfg, cfg.airflow.release.conn_id, Connection)
-    assert (conn.conn_type, conn.host, conn.password) == ("http", "https://api.github.com", GITHUB_TOKEN)
-    assert not conn.login
+    assert stored_connection("oauth-m2m", cfg.airflow.release.conn_id) == {
+        "conn_type": "http",
+        "host": "https://api.github.com",
+        "password": GITHUB_TOKEN,
+    }
 
 
 def test_prod_opens_no_release_pull_request_and_holds_no_github_token():
     """Prod serves only what `modelctl promote` brings from staging: its DAG trains and checks, nothing more."""
-    cfg = cfg_of(stack_doc("prod"), "prod", databricksClientSecret=CLIENT_SECRET)
+    cfg, declared = stored("prod")
     assert cfg.airflow.release is None
     assert "githubReleaseToken" not in json.dumps(stack_doc("prod"))
-    names = {name for (_, name) in declare_airflow(cfg).inputs}
+    names = {name for (_, name) in declared.inputs}
     assert not any("github" in n for n in names), names
 
 
@@ -224,19 +286,6 @@ def test_secrets_use_the_configured_prefixes_kms_key_window_and_tags():
     }
 
 
-def test_secret_names_are_where_airflows_backend_looks(airflow_home):
-    from airflow.secrets import BaseSecretsBackend
-
-    cfg = cfg_of(stack_doc("staging"))
-    secrets = declare_airflow(cfg).of_type(SM_SECRET)
-    assert secrets["connection-aws_default"]["name"] == BaseSecretsBackend.build_path(
-        cfg.airflow.connections_prefix, "aws_default"
-    )
-    assert secrets["variable-days-to-sell-bundle-uri"]["name"] == BaseSecretsBackend.build_path(
-        cfg.airflow.variables_prefix, "days_to_sell_bundle_uri"
-    )
-
-
 def test_reader_policy_covers_both_prefixes_in_the_secrets_own_account_and_the_kms_key():
     key = "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b"
     doc = set_path(stack_doc("staging"), "model-platform:airflow.kmsKeyArn", key)
@@ -254,12 +303,15 @@ def test_reader_policy_covers_both_prefixes_in_the_secrets_own_account_and_the_k
 
 
 @pytest.mark.parametrize("account_id", ["111122223333", None], ids=["accountId-set", "accountId-unset"])
-def test_reader_policy_names_the_account_the_stack_deploys_to_never_a_wildcard(account_id):
+def test_reader_policy_names_the_account_the_stack_deploys_to_never_a_wildcard(real_plan, account_id):
     """With aws.accountId unset the account is still the real one (no '*'), and no extra config is needed."""
     doc = stack_doc("staging")
     if account_id is None:
         del doc["config"][f"{PROJECT}:aws"]["accountId"]
-    plan = plan_doc(doc, "staging")
+        plan = plan_doc(doc, "staging")
+    else:
+        assert doc["config"][f"{PROJECT}:aws"]["accountId"] == account_id
+        plan = real_plan("staging")  # the committed stack's plan, which other tests read too
     account = plan.outputs["writerPolicyArn"].split(":")[4]  # the account IAM resources are created in
     assert account == (account_id or account)
     (policy,) = [r for r in plan.by_type(IAM_POLICY) if "AirflowConnections" in r.urn]
@@ -275,14 +327,14 @@ def test_kms_key_must_be_a_key_arn():
     doc = set_path(stack_doc("staging"), "model-platform:airflow.kmsKeyArn", "alias/airflow")
     with pytest.raises(ConfigError) as info:
         cfg_of(doc)
-    assert any(p.startswith("model-platform:airflow.kmsKeyArn: 'alias/airflow' does not match") for p in info.value.problems)
+    assert any(p.startswith("model-platform:airflow.kmsKeyArn: 'alias/airflow' is not a KMS key's ARN") for p in info.value.problems)
 
 
 # --------------------------------------------------------------------------- variables
 
 
 def test_variables_carry_each_models_job_id_served_version_bundle_uri_and_bucket():
-    cfg = cfg_of(with_models(stack_doc("staging"), ["days-to-sell", "price-band"]))
+    cfg = cfg_of(with_models(stack_doc("staging"), list(TWO_MODELS)))
     job_ids = {"days-to-sell": "1111", "price-band": "2222"}
     declared = declare_airflow(cfg, bucket="the-bundles", job_ids=job_ids)
     secrets, versions = declared.of_type(SM_SECRET), declared.of_type(SM_VERSION)
@@ -301,29 +353,26 @@ def test_variables_carry_each_models_job_id_served_version_bundle_uri_and_bucket
     assert len(secrets) == 2 * len(expected) + len(connections), "four variables per model, nothing else"
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_no_schedule_variables_the_dag_manifest_holds_the_schedule(stack):
+@pytest.mark.parametrize("scenario", ["oauth-m2m", "prod"])
+def test_no_schedule_variables_the_dag_manifest_holds_the_schedule(scenario):
     """The scheduler parses the DAG file every few seconds: a variable there would be a Secrets Manager call each time."""
-    doc = stack_doc(stack)
-    names = [secret["name"] for secret in declare_airflow(cfg_of(doc, stack), bucket="the-bundles").of_type(SM_SECRET).values()]
+    cfg, declared = stored(scenario)
+    names = [secret["name"] for secret in declared.of_type(SM_SECRET).values()]
+    assert [n for n in names if n.startswith(f"{cfg.airflow.variables_prefix}/")], "the scenario stores variables"
     assert not [n for n in names if n.endswith(("_schedule", "_timezone"))], names
 
 
 @pytest.fixture(scope="module")
 def whole_program() -> Declared:
-    """The real program with two models, every component wired as ``pulumi up`` wires it."""
-    from infra.program import main
-
-    doc = with_models(stack_doc("staging"), ["days-to-sell", "price-band"])
-    sf = stack_file(doc, "staging", {"databricksClientSecret": CLIENT_SECRET})
-    return declare(main, sf.config, sf.secret_keys)
+    """The real program with two models, every component wired as ``pulumi up`` wires it (shared with test_dag_files)."""
+    return declared_two_models("staging")
 
 
 def test_job_id_variables_hold_the_id_of_each_models_own_training_job(whole_program):
     jobs = {name: whole_program.ids[(DATABRICKS_JOB, name)] for name in whole_program.of_type(DATABRICKS_JOB)}
     assert jobs, "the training component declares a Databricks job per model"
     versions = whole_program.of_type(SM_VERSION)
-    for model in ("days-to-sell", "price-band"):
+    for model in TWO_MODELS:
         (job_id,) = [rid for name, rid in jobs.items() if name.startswith(model)]
         assert reveal(versions[f"variable-{model}-training-job-id"]["secretString"]) == job_id
 
@@ -337,36 +386,6 @@ def test_bundle_uri_variables_point_into_the_bundle_store(whole_program):
 
 
 # --------------------------------------------------------------------------- Kubernetes Secret
-
-
-def test_kubernetes_secret_backend_serves_connections_and_variables_through_airflows_env_lookup(Connection, monkeypatch):
-    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
-
-    cfg = cfg_of(kubernetes_backend(stack_doc("staging")))
-    declared = declare_airflow(cfg, bucket="the-bundles", job_ids={"days-to-sell": "4242"})
-    assert not declared.of_type(SM_SECRET) and not declared.of_type(IAM_POLICY)
-    assert declared.outputs["options"] == {}
-    (secret,) = declared.of_type(K8S_SECRET).values()
-    assert (secret["metadata"]["name"], secret["metadata"]["namespace"]) == ("airflow-connections", "airflow")
-    assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == PROJECT
-    assert is_secret(secret["stringData"])
-    for key, value in reveal(secret["stringData"]).items():
-        monkeypatch.setenv(key, value)
-
-    backend = EnvironmentVariablesBackend()
-    backend._set_connection_class(Connection)
-    databricks = backend.get_connection("databricks_default")
-    assert (databricks.conn_type, databricks.host) == ("databricks", cfg.databricks.host)
-    assert databricks.login == cfg.databricks.client_id
-    assert databricks.password == CLIENT_SECRET
-    assert databricks.extra_dejson == {"service_principal_oauth": True}
-    aws = backend.get_connection("aws_default")
-    assert (aws.conn_type, aws.extra_dejson["region_name"]) == ("aws", "eu-west-2")
-    assert backend.get_variable("days_to_sell_training_job_id") == "4242"
-    assert backend.get_variable("days_to_sell_version") == "1.4.0"
-    assert backend.get_variable("days_to_sell_bundle_uri") == "s3://the-bundles/days-to-sell/1.4.0/bundle.zip"
-    assert backend.get_variable("days_to_sell_bundle_bucket") == "the-bundles"
-    assert backend.get_variable("days_to_sell_schedule") is None, "staging has no schedule"
 
 
 def test_kubernetes_backend_refuses_conn_ids_airflow_could_not_look_up():
@@ -438,11 +457,71 @@ def test_a_password_written_into_a_connection_is_refused():
 # --------------------------------------------------------------------------- stable names
 
 
-def test_adding_a_model_leaves_the_other_models_airflow_resources_alone(real_plan):
-    def airflow_urns(plan) -> set[str]:
-        return {r.urn for r in plan.resources if "AirflowConnections" in r.urn}
+def test_adding_a_model_leaves_the_other_models_airflow_resources_alone():
+    """Same component, same logical names (so the same URNs), same inputs: ``pulumi up`` adds, and touches nothing else."""
+    one = declare_airflow(cfg_of(stack_doc("staging")))
+    two = declare_airflow(cfg_of(with_models(stack_doc("staging"), list(TWO_MODELS))))
+    assert one.inputs.keys() < two.inputs.keys()
+    assert all("price-band" in name for (_, name) in two.inputs.keys() - one.inputs.keys())
+    for resource, inputs in one.inputs.items():
+        assert reveal(two.inputs[resource]) == reveal(inputs), resource
 
-    one = airflow_urns(real_plan("staging"))
-    two = airflow_urns(plan_doc(with_models(stack_doc("staging"), ["days-to-sell", "price-band"]), "staging"))
-    assert one < two
-    assert all("price-band" in urn for urn in two - one)
+
+# --------------------------------------------------------------------------- Airflow itself
+# Both tests import Airflow (seconds): side by side, so the quick suite's workers rarely both pay it.
+
+
+def test_airflow_reads_every_stored_connection_as_written_where_its_secrets_backend_looks(Connection):
+    """Airflow's own parser and path rule, on every connection and variable of every scenario: the tests above
+    read the documents, this one proves Airflow reads each field of them as the stack meant it."""
+    from airflow.secrets import BaseSecretsBackend
+
+    parsed: set[str] = set()
+    for scenario in SCENARIOS:
+        cfg, declared = stored(scenario)
+        secrets = declared.of_type(SM_SECRET)
+        for name in secrets:
+            if not name.startswith("connection-"):
+                continue
+            conn_id = name.removeprefix("connection-")
+            assert secrets[name]["name"] == BaseSecretsBackend.build_path(cfg.airflow.connections_prefix, conn_id)
+            conn = Connection.from_json(stored_text(scenario, conn_id), conn_id=conn_id)
+            assert as_airflow_reads_it(conn) == stored_connection(scenario, conn_id), (scenario, conn_id)
+            parsed.add(conn_id)
+        for model in cfg.models:
+            for variable in model_variables(model, job_id="", version="", bundle_uri="", bucket=""):
+                path = BaseSecretsBackend.build_path(cfg.airflow.variables_prefix, variable.name)
+                assert secrets[variable.resource_name]["name"] == path, (scenario, variable.name)
+    release = stored("oauth-m2m")[0].airflow.release
+    assert release is not None
+    assert parsed == {DATABRICKS_CONN_ID, AWS_CONN_ID, release.conn_id, "feature_store", "slack_alerts"}
+
+
+def test_kubernetes_secret_backend_serves_connections_and_variables_through_airflows_env_lookup(Connection, monkeypatch):
+    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+
+    cfg = cfg_of(kubernetes_backend(stack_doc("staging")))
+    declared = declare_airflow(cfg, bucket="the-bundles", job_ids={"days-to-sell": "4242"})
+    assert not declared.of_type(SM_SECRET) and not declared.of_type(IAM_POLICY)
+    assert declared.outputs["options"] == {}
+    (secret,) = declared.of_type(K8S_SECRET).values()
+    assert (secret["metadata"]["name"], secret["metadata"]["namespace"]) == ("airflow-connections", "airflow")
+    assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == PROJECT
+    assert is_secret(secret["stringData"])
+    for key, value in reveal(secret["stringData"]).items():
+        monkeypatch.setenv(key, value)
+
+    backend = EnvironmentVariablesBackend()
+    backend._set_connection_class(Connection)
+    databricks = backend.get_connection("databricks_default")
+    assert (databricks.conn_type, databricks.host) == ("databricks", cfg.databricks.host)
+    assert databricks.login == cfg.databricks.client_id
+    assert databricks.password == CLIENT_SECRET
+    assert databricks.extra_dejson == {"service_principal_oauth": True}
+    aws = backend.get_connection("aws_default")
+    assert (aws.conn_type, aws.extra_dejson["region_name"]) == ("aws", "eu-west-2")
+    assert backend.get_variable("days_to_sell_training_job_id") == "4242"
+    assert backend.get_variable("days_to_sell_version") == "1.4.0"
+    assert backend.get_variable("days_to_sell_bundle_uri") == "s3://the-bundles/days-to-sell/1.4.0/bundle.zip"
+    assert backend.get_variable("days_to_sell_bundle_bucket") == "the-bundles"
+    assert backend.get_variable("days_to_sell_schedule") is None, "staging has no schedule"

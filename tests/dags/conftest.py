@@ -7,18 +7,22 @@ so every test reads the files the stack delivers, not the repository's.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
 from modelctl.engine import Plan
-from tests.conftest import plan_doc, stack_doc
+from tests.conftest import stack_doc, with_models
+from tests.dags.declared import Declared, declare_stack
 
 BUCKET_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 DAGS_COMPONENT = "model-platform:airflow:AirflowDags"
+#: The models of ``declared_two_models``: the stack's own and a second one, so every per-model rule is seen twice.
+TWO_MODELS = ("days-to-sell", "price-band")
 
 
 def dag_objects(plan: Plan) -> dict[str, str]:
@@ -53,10 +57,26 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ[key] = value
 
 
+@functools.cache
+def declared_two_models(stack: str) -> Declared:
+    """The whole program (``infra.program.main``) on ``stack`` with ``TWO_MODELS``, as ``pulumi up`` runs it.
+
+    Declared once per process and shared (read it, never edit it): a declaration
+    costs as much as a plan, and tests/test_airflow.py and test_dag_files.py read
+    the same staging one. The secrets' values are stand-ins no test reads back.
+    """
+    secrets = {"databricksClientSecret": "client-secret", "githubReleaseToken": "github-token"}
+    return declare_stack(with_models(stack_doc(stack), list(TWO_MODELS)), stack, secrets)
+
+
 @pytest.fixture(scope="session")
-def staging_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The staging stack's DAG folder, as delivered; its package is importable (``model_platform_dags``)."""
-    folder = deliver(plan_doc(stack_doc("staging"), "staging"), tmp_path_factory.mktemp("staging-dags"))
+def staging_dags(tmp_path_factory: pytest.TempPathFactory, real_plan: Callable[[str], Plan]) -> Path:
+    """The staging stack's DAG folder, as delivered; its package is importable (``model_platform_dags``).
+
+    From ``real_plan``, the committed stack's plan the other tests read, so the
+    suite plans staging once.
+    """
+    folder = deliver(real_plan("staging"), tmp_path_factory.mktemp("staging-dags"))
     if str(folder) not in sys.path:
         sys.path.append(str(folder))
     return folder

@@ -115,19 +115,14 @@ def test_a_version_pinned_to_another_digest_is_refused_and_nothing_is_written(re
     assert not github.commits and not github.pulls and set(github.branches) == {"main"}
 
 
-def test_a_refused_token_says_what_to_check_and_never_shows_the_token(release, github):
+def test_a_refused_token_says_what_to_check_and_never_shows_the_token(release, github, monkeypatch):
+    """The module's stand-in answers 401 to every call for this test: no second server to start and stop."""
     github_module = release[0]
+    monkeypatch.setattr(github, "route", lambda call: (401, {"message": "Bad credentials"}))
 
-    class Refusing(GitHubStandIn):
-        def route(self, call):
-            return 401, {"message": "Bad credentials"}
-
-    refusing = Refusing(REPOSITORY, {})
-    try:
-        with pytest.raises(github_module.GitHubError) as raised:
-            github_module.open_release_pull_request(client(release, refusing), request(release))
-    finally:
-        refusing.stop()
+    with pytest.raises(github_module.GitHubError) as raised:
+        github_module.open_release_pull_request(client(release, github), request(release))
     message = str(raised.value)
     assert "401 Bad credentials (the token of the release connection is wrong or expired)" in message
-    assert TOKEN not in message and TOKEN not in repr(client(release, refusing))
+    assert TOKEN not in message and TOKEN not in repr(client(release, github))
+    assert {c.authorization for c in github.calls} == {f"Bearer {TOKEN}"}, "the server saw the token, and refused it"
