@@ -18,7 +18,6 @@ from infra.components.airflow import AirflowArgs, AirflowConnections
 from infra.components.airflow_dags import AirflowDags, AirflowDagsArgs, DagDelivery
 from infra.components.bundle_reader import ServingIdentity, fit_role_name
 from infra.components.bundle_store import BundleStore, BundleStoreArgs, ServedVersion, StoreProtection, StoreReader
-from infra.components.dag_files import dag_files
 from infra.components.discovery_cluster import DiscoverySettings
 from infra.components.model_serving import Ingress, ModelServingArgs, Rollout
 from infra.components.serving import Serving, ServingArgs, ServingNamespace
@@ -28,6 +27,7 @@ from infra.components.training_job import TrainingJobSettings
 from infra.components.training_policy import TeamClusterPolicyArgs
 from infra.config import PROJECT, ModelConfig, StackConfig, parse_stack_config
 from infra.documents.airflow import aws_connection, databricks_connection, stack_connections
+from infra.documents.dag_package import dag_files
 from infra.documents.databricks import ClusterPolicyLimits, ClusterShape
 from infra.documents.kubernetes import ServerSettings, Track, resource_amounts
 from infra.documents.serving import Autoscaling, Callers, IngressRoute
@@ -236,7 +236,11 @@ def dag_delivery(cfg: StackConfig) -> DagDelivery | None:
         dags=dags,
         backend=cfg.airflow.backend,
         namespace=cfg.airflow.namespace,
-        files=dag_files(cfg),
+        files=dag_files(
+            environment=cfg.environment.value,
+            release=cfg.airflow.release,
+            trainings={model: settings.training for model, settings in cfg.models.items()},
+        ),
         config_map_labels=k8s_labels(cfg, dags.config_map, version=None, component="airflow-dags"),
         models=tuple(cfg.models),
         reader_policy_name=physical_name(cfg, "airflow-bundles-reader"),

@@ -10,7 +10,7 @@ the bundle is streamed and hashed.
 The client is plain boto3: credentials, ``AWS_ENDPOINT_URL`` and
 ``AWS_ENDPOINT_URL_S3`` come from the environment as with the AWS CLI. The
 training DAG runs the same check (the stack delivers this file beside it,
-infra/components/dag_files.py) with the client of its AWS connection.
+infra/documents/dag_package.py) with the client of its AWS connection.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ ruamel.yaml, PyYAML and the version/digest grammar, and never touches a file.
 ``modelctl release``/``promote`` (modelctl/stack_edit.py) apply it to a stack
 file and then check the whole stack config; the training DAG's release step
 applies the very same bytes to the stack file it fetched from GitHub (the
-stack delivers this file beside the DAG, infra/components/dag_files.py), and
+stack delivers this file beside the DAG, infra/documents/dag_package.py), and
 CI checks the config of the pull request it opens.
 """
 

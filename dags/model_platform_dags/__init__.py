@@ -6,5 +6,5 @@ environment's bucket; self-hosted Airflow: a ConfigMap to mount there). Beside
 these modules the stack puts ``manifest.json`` (what the stack declares for the
 DAGs) and, byte for byte, the repository's ``infra/contract/model_version.py``,
 ``infra/contract/layout.py``, ``modelctl/pin_edit.py`` and ``modelctl/bundles.py``; see
-infra/components/dag_files.py. ``training_dags.py`` is the DAG file.
+infra/documents/dag_package.py. ``training_dags.py`` is the DAG file.
 """

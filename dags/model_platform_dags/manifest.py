@@ -1,6 +1,6 @@
 """``manifest.json``: what the stack declares for the training DAGs, read when the DAG file is parsed.
 
-The stack writes it beside the DAG file (infra/components/dag_files.py): the
+The stack writes it beside the DAG file (infra/documents/dag_package.py): the
 models, each model's DAG id, schedule, run timeout and variable names, the
 connection ids and the release target. It holds no version and no credential,
 and reading it costs the scheduler a local file read per parse instead of a
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-#: The manifest format this code reads (infra/components/dag_files.py MANIFEST_FORMAT).
+#: The manifest format this code reads (infra/documents/dag_package.py MANIFEST_FORMAT).
 FORMAT = 1
 
 

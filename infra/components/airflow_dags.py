@@ -1,6 +1,6 @@
 """The training DAG, delivered to Airflow by ``pulumi up``: a new model in the stack file gets its DAG, no other step.
 
-The files are infra/components/dag_files.py's (the package ``model_platform_dags``
+The files are infra/documents/dag_package.py's (the package ``model_platform_dags``
 and its manifest). Where they go follows ``airflow.backend``:
 
 ``secrets-manager`` (MWAA)
@@ -33,7 +33,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.components.dag_files import PACKAGE
+from infra.documents.dag_package import PACKAGE
 from infra.components.moves import moved_from
 from infra.config import AirflowDagsConfig
 from infra.documents.iam import bundles_reader_policy
@@ -71,7 +71,7 @@ class DagDelivery:
     backend: Literal["secrets-manager", "kubernetes-secret"]
     #: The Airflow namespace (kubernetes-secret backend).
     namespace: str
-    #: The package's files by name (infra/components/dag_files.py).
+    #: The package's files by name (infra/documents/dag_package.py).
     files: Mapping[str, str]
     config_map_labels: Mapping[str, str]
     #: The models whose versions the DAG reads, and the name of the policy that allows it.

@@ -22,7 +22,7 @@ A run's scratch, overwritable, expired by a lifecycle rule::
 
 Part of ``infra.contract``. The module imports nothing but the standard library and its sibling
 ``model_version``: the stack delivers both, byte for byte, beside the training
-DAG (infra/components/dag_files.py), so the DAG finds a run's objects with the
+DAG (infra/documents/dag_package.py), so the DAG finds a run's objects with the
 very keys the job's parameters name, and derives the run's version as
 Databricks resolves ``RUN_VERSION`` (``run_version``).
 """

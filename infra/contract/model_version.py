@@ -10,7 +10,7 @@ The config, the key layout, ``modelctl release``/``promote`` and the labels
 all check versions (and digests) here, and all say the same thing about a bad one.
 
 The module imports nothing but the standard library: the stack delivers it,
-byte for byte, beside the training DAG (``infra/components/dag_files.py``),
+byte for byte, beside the training DAG (``infra/documents/dag_package.py``),
 whose release step checks versions with these very rules. Part of
 ``infra.contract``: the program, ``modelctl``, the DAG and the policy pack
 agree on these grammars by importing them, never by restating them.

@@ -28,7 +28,7 @@ The DAG reads them in its tasks, at run time. Its schedule is no variable: the
 scheduler needs it each time it parses the DAG file (every 30 seconds or so),
 and a variable there would be a Secrets Manager call per model per parse. The
 stack writes the schedule into the DAG's manifest instead
-(infra/components/dag_files.py), beside the DAG file, so a parse reads a local
+(infra/documents/dag_package.py), beside the DAG file, so a parse reads a local
 file and a schedule change reaches the DAG with the next ``pulumi up``.
 """
 
@@ -194,7 +194,7 @@ class AirflowVariable(Generic[V]):
 
 def model_variables(model: str, *, job_id: V, version: str, bundle_uri: V, bucket: V) -> list[AirflowVariable[Any]]:
     """One model's variables: its training job id, the served version and its bundle URI, and the bucket
-    (the schedule is the DAG manifest's, infra/components/dag_files.py)."""
+    (the schedule is the DAG manifest's, infra/documents/dag_package.py)."""
     names = model_variable_names(model)
     return [
         AirflowVariable(names.training_job_id, job_id, model, "training-job-id"),

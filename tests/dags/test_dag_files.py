@@ -15,7 +15,7 @@ from typing import Optional
 import pytest
 
 from infra.components.airflow_dags import AirflowDags, AirflowDagsArgs, bundles_reader_policy, object_key
-from infra.components.dag_files import DAG_FILE, SHARED_MODULES, training_timeout_minutes
+from infra.documents.dag_package import DAG_FILE, SHARED_MODULES, training_timeout_minutes
 from infra.config import StackConfig
 from infra.program import dag_delivery
 from infra.stack_source import StackFile
@@ -169,7 +169,7 @@ def test_the_training_task_waits_as_long_as_every_task_with_every_retry_could_ta
     set_path(doc, f"{MODELS}.days-to-sell.training.retryIntervalMinutes", 5)
     cfg = StackFile.from_document(doc, "stacks/Pulumi.staging.yaml").stack_config()
     # 5 tasks x (3 attempts x 30 min + 2 retry pauses x 5 min) + 60 min for queueing and the cluster's start
-    assert training_timeout_minutes(cfg, "days-to-sell") == 5 * (3 * 30 + 2 * 5) + 60
+    assert training_timeout_minutes(cfg.models["days-to-sell"].training) == 5 * (3 * 30 + 2 * 5) + 60
 
 
 def test_self_hosted_airflow_gets_the_package_as_one_configmap(real_plan):

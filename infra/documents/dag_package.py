@@ -1,6 +1,8 @@
 """The training DAG as Airflow receives it: the files of the package ``model_platform_dags``, by name.
 
-Pure values, no resources (infra/components/airflow_dags.py delivers them).
+Pure values from the models' training settings, no resources and no Pulumi
+(infra/components/airflow_dags.py delivers them; program.py passes each model's
+``TrainingConfig``, not the stack config).
 The package is flat, so it fits one Kubernetes ConfigMap as well as one S3
 folder, and it is what the DAG folder holds at ``<DAG folder>/model_platform_dags/``:
 
@@ -28,13 +30,16 @@ folder, and it is what the DAG folder holds at ``<DAG folder>/model_platform_dag
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from infra.documents.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID, airflow_schedule, model_variable_names
-from infra.components.training_job import STEPS
-from infra.config import AirflowReleaseConfig, StackConfig
 from infra.contract.naming import PROJECT
+from infra.documents.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID, airflow_schedule, model_variable_names
+from infra.documents.databricks import STEPS
+
+if TYPE_CHECKING:  # the config's types, as annotations only
+    from infra.config import AirflowReleaseConfig, TrainingConfig
 
 #: The package's name: the folder Airflow's DAG folder holds it in (the DAG file imports it by this name).
 PACKAGE = "model_platform_dags"
@@ -65,13 +70,12 @@ def dag_id(model: str) -> str:
     return f"{model}-training"
 
 
-def training_timeout_minutes(cfg: StackConfig, model: str) -> int:
+def training_timeout_minutes(training: TrainingConfig) -> int:
     """The longest a run of the model's job can take: every task at its timeout, with every retry, plus overhead.
 
     The DAG's training task gives up (and cancels the run) after this, so a
     hung run never blocks the next one forever.
     """
-    training = cfg.models[model].training
     attempts = training.max_retries + 1
     per_task = training.timeout_minutes * attempts + training.retry_interval_minutes * training.max_retries
     return len(STEPS) * per_task + RUN_OVERHEAD_MINUTES
@@ -88,32 +92,32 @@ def _release(release: Optional[AirflowReleaseConfig]) -> Optional[dict[str, str]
     }
 
 
-def _model_entry(cfg: StackConfig, model: str) -> dict[str, Any]:
+def _model_entry(model: str, training: TrainingConfig) -> dict[str, Any]:
     names = model_variable_names(model)
-    schedule = airflow_schedule(cfg.models[model].training.schedule)
+    schedule = airflow_schedule(training.schedule)
     return {
         "dagId": dag_id(model),
         "schedule": None if schedule is None else {"cron": schedule[0], "timezone": schedule[1]},
-        "trainingTimeoutMinutes": training_timeout_minutes(cfg, model),
+        "trainingTimeoutMinutes": training_timeout_minutes(training),
         "variables": {"trainingJobId": names.training_job_id, "bundleBucket": names.bundle_bucket},
     }
 
 
-def manifest(cfg: StackConfig) -> dict[str, Any]:
-    """What the DAG file builds its DAGs from: everything the stack declares for them, no versions."""
+def manifest(
+    *, environment: str, release: Optional[AirflowReleaseConfig], trainings: Mapping[str, TrainingConfig]
+) -> dict[str, Any]:
+    """What the DAG file builds its DAGs from: everything the stack declares for them, no versions.
+
+    ``trainings``: each model's training settings, by model name.
+    """
     return {
         "format": MANIFEST_FORMAT,
         "project": PROJECT,
-        "environment": cfg.environment.value,
+        "environment": environment,
         "connections": {"databricks": DATABRICKS_CONN_ID, "aws": AWS_CONN_ID},
-        "release": _release(cfg.airflow.release),
-        "models": {model: _model_entry(cfg, model) for model in sorted(cfg.models)},
+        "release": _release(release),
+        "models": {model: _model_entry(model, trainings[model]) for model in sorted(trainings)},
     }
-
-
-def manifest_text(cfg: StackConfig) -> str:
-    """``manifest.json``: sorted keys and a final newline, so the same stack always yields the same bytes."""
-    return json.dumps(manifest(cfg), indent=2, sort_keys=True) + "\n"
 
 
 def _read(path: Path) -> str:
@@ -151,8 +155,16 @@ def ignore_text(modules: list[str]) -> str:
     return header + "".join(f"{line}\n" for line in (*names, *KUBERNETES_FOLDERS))
 
 
-def dag_files(cfg: StackConfig) -> dict[str, str]:
+def manifest_text(document: Mapping[str, Any]) -> str:
+    """``manifest.json``: sorted keys and a final newline, so the same stack always yields the same bytes."""
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def dag_files(
+    *, environment: str, release: Optional[AirflowReleaseConfig], trainings: Mapping[str, TrainingConfig]
+) -> dict[str, str]:
     """Every file of the package, by name, sorted: what the DAG folder's ``model_platform_dags/`` holds."""
     modules = package_modules()
-    files = {**modules, MANIFEST_FILE: manifest_text(cfg), IGNORE_FILE: ignore_text(list(modules))}
+    text = manifest_text(manifest(environment=environment, release=release, trainings=trainings))
+    files = {**modules, MANIFEST_FILE: text, IGNORE_FILE: ignore_text(list(modules))}
     return dict(sorted(files.items()))
