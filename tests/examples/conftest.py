@@ -34,11 +34,14 @@ from tests.examples.days_to_sell_support import (
 
 @pytest.fixture(scope="session")
 def staging_plan() -> dict[str, Any]:
-    """``modelctl plan staging --json``, run once per session."""
+    """``modelctl plan staging --json``, run once per session (its plan shared with the other tests' plans)."""
+    from modelctl import engine
     from modelctl.cli import main
+    from tests.conftest import plan_file
 
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        patch.setattr(engine, "plan_stack_file", plan_file)
         code = main(["plan", "staging", "--json"])
     assert code == 0, f"modelctl plan staging --json failed ({code}): {err.getvalue()}"
     return json.loads(out.getvalue())
