@@ -3,19 +3,18 @@ and verify-pins checks each changed pin against the bundle store."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 import modelctl.check as check_module
 from modelctl.check import CheckResult
-from tests.fixtures.release_env import MODEL, sha256_hex
+from tests.fixtures.release_env import BUNDLE, MODEL, NEW_DIGEST, NEW_VERSION, sha256_hex
 
 KEY = f"model-platform:models.{MODEL}"
 OLD_VERSION = "1.4.0"
-NEW_VERSION = "1.5.0"
-BUNDLE = b"mleap bundle 1.5.0"
-NEW_DIGEST = sha256_hex(BUNDLE)
 LABEL = "stacks/Pulumi.staging.yaml"
 
 
@@ -25,12 +24,27 @@ def git(cwd, *args: str) -> None:
     )
 
 
+#: A ``.git`` holding the one commit of a project copy, by the copy's files (made once per session).
+_base_repos: dict[tuple[tuple[str, bytes], ...], Path] = {}
+
+
 @pytest.fixture
-def committed(project, monkeypatch):
-    """The project copy as a git repository with one commit: HEAD is the base revision."""
-    git(project.root, "init", "-q")
-    git(project.root, "add", ".")
-    git(project.root, "commit", "-qm", "base")
+def committed(project, monkeypatch, tmp_path_factory):
+    """The project copy as a git repository with one commit: HEAD is the base revision.
+
+    git makes the repository once per session; each test gets a copy of that ``.git`` (git re-reads
+    the copied files' contents, so the work tree is clean as after the commit).
+    """
+    files = tuple(sorted((p.relative_to(project.root).as_posix(), p.read_bytes()) for p in project.root.rglob("*")
+                         if p.is_file()))
+    if files not in _base_repos:
+        git(project.root, "init", "-q")
+        git(project.root, "add", ".")
+        git(project.root, "commit", "-qm", "base")
+        _base_repos[files] = tmp_path_factory.mktemp("base-repo") / ".git"
+        shutil.copytree(project.root / ".git", _base_repos[files])
+    else:
+        shutil.copytree(_base_repos[files], project.root / ".git")
     monkeypatch.chdir(project.root)
     return project
 
@@ -147,7 +161,7 @@ def test_verify_pins_without_base_checks_every_pin(project, cli, s3):
     assert f"s3://{bucket}/{MODEL}/{OLD_VERSION}/bundle.zip.sha256: no digest file" in err
 
 
-def test_verify_pins_without_store_access_says_so(project, cli, monkeypatch, tmp_path):
+def test_verify_pins_without_store_access_says_so(project, cli, monkeypatch, tmp_path, shared_botocore_data):
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                  "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):

@@ -7,13 +7,9 @@ import re
 import pytest
 
 from modelctl.stack_edit import PinChange
-from tests.fixtures.release_env import MODEL, sha256_hex
+from tests.fixtures.release_env import BUNDLE, MODEL, NEW_DIGEST, NEW_VERSION, RUN_VERSION, sha256_hex
 
-NEW_VERSION = "1.5.0"
-NEW_DIGEST = sha256_hex(b"bundle of 1.5.0")
 KEY = f"model-platform:models.{MODEL}"
-#: A version as a training run writes it: <UTC date>-<Databricks run id>.
-RUN_VERSION = "2026-12-02-884422123"
 #: The one message for a bad version, wherever it is checked.
 NOT_A_VERSION = (
     "is not a model version: 1 to 63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit "
@@ -37,6 +33,18 @@ def assert_only_pin_changed(
     (old_v, new_v), (old_d, new_d) = changed
     assert "version:" in old_v and old_v.replace(old_version, version) == new_v
     assert "bundleSha256:" in old_d and old_d.replace(old_digest, digest) == new_d
+
+
+@pytest.fixture
+def unplanned(monkeypatch):
+    """For tests of the file edit alone: the release skips its plan diff.
+
+    Each version or digest these tests write is a stack content no other test
+    plans (~0.6 s a plan); what a release prints of the plan is asserted by
+    test_release_prints_the_file_change_and_what_it_does_to_the_stack and
+    test_a_training_runs_version_is_released_like_any_other.
+    """
+    monkeypatch.setattr(PinChange, "plan_diff", lambda change: "(plan diff not computed in this test)")
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
@@ -67,7 +75,7 @@ def test_a_training_runs_version_is_released_like_any_other(project, cli, stack)
 
 
 @pytest.mark.parametrize("version", ["1.10", "2026-12-02", "1e5", "884422123"])
-def test_a_version_yaml_would_read_as_a_number_or_date_is_written_quoted(project, cli, version):
+def test_a_version_yaml_would_read_as_a_number_or_date_is_written_quoted(project, cli, unplanned, version):
     code, _, err = cli("release", MODEL, version, "--stack", "staging", "--sha256", NEW_DIGEST)
     assert code == 0, err
     assert f'      version: "{version}"\n' in project.read("staging").decode()
@@ -119,7 +127,7 @@ def test_uppercase_digest_is_written_lowercase(project, cli):
     assert project.config("staging").models[MODEL].bundle_sha256 == NEW_DIGEST
 
 
-def test_an_all_digit_digest_stays_a_string(project, cli):
+def test_an_all_digit_digest_stays_a_string(project, cli, unplanned):
     all_digits = "0123456789" * 6 + "0123"
     code, _, err = cli("release", MODEL, NEW_VERSION, "--stack", "staging", "--sha256", all_digits)
     assert code == 0, err
@@ -298,7 +306,7 @@ def test_a_file_changed_during_the_edit_is_not_overwritten(project, cli, monkeyp
 @pytest.mark.parametrize("sha256_checksum, checked_by", [(True, "S3 SHA256 checksum"), (False, "downloaded and hashed")])
 def test_from_s3_pins_the_digest_of_the_uploaded_bundle(project, cli, s3, sha256_checksum, checked_by, version):
     bucket = s3.create_bucket(project.config("staging"))
-    digest = s3.release(bucket, version, b"mleap bundle 1.5.0" * 1000, sha256_checksum=sha256_checksum)
+    digest = s3.release(bucket, version, BUNDLE, sha256_checksum=sha256_checksum)
     old = project.config("staging").models[MODEL]
     before = project.read("staging")
 
@@ -334,9 +342,6 @@ def test_from_s3_refuses_an_unsealed_version_saying_what_the_seal_is(project, cl
     assert f"s3://{bucket}/{MODEL}/{RUN_VERSION}/bundle.zip.sha256: no digest file: it is the version's seal" in err
     assert "only after the MLeap runtime reproduced samples.json" in err
     assert project.snapshot() == before
-
-
-BUNDLE = b"mleap bundle 1.5.0"
 
 
 @pytest.mark.parametrize(

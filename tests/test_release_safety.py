@@ -8,10 +8,8 @@ import pytest
 
 from modelctl.stack_edit import PinChange
 from modelctl.stack_lock import stack_file_lock
-from tests.fixtures.release_env import MODEL, sha256_hex
+from tests.fixtures.release_env import MODEL, NEW_DIGEST, NEW_VERSION, sha256_hex
 
-NEW_VERSION = "1.5.0"
-NEW_DIGEST = sha256_hex(b"bundle of 1.5.0")
 KEY = f"model-platform:models.{MODEL}"
 OTHER = "list-price"
 
@@ -77,14 +75,20 @@ def test_promote_refuses_a_target_whose_models_share_values(project, cli):
 
 
 def test_two_releases_into_one_file_at_once_both_land(project, cli, monkeypatch):
-    """Each run plans for a while between reading and writing; without the lock the second would give up."""
+    """The first run to plan takes a while between reading and writing; without the lock it would give up.
+
+    Only that first run waits: the other, were the runs not serialised, would
+    write the file meanwhile (its edit lands, the first run's is refused).
+    """
     add_second_model(project)
     started = threading.Barrier(2)
+    first_to_plan = threading.Lock()  # held, never released, by the first run to plan
 
     def slow_plan_diff(change: PinChange) -> str:
         import time
 
-        time.sleep(0.5)  # both runs would have read the file by now, were they not serialised
+        if first_to_plan.acquire(blocking=False):
+            time.sleep(0.5)  # the other run would have read the file by now, were they not serialised
         return "(plan diff not computed in this test)"
 
     monkeypatch.setattr(PinChange, "plan_diff", slow_plan_diff)
