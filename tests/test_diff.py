@@ -15,6 +15,7 @@ from modelctl.cli import main
 from modelctl.diff import PropertyChange, diff_plans, flatten, format_diff, group_changes
 from modelctl.engine import SECRET_JSON_KEY, Plan, plan_stack_file
 from tests.conftest import ROOT, plan_doc, set_path, stack_doc
+from tests.fixtures.release_env import NEW_DIGEST  # the release tests' digest: their plan of staging at 1.5.0 is shared
 
 M = "model-platform:models.days-to-sell"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -193,7 +194,6 @@ def committed_project(repo: Path, subdir: str = "", with_code: bool = False) -> 
 
 
 OLD_DIGEST = "3b0c8a3a8f2e1f4d5c6b7a8990a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3"
-NEW_DIGEST = "5a" * 32
 
 
 def bump(project: Path, *, digest: bool = True) -> None:
