@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -14,6 +15,7 @@ from modelctl.check import PolicyPackError, load_policy_config, run_pack
 from modelctl.cli import main
 from modelctl.engine import SECRET, Plan
 from tests.conftest import plan_doc, set_path, stack_doc
+from tests.fixtures.pack_in_process import checks_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -30,6 +32,15 @@ def mandatory_policies(out: str) -> set[str]:
     return {
         line.split("] ", 1)[1].split(":", 1)[0] for line in out.splitlines() if line.strip().startswith("[mandatory]")
     }
+
+
+@pytest.fixture
+def pack_in_this_process() -> Iterator[None]:
+    """The pack's own servicer in this process (tests/fixtures/pack_in_process.py), for what the pack judges in an
+    edited stack: a real pack process costs a start per stack config. The committed stacks, the config errors and
+    the pack's failures below run real pack processes over gRPC."""
+    with checks_in_process():
+        yield
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
@@ -50,14 +61,14 @@ def test_the_committed_stacks_have_no_mandatory_violation(capsys, stack):
         ("staging-broken-image", {"k8s-image-no-latest"}),
     ],
 )
-def test_a_broken_stack_fails_naming_the_rules_it_breaks(capsys, fixture, expected):
+def test_a_broken_stack_fails_naming_the_rules_it_breaks(capsys, fixture, expected, pack_in_this_process):
     code, out, _ = check(capsys, str(FIXTURES / f"Pulumi.{fixture}.yaml"))
     assert code == 1
     assert mandatory_policies(out) == expected
     assert "how to fix:" in out and all(f"  {name}: " in out for name in expected)
 
 
-def test_violations_are_grouped_under_their_resource(capsys):
+def test_violations_are_grouped_under_their_resource(capsys, pack_in_this_process):
     _, out, _ = check(capsys, str(FIXTURES / "Pulumi.prod-broken-storage.yaml"))
     block = out.split("\n\n")[1].splitlines()
     assert block[0] == "aws:s3/bucket:Bucket bundle-store-bucket"
@@ -145,7 +156,7 @@ def test_a_tampered_plan_fails_every_rule_it_breaks(real_plan):
     assert stack_level.urn and stack_level.urn.endswith("Bucket::bundle-store-bucket")
 
 
-def test_a_canary_release_passes_the_prod_pack():
+def test_a_canary_release_passes_the_prod_pack(pack_in_this_process):
     doc = set_path(
         stack_doc("prod"), "model-platform:models.days-to-sell.canary", {"version": "1.5.0", "bundleSha256": "c" * 64}
     )
@@ -186,7 +197,7 @@ def test_every_environment_has_a_policy_config_the_pack_accepts():
         assert set(effective) == {p.name for p in info.policies}
 
 
-def test_a_dev_stack_is_checked_against_the_dev_policy_config(capsys, tmp_path):
+def test_a_dev_stack_is_checked_against_the_dev_policy_config(capsys, tmp_path, pack_in_this_process):
     dev = tmp_path / "Pulumi.dev.yaml"
     dev.write_text((ROOT / "stacks" / "Pulumi.staging.yaml").read_text().replace("environment: staging", "environment: dev"))
     code, out, err = check(capsys, str(dev))
@@ -208,7 +219,7 @@ def test_a_value_known_only_after_deployment_is_not_judged(real_plan):
     )
 
 
-def test_an_organisations_required_tags_are_enforced_through_the_policy_config(capsys, tmp_path):
+def test_an_organisations_required_tags_are_enforced_through_the_policy_config(capsys, tmp_path, pack_in_this_process):
     org = json.loads((PACK / "prod.json").read_text())
     org["aws-tags"] = {"requiredTags": ["team", "cost-centre"]}
     config = tmp_path / "org.json"
@@ -258,7 +269,7 @@ def test_a_prod_stack_declaring_dev_is_checked_at_prods_level(tmp_path, monkeypa
     assert used == [PACK / "prod.json"]
 
 
-def test_the_cli_never_checks_a_hostile_prod_stack_at_dev_level(capsys, tmp_path):
+def test_the_cli_never_checks_a_hostile_prod_stack_at_dev_level(capsys, tmp_path, pack_in_this_process):
     code, out, err = check(capsys, str(hostile_prod(tmp_path)))
     assert code != 0, out
     assert "policies/dev.json" not in out + err
