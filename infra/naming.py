@@ -1,6 +1,8 @@
-"""Moved to ``infra.contract.naming``: this shim keeps the ``StackConfig`` signatures working until the lead removes it.
+"""The contract's naming (``infra.contract.naming``), called with a ``StackConfig``: for ``program.py``'s call sites.
 
-The contract's functions take plain values (the environment, the stack's tags); these pass them from a config.
+The rules live in the contract, which takes plain values (the environment,
+the stack's tags) so that modelctl and the policy pack can use them without
+the config package; these adapters only pick those values out of a config.
 """
 
 from __future__ import annotations
