@@ -77,8 +77,9 @@ test-e2e: setup-test ## the end-to-end tests: the real model path (scripts/e2e.p
 e2e: setup-test ## staging's training job for real (wheel, PySpark, moto S3, Maven jars), released into a stack copy; out/e2e
 	$(BIN)/python scripts/e2e.py --allow-blocked
 
-bench: setup ## plan CPU time against the Pulumi SDK's own floors, then wall time/memory and render
+bench: setup ## plan CPU time against the Pulumi SDK's own floors and where the gap goes, then wall time/memory and render
 	$(BIN)/python benchmarks/plan_floor.py
+	$(BIN)/python benchmarks/plan_profile.py
 	$(BIN)/python benchmarks/plan_bench.py
 	$(BIN)/python benchmarks/render_bench.py
 

@@ -57,3 +57,40 @@ def test_report_prints_both_tables_with_medians_spreads_and_ratios():
     per_model = text.splitlines()[-1]
     # floor (2.1-1.0)/20 = 55 ms, plan (7.2-5.0)/20 = 110 ms per model: 2.00x
     assert per_model.split() == ["20", "22.0", "55", "[50-60]", "110", "[100-120]", "2.00x", "1.2x"]
+
+
+def load_profile_script() -> ModuleType:
+    if "plan_profile" not in sys.modules:
+        load_script()  # plan_profile imports plan_floor's helpers by name
+        spec = importlib.util.spec_from_file_location("plan_profile", SCRIPT.parent / "plan_profile.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["plan_profile"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["plan_profile"]
+
+
+def test_profile_rows_are_disjoint_so_they_and_the_rest_add_up_to_the_total():
+    profile = load_profile_script()
+    sdk = "/venv/lib/python3.11/site-packages/pulumi/runtime/"
+    keys = [
+        (sdk + "rpc.py", 163, "serialize_properties"),
+        (sdk + "rpc.py", 1480, "resolve_outputs"),
+        (sdk + "rpc.py", 1187, "transfer_properties"),
+        (sdk + "resource.py", 741, "_get_stack_trace"),
+        (str(profile.ROOT / "infra" / "program.py"), 47, "build"),
+        (str(profile.ROOT / "benchmarks" / "plan_floor.py"), 108, "program"),
+        (sdk + "rpc.py", 355, "serialize_property"),  # inside serialize_properties: counted there, in no row of its own
+    ]
+    matched = {key: [label for label, pick, _ in profile.ROWS if pick(key)] for key in keys}
+    assert all(len(labels) == 1 for key, labels in matched.items() if key[2] != "serialize_property"), matched
+    assert matched[keys[-1]] == []
+
+
+def test_profile_figures_are_per_extra_model_cumulative_or_own_time():
+    profile = load_profile_script()
+    key = ("/x/pulumi/runtime/rpc.py", 1, "serialize_properties")
+    one = {key: (1, 1, 0.5, 2.0, {})}
+    many = {key: (21, 21, 2.5, 6.0, {})}
+    assert profile.per_model(one, many, 20, lambda k: True, "cum") == (6.0 - 2.0) / 20 * 1000
+    assert profile.per_model(one, many, 20, lambda k: True, "self") == (2.5 - 0.5) / 20 * 1000

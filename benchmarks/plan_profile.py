@@ -1,0 +1,119 @@
+"""Where a model's plan cost goes: a CPU-time profile of the plan against plan_floor.py's replay, per extra model.
+
+A script that prints figures, not a test. ``plan_floor.py`` says how far the
+plan is from the SDK's floor; this says why, so a change aimed at the gap can
+be checked against the part it aims at. It profiles four child processes
+with ``cProfile`` on a CPU-time clock: ``modelctl plan`` of a 1-model and an
+N-model stack, and the replay of each (the SDK registering the same resources
+as plain resources, ``plan_floor.replay_program``). Each row is a cumulative
+figure per extra model ((N-model - 1-model) / (N - 1)), for the plan and for
+its replay, and what the plan spends beyond the replay.
+
+Profiled figures run a few times slower than unprofiled ones; read them as
+shares of the gap, not as absolute costs.
+
+Usage: .venv/bin/python benchmarks/plan_profile.py [--models 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pstats
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from plan_bench import stack_with_models  # noqa: E402
+from plan_floor import plan_json_full  # noqa: E402
+
+Key = tuple[str, int, str]
+Stats = dict[Key, tuple[int, int, float, float, dict]]
+
+#: The rows, disjoint (four separate call trees of the SDK's registration, and the code each side runs itself), so
+#: they and "everything else" add up to the total: (label, which function entries, "cum"ulative or "self" time).
+ROWS: tuple[tuple[str, Callable[[Key], bool], str], ...] = (
+    ("inputs serialized (typed ...Args translated)", lambda k: k[2] == "serialize_properties" and k[0].endswith("pulumi/runtime/rpc.py"), "cum"),
+    ("outputs resolved (typed output objects built)", lambda k: k[2] == "resolve_outputs" and k[0].endswith("pulumi/runtime/rpc.py"), "cum"),
+    ("futures for every declared property", lambda k: k[2] == "transfer_properties" and k[0].endswith("pulumi/runtime/rpc.py"), "cum"),
+    ("source positions (stack traces)", lambda k: k[2] == "_get_stack_trace", "cum"),
+    (
+        "own Python: infra/ + modelctl/ (plan), benchmarks/ (replay)",
+        lambda k: any(k[0].startswith(str(ROOT / d)) for d in ("infra", "modelctl", "benchmarks")),
+        "self",
+    ),
+)
+
+
+def profile_child(out: Path, argv: list[str]) -> None:
+    """Run ``argv`` (a module or script and its arguments) in a child under a CPU-time cProfile written to ``out``."""
+    code = (
+        "import cProfile, runpy, sys, time\n"
+        "out, target, args = sys.argv[1], sys.argv[2], sys.argv[3:]\n"
+        "sys.argv = [target, *args]\n"
+        "profile = cProfile.Profile(time.process_time)\n"
+        "profile.enable()\n"
+        "try:\n"
+        "    (runpy.run_path if target.endswith('.py') else runpy.run_module)(target, run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "profile.disable()\n"
+        "profile.dump_stats(out)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(out), *argv], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def load(path: Path) -> Stats:
+    return pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+
+
+def per_model(one: Stats, many: Stats, extra: int, pick: Callable[[Key], bool], figure: str) -> float:
+    """Milliseconds per extra model of the picked entries' cumulative (``cum``) or own (``self``) time."""
+    index = 3 if figure == "cum" else 2
+    total = sum(many[k][index] for k in many if pick(k)) - sum(one[k][index] for k in one if pick(k))
+    return total / extra * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=30, help="models in the larger stack (default 30)")
+    args = parser.parse_args(argv)
+    extra = args.models - 1
+    with tempfile.TemporaryDirectory(prefix="plan-profile-") as tmp:
+        folder = Path(tmp)
+        stacks = {n: stack_with_models(n, folder) for n in (1, args.models)}
+        profiles: dict[tuple[str, int], Stats] = {}
+        for n, stack in stacks.items():
+            plan_file = plan_json_full(stack, folder / f"plan{n}.json")
+            profile_child(folder / f"plan{n}.prof", ["modelctl", "plan", str(stack)])
+            replay = [str(ROOT / "benchmarks/plan_floor.py"), "--replay", str(plan_file), "--stack-file", str(stacks[1])]
+            profile_child(folder / f"replay{n}.prof", replay)
+            profiles["plan", n] = load(folder / f"plan{n}.prof")
+            profiles["replay", n] = load(folder / f"replay{n}.prof")
+            resources = len(json.loads(plan_file.read_text())["resources"])
+            print(f"  {n} model(s): {resources} resources profiled", file=sys.stderr)
+
+    def figures(pick: Callable[[Key], bool], figure: str) -> tuple[float, float]:
+        plan = per_model(profiles["plan", 1], profiles["plan", args.models], extra, pick, figure)
+        replay = per_model(profiles["replay", 1], profiles["replay", args.models], extra, pick, figure)
+        return plan, replay
+
+    total = figures(lambda k: True, "self")
+    gap = total[0] - total[1]
+    rows = [(label, *figures(pick, figure)) for label, pick, figure in ROWS]
+    rest = ("everything else (event loop, Output plumbing, ...)", total[0] - sum(r[1] for r in rows), total[1] - sum(r[2] for r in rows))
+    print(f"CPU-time profile, ms per extra model ({extra} extra models); profiled, so read the shares, not the values")
+    print(f"{'':<60} {'plan':>8} {'replay':>8} {'beyond':>8}  share of the gap")
+    for label, plan, replay in [*rows, rest, ("total", *total)]:
+        share = f"{(plan - replay) / gap:>6.0%}" if gap else ""
+        print(f"{label:<60} {plan:>8.1f} {replay:>8.1f} {plan - replay:>8.1f}  {share}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
