@@ -8,11 +8,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pytest
 import yaml
 
+from infra.config import StackConfig
 from infra.stack_source import StackFile
 from modelctl.engine import Plan, plan_stack_file
 
@@ -58,6 +59,19 @@ def plan_file(stack_file: StackFile, stack: str) -> Plan:
 def plan_doc(doc: dict[str, Any], stack: str, label: str | None = None) -> Plan:
     """Plan a stack document (e.g. an edited copy of a real stack file) offline."""
     return plan_file(StackFile.from_document(doc, label or f"stacks/Pulumi.{stack}.yaml"), stack)
+
+
+def doc_with(stack: str, edits: Mapping[str, Any]) -> dict[str, Any]:
+    """A fresh copy of ``stacks/Pulumi.<stack>.yaml`` with each of ``edits`` (``set_path``'s dotted paths) set."""
+    doc = stack_doc(stack)
+    for dotted, value in edits.items():
+        set_path(doc, dotted, value)
+    return doc
+
+
+def parse_doc(doc: dict[str, Any], stack: str = "staging") -> StackConfig:
+    """The typed config of a stack document, as the program reads it: for a rule of the config, no plan needed."""
+    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
 
 
 def set_path(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:

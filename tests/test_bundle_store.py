@@ -20,10 +20,9 @@ from infra.contract.naming import ENVIRONMENTS, physical_name, training_role_nam
 from infra.documents import iam
 from infra.documents.arns import role_arn
 from infra.naming import service_account_name
-from infra.stack_source import StackFile
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from modelctl.tree import format_tree
-from tests.conftest import del_path, plan_doc, set_path, stack_doc, with_models
+from tests.conftest import del_path, doc_with, parse_doc, plan_doc, set_path, stack_doc, with_models
 from tests.document_reading import allowed, as_list
 
 STACKS = ["staging", "prod"]
@@ -135,29 +134,16 @@ def kms_statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in doc["Statement"] if any(a.startswith("kms:") for a in as_list(s["Action"]))]
 
 
-def plan_with(stack: str, edits: dict[str, Any]) -> Plan:
-    doc = stack_doc(stack)
-    for path, value in edits.items():
-        set_path(doc, path, value)
-    return plan_doc(doc, stack)
-
-
-def parsed_config(doc: dict[str, Any], stack: str) -> Any:
-    """The typed config of a stack document, as the program reads it: a default needs no plan, since the store takes
-    the config's values as they are (the plans of set values check that)."""
-    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
-
-
 @pytest.fixture(scope="module")
 def edited() -> Plan:
     """Staging with every edit of ``EDITED``, planned once for the module (tests only read it)."""
-    return plan_with("staging", EDITED)
+    return plan_doc(doc_with("staging", EDITED), "staging")
 
 
 @pytest.fixture(scope="module")
 def moved() -> Plan:
     """Staging with ``MOVED``'s edits."""
-    return plan_with("staging", MOVED)
+    return plan_doc(doc_with("staging", MOVED), "staging")
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +213,7 @@ def test_staging_encrypts_with_sse_s3(real_plan):
 def test_sse_s3_is_the_default():
     """The store encrypts as the config says (test_staging_encrypts_with_sse_s3 plans sse-s3): unset, it says sse-s3."""
     doc = del_path(stack_doc("staging"), f"{BUNDLE_STORE_KEY}.encryption")
-    assert parsed_config(doc, "staging").bundle_store.encryption == "sse-s3"
+    assert parse_doc(doc, "staging").bundle_store.encryption == "sse-s3"
 
 
 def test_prod_encrypts_with_a_key_it_creates_rotated_and_with_a_bucket_key(real_plan):
@@ -317,7 +303,7 @@ def test_noncurrent_version_days_default_to_90_and_follow_config(edited):
     """The lifecycle takes the config's value (45 here, the stack's own in the test above); unset, the config says 90."""
     assert noncurrent_days(edited) == [EDITED[f"{BUNDLE_STORE_KEY}.noncurrentVersionDays"]]
     doc = del_path(stack_doc("staging"), f"{BUNDLE_STORE_KEY}.noncurrentVersionDays")
-    assert parsed_config(doc, "staging").bundle_store.noncurrent_version_days == 90
+    assert parse_doc(doc, "staging").bundle_store.noncurrent_version_days == 90
 
 
 # --------------------------------------------------------------------------- released.json

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from infra.config import ConfigError, StackConfig
-from infra.stack_source import StackFile
+from infra.config import ConfigError
 import copy
 
 from tests.conftest import del_path, set_path, stack_doc, with_models
+from tests.conftest import parse_doc as parse
 
 M = "model-platform:models.days-to-sell"
 
@@ -17,9 +17,6 @@ M = "model-platform:models.days-to-sell"
 def copy_doc(doc: dict) -> dict:
     return copy.deepcopy(doc)
 
-
-def parse(doc, stack="staging") -> StackConfig:
-    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
 
 
 def problems(doc, stack="staging") -> list[str]:

@@ -14,17 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import ConfigError, StackConfig
+from infra.config import ConfigError
 from infra.contract.limits import INGRESS_ANNOTATIONS, MAX_STACK_FILE_BYTES, MAX_YAML_ALIASES, SYSTEM_NAMESPACES
 from infra.stack_source import StackFile, StackFileError
 from tests.conftest import STACKS, set_path, stack_doc
+from tests.conftest import parse_doc as parse
 
 M = "model-platform:models.days-to-sell"
 LABEL = "stacks/Pulumi.staging.yaml"
 
-
-def parse(doc, stack="staging") -> StackConfig:
-    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
 
 
 def problems(doc, stack="staging") -> list[str]:

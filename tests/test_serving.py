@@ -17,7 +17,7 @@ from infra.naming import service_account_name
 from modelctl.diff import diff_plans
 from modelctl.engine import Plan, PlannedResource
 from modelctl.render import render_manifests
-from tests.conftest import plan_doc, set_path, stack_doc, with_models
+from tests.conftest import doc_with, plan_doc, stack_doc, with_models
 from tests.document_reading import ingress_routes
 
 MODEL = "days-to-sell"
@@ -82,12 +82,6 @@ def k8s_changes(base: Plan, head: Plan):
     return [r for r in d.added if is_k8s(r.type)], [r for r in d.removed if is_k8s(r.type)], changed
 
 
-def doc_with(stack: str, **paths: Any) -> dict[str, Any]:
-    doc = stack_doc(stack)
-    for path, value in paths.items():
-        set_path(doc, path, value)
-    return doc
-
 
 INGRESS_CFG = {
     "host": "days-to-sell.ml.example.com",
@@ -113,13 +107,13 @@ EDITED = {
 
 @pytest.fixture(scope="module")
 def edited() -> Plan:
-    return plan_doc(doc_with("staging", **EDITED), "staging")
+    return plan_doc(doc_with("staging", EDITED), "staging")
 
 
 @pytest.fixture(scope="module")
 def with_canary() -> Plan:
     """Staging with a canary of ``CANDIDATE``: the base of the canary rollout tests."""
-    return plan_doc(doc_with("staging", **{f"{M}.canary": dict(CANDIDATE)}), "staging")
+    return plan_doc(doc_with("staging", {f"{M}.canary": dict(CANDIDATE)}), "staging")
 
 
 # --------------------------------------------------------------------------- objects per model
@@ -233,7 +227,7 @@ def test_startup_timeout_is_configurable(edited):
 
 def test_rollout_deadline_shorter_than_startup_is_refused():
     with pytest.raises(ConfigError) as err:
-        plan_doc(doc_with("staging", **{f"{M}.serving.startupTimeoutSeconds": 600}), "staging")
+        plan_doc(doc_with("staging", {f"{M}.serving.startupTimeoutSeconds": 600}), "staging")
     assert f"{M}.serving.progressDeadlineSeconds" in str(err.value)
 
 
@@ -262,7 +256,7 @@ def test_pods_carry_recommended_labels_version_and_digest(stack, real_plan):
 
 
 def test_a_training_runs_version_is_the_pods_version_label_as_is():
-    plan = plan_doc(doc_with("staging", **RELEASED), "staging")
+    plan = plan_doc(doc_with("staging", RELEASED), "staging")
     template = obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]
     assert template["labels"]["app.kubernetes.io/version"] == "2026-12-02-884422123"
     assert "2026-12-02-884422123" in template["annotations"].values()
@@ -270,13 +264,13 @@ def test_a_training_runs_version_is_the_pods_version_label_as_is():
 
 def test_a_version_that_is_no_label_value_never_reaches_the_cluster():
     with pytest.raises(ConfigError) as err:
-        plan_doc(doc_with("staging", **{f"{M}.version": "1.5.0+build.7"}), "staging")
+        plan_doc(doc_with("staging", {f"{M}.version": "1.5.0+build.7"}), "staging")
     assert f"{M}.version: '1.5.0+build.7' is not a model version" in str(err.value)
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_version_bump_changes_only_the_pod_template(stack, real_plan):
-    doc = doc_with(stack, **RELEASED)
+    doc = doc_with(stack, RELEASED)
     added, removed, changed = k8s_changes(real_plan(stack), plan_doc(doc, stack))
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, MODEL)]
@@ -285,7 +279,7 @@ def test_version_bump_changes_only_the_pod_template(stack, real_plan):
 
 
 def test_version_bump_with_a_canary_leaves_the_canary_alone(with_canary):
-    doc = doc_with("staging", **{f"{M}.canary": dict(CANDIDATE), f"{M}.version": "1.4.1", f"{M}.bundleSha256": "b" * 64})
+    doc = doc_with("staging", {f"{M}.canary": dict(CANDIDATE), f"{M}.version": "1.4.1", f"{M}.bundleSha256": "b" * 64})
     added, removed, changed = k8s_changes(with_canary, plan_doc(doc, "staging"))
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, MODEL)]
@@ -293,7 +287,7 @@ def test_version_bump_with_a_canary_leaves_the_canary_alone(with_canary):
 
 
 def test_new_candidate_changes_only_the_canary_pod_template(with_canary):
-    doc = doc_with("staging", **{f"{M}.canary": {**CANDIDATE, "version": "1.6.0", "bundleSha256": "c" * 64}})
+    doc = doc_with("staging", {f"{M}.canary": {**CANDIDATE, "version": "1.6.0", "bundleSha256": "c" * 64}})
     added, removed, changed = k8s_changes(with_canary, plan_doc(doc, "staging"))
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, f"{MODEL}-canary")]
@@ -367,7 +361,7 @@ def test_each_object_attaches_its_document_built_from_the_models_config(edited):
 
 def test_invalid_allowed_namespace_is_refused():
     with pytest.raises(ConfigError) as err:
-        plan_doc(doc_with("staging", **{f"{K8S}.allowedNamespaces": ["Pricing_API"]}), "staging")
+        plan_doc(doc_with("staging", {f"{K8S}.allowedNamespaces": ["Pricing_API"]}), "staging")
     assert f"{K8S}.allowedNamespaces" in str(err.value)
 
 
@@ -393,7 +387,7 @@ def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it(e
 
 def test_ingress_carries_the_controllers_annotations(edited):
     assert obj(edited, INGRESS)["metadata"]["annotations"] == INGRESS_ANNOTATIONS
-    bad = doc_with("staging", **{f"{M}.serving.ingress": {**INGRESS_CFG, "annotations": {"bad key!": "x"}}})
+    bad = doc_with("staging", {f"{M}.serving.ingress": {**INGRESS_CFG, "annotations": {"bad key!": "x"}}})
     with pytest.raises(ConfigError) as info:
         plan_doc(bad, "staging")
     assert any(p.startswith(f"{M}.serving.ingress.annotations: ") for p in info.value.problems), info.value.problems
@@ -429,7 +423,7 @@ def test_abandoning_a_canary_removes_only_its_deployment(with_canary, real_plan)
 
 
 def test_promoting_a_canary_rolls_the_stable_pods_to_the_candidate(with_canary):
-    promoted = doc_with("staging", **{f"{M}.version": CANDIDATE["version"], f"{M}.bundleSha256": CANDIDATE["bundleSha256"]})
+    promoted = doc_with("staging", {f"{M}.version": CANDIDATE["version"], f"{M}.bundleSha256": CANDIDATE["bundleSha256"]})
     head = plan_doc(promoted, "staging")
     added, removed, changed = k8s_changes(with_canary, head)
     assert not added
@@ -440,7 +434,7 @@ def test_promoting_a_canary_rolls_the_stable_pods_to_the_candidate(with_canary):
 
 def test_canary_of_the_served_version_is_refused():
     with pytest.raises(ConfigError) as err:
-        plan_doc(doc_with("staging", **{f"{M}.canary": {**CANDIDATE, "version": model_cfg("staging")["version"]}}), "staging")
+        plan_doc(doc_with("staging", {f"{M}.canary": {**CANDIDATE, "version": model_cfg("staging")["version"]}}), "staging")
     assert f"{M}.canary.version" in str(err.value)
 
 

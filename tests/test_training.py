@@ -10,10 +10,9 @@ import pytest
 from infra.documents.databricks import ClusterPolicyLimits, cluster_policy_definition
 from infra.config import PLATFORM_TASK_PARAMETERS, ConfigError
 from infra.contract.layout import RUN_VERSION, run_keys
-from infra.stack_source import StackFile
 from modelctl.diff import diff_plans
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
-from tests.conftest import del_path, plan_doc, set_path, stack_doc, with_models
+from tests.conftest import del_path, doc_with, parse_doc, plan_doc, set_path, stack_doc, with_models
 from tests.document_reading import as_list
 
 JOB = "databricks:index/job:Job"
@@ -69,13 +68,6 @@ def two_models() -> dict:
     return with_models(stack_doc("staging"), ["days-to-sell", "price-band"])
 
 
-def edited_doc(stack: str, edits: dict) -> dict:
-    doc = stack_doc(stack)
-    for path, value in edits.items():
-        set_path(doc, path, value)
-    return doc
-
-
 #: A release of days-to-sell: a new served version and digest, nothing else (the same edit as test_serving's).
 RELEASED = {f"{MODELS}.days-to-sell.version": "2026-12-02-884422123", f"{MODELS}.days-to-sell.bundleSha256": "b" * 64}
 QUARTZ = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
@@ -99,27 +91,22 @@ PROD_EDITED = {
 
 @pytest.fixture(scope="module")
 def released() -> Plan:
-    return plan_doc(edited_doc("staging", RELEASED), "staging")
+    return plan_doc(doc_with("staging", RELEASED), "staging")
 
 
 @pytest.fixture(scope="module")
 def edited() -> Plan:
-    return plan_doc(edited_doc("staging", EDITED), "staging")
+    return plan_doc(doc_with("staging", EDITED), "staging")
 
 
 @pytest.fixture(scope="module")
 def prod_edited() -> Plan:
-    return plan_doc(edited_doc("prod", PROD_EDITED), "prod")
+    return plan_doc(doc_with("prod", PROD_EDITED), "prod")
 
 
 @pytest.fixture(scope="module")
 def two_models_plan() -> Plan:
     return plan_doc(two_models(), "staging")
-
-
-def parsed_config(doc: dict, stack: str):
-    """The typed config of a stack document as the program reads it (no plan)."""
-    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
 
 
 def expected_parameters(bucket: str, model: str) -> dict[str, str]:
@@ -550,7 +537,7 @@ def test_prod_has_no_discovery_cluster_by_default(real_plan):
     assert plan.by_type(CLUSTER) == []
     assert plan.outputs["discoveryClusterId"] is None
     doc = del_path(stack_doc("prod"), f"{DB}.discoveryCluster.enabled")
-    assert parsed_config(doc, "prod").discovery_cluster_enabled is False
+    assert parse_doc(doc, "prod").discovery_cluster_enabled is False
 
 
 def test_discovery_cluster_can_be_turned_on_in_prod_and_off_in_staging(prod_edited, three_packages_plans):
