@@ -28,7 +28,7 @@ from infra.program import airflow_args
 from infra.stack_source import SECRET_PLACEHOLDER, StackFile
 from modelctl.engine import plan_stack_file
 from tests.conftest import plan_doc, set_path, stack_doc, with_models
-from tests.dags.conftest import TWO_MODELS, declared_two_models
+from tests.dags.declared import TWO_MODELS, declared_two_models
 from tests.dags.declared import MOCK_ACCOUNT, MOCK_REGION, Declared, declare, is_secret, mock_arn, reveal, stack_file
 
 SM_SECRET = "aws:secretsmanager/secret:Secret"

@@ -7,7 +7,6 @@ so every test reads the files the stack delivers, not the repository's.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -16,13 +15,9 @@ from typing import Callable, Iterator
 import pytest
 
 from modelctl.engine import Plan
-from tests.conftest import stack_doc, with_models
-from tests.dags.declared import Declared, declare_stack
+from tests.dags.declared import BUCKET_OBJECT
 
-BUCKET_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 DAGS_COMPONENT = "model-platform:airflow:AirflowDags"
-#: The models of ``declared_two_models``: the stack's own and a second one, so every per-model rule is seen twice.
-TWO_MODELS = ("days-to-sell", "price-band")
 
 
 def dag_objects(plan: Plan) -> dict[str, str]:
@@ -55,18 +50,6 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-@functools.cache
-def declared_two_models(stack: str) -> Declared:
-    """The whole program (``infra.program.main``) on ``stack`` with ``TWO_MODELS``, as ``pulumi up`` runs it.
-
-    Declared once per process and shared (read it, never edit it): a declaration
-    costs as much as a plan, and tests/test_airflow.py and test_dag_files.py read
-    the same staging one. The secrets' values are stand-ins no test reads back.
-    """
-    secrets = {"databricksClientSecret": "client-secret", "githubReleaseToken": "github-token"}
-    return declare_stack(with_models(stack_doc(stack), list(TWO_MODELS)), stack, secrets)
 
 
 @pytest.fixture(scope="session")

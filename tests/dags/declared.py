@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -19,10 +20,13 @@ import pulumi
 from infra.config import PROJECT
 from infra.stack_source import StackFile
 from modelctl.engine import _invoke_result
+from tests.conftest import stack_doc, with_models
 
 SM_SECRET = "aws:secretsmanager/secret:Secret"
 SM_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 BUCKET_OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+#: The models of ``declared_two_models``: the stack's own and a second one, so every per-model rule is seen twice.
+TWO_MODELS = ("days-to-sell", "price-band")
 #: Where the fake resources live.
 MOCK_REGION, MOCK_ACCOUNT = "eu-west-2", "210987654321"
 
@@ -125,3 +129,15 @@ def declare_stack(doc: dict, stack: str, secrets: dict[str, str]) -> Declared:
 
     sf = stack_file(doc, stack, secrets)
     return declare(main, sf.config, sf.secret_keys)
+
+
+@functools.cache
+def declared_two_models(stack: str) -> Declared:
+    """The whole program (``infra.program.main``) on ``stack`` with ``TWO_MODELS``, as ``pulumi up`` runs it.
+
+    Declared once per process and shared (read it, never edit it): a declaration
+    costs as much as a plan, and tests/test_airflow.py and test_dag_files.py read
+    the same staging one. The secrets' values are stand-ins no test reads back.
+    """
+    secrets = {"databricksClientSecret": "client-secret", "githubReleaseToken": "github-token"}
+    return declare_stack(with_models(stack_doc(stack), list(TWO_MODELS)), stack, secrets)

@@ -20,7 +20,8 @@ from infra.config import StackConfig
 from infra.program import dag_delivery
 from infra.stack_source import StackFile
 from tests.conftest import ROOT, set_path, stack_doc, with_models
-from tests.dags.conftest import BUCKET_OBJECT, DAGS_COMPONENT, TWO_MODELS, dag_objects, declared_two_models
+from tests.dags.conftest import DAGS_COMPONENT, dag_objects
+from tests.dags.declared import BUCKET_OBJECT, TWO_MODELS, declared_two_models
 from tests.dags.declared import Declared, declare, mock_arn, reveal
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
