@@ -41,7 +41,6 @@ OIDC_PROVIDER_ARN = ARN + r"iam::\d{12}:oidc-provider/.+"
 REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
 #: A Kubernetes namespace (and other DNS-label names): at most 63 lowercase letters, digits and '-'.
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-DNS_LABEL_WORDS = "a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
 #: A Kubernetes object name that may hold dots (ConfigMap, Secret), at most 253 characters.
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 #: A host name.
@@ -62,16 +61,38 @@ LABEL_KEY = re.compile(r"([a-z0-9.-]{1,253}/)?" + LABEL_NAME.pattern)
 #: An annotation key: an optional DNS-subdomain prefix and '/', then a name.
 ANNOTATION_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 
+#: What each pattern means, in the words its refusal uses (``'acme' is not a GitHub repository: owner/name, ...``).
+PATTERN_WORDS: dict[str, str] = {
+    ACCOUNT_ID: "an AWS account id: 12 digits, quoted",
+    REGION: "an AWS region: e.g. eu-west-2",
+    KMS_ARN: "a KMS ARN: arn:<partition>:kms:<region>:<account>:key/<id> (or :alias/<name>)",
+    KMS_KEY_ARN: "a KMS key's ARN: arn:<partition>:kms:<region>:<account>:key/<id> (not an alias)",
+    IAM_ARN: "an IAM ARN: arn:<partition>:iam::<account>:<role|user|policy>/<name>",
+    OIDC_PROVIDER_ARN: "an IAM OIDC provider's ARN: arn:<partition>:iam::<account>:oidc-provider/<issuer>",
+    DNS_LABEL: "a DNS label: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+    DNS_SUBDOMAIN: (
+        "a Kubernetes object name: at most 253 lowercase letters, digits, '-' and '.', starting and ending with a "
+        "letter or digit"
+    ),
+    HOST_NAME: "a host name: lowercase letters, digits, '-' and '.', no scheme, port or path",
+    CPU_QUANTITY: "a CPU quantity: e.g. 500m or 2",
+    MEMORY_QUANTITY: "a memory quantity: e.g. 512Mi or 2Gi",
+    SECRET_PREFIX: "a Secrets Manager name prefix: '/'-separated segments of letters, digits and _+=.@-, no '/' at either end",
+    RELATIVE_PATH: "a relative path: '/'-separated segments of letters, digits and _.-, no '/' at either end",
+    GITHUB_REPOSITORY: "a GitHub repository: owner/name, e.g. acme/model-platform",
+}
+
 
 def _matching(pattern: str, what: Optional[str] = None) -> Callable[[str], str]:
-    """A validator for ``pattern``; its message says ``what`` the value must be in words, as the version types do
-    (``'acme' is not a GitHub repository: owner/name, e.g. acme/model-platform``), else pydantic's own words.
+    """A validator for ``pattern``; its message says what the value must be in words (``what``, else the pattern's
+    ``PATTERN_WORDS``), as the version types do, and pydantic's own words for a pattern without any.
 
     Searched as pydantic does (an unanchored pattern matches a prefix); '$'
     means the very end of the text, as in pydantic's regex engine, not before a
     final newline as in Python's.
     """
     compiled = re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+    what = what or PATTERN_WORDS.get(pattern)
 
     def check(value: str) -> str:
         if not compiled.search(value):
@@ -227,30 +248,30 @@ Sha256Digest = Annotated[str, AfterValidator(check_sha256)]
 SemVer = Annotated[str, AfterValidator(lambda v: _version(v, SEMVER, "semantic version", "X.Y.Z, e.g. 0.23.0"))]
 #: An S3 general-purpose bucket name, by all of AWS's rules (``bucket_name_problem``).
 BucketName = Annotated[str, AfterValidator(_bucket_name)]
-AccountId = Annotated[str, AfterValidator(_matching(ACCOUNT_ID, "an AWS account id: 12 digits, quoted"))]
-Region = Annotated[str, AfterValidator(_matching(REGION, "an AWS region: e.g. eu-west-2"))]
+AccountId = Annotated[str, AfterValidator(_matching(ACCOUNT_ID))]
+Region = Annotated[str, AfterValidator(_matching(REGION))]
 #: Any KMS ARN (a key's or an alias's).
-KmsArn = Annotated[str, AfterValidator(_matching(KMS_ARN, "a KMS ARN: arn:<partition>:kms:<region>:<account>:key/<id> (or :alias/<name>)"))]
+KmsArn = Annotated[str, AfterValidator(_matching(KMS_ARN))]
 #: A KMS key's own ARN.
-KmsKeyArn = Annotated[str, AfterValidator(_matching(KMS_KEY_ARN, "a KMS key's ARN: arn:<partition>:kms:<region>:<account>:key/<id> (not an alias)"))]
-IamArn = Annotated[str, AfterValidator(_matching(IAM_ARN, "an IAM ARN: arn:<partition>:iam::<account>:<role|user|policy>/<name>"))]
-OidcProviderArn = Annotated[str, AfterValidator(_matching(OIDC_PROVIDER_ARN, "an IAM OIDC provider's ARN: arn:<partition>:iam::<account>:oidc-provider/<issuer>"))]
-DnsLabel = Annotated[str, AfterValidator(_matching(DNS_LABEL, DNS_LABEL_WORDS))]
-DnsSubdomain = Annotated[str, AfterValidator(_matching(DNS_SUBDOMAIN, "a Kubernetes object name: at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"))]
-HostName = Annotated[str, AfterValidator(_matching(HOST_NAME, "a host name: lowercase letters, digits, '-' and '.', no scheme, port or path"))]
-CpuQuantity = Annotated[str, AfterValidator(_matching(CPU_QUANTITY, "a CPU quantity: e.g. 500m or 2")), AfterValidator(_cpu_bounds)]
-MemoryQuantity = Annotated[str, AfterValidator(_matching(MEMORY_QUANTITY, "a memory quantity: e.g. 512Mi or 2Gi")), AfterValidator(_memory_bounds)]
+KmsKeyArn = Annotated[str, AfterValidator(_matching(KMS_KEY_ARN))]
+IamArn = Annotated[str, AfterValidator(_matching(IAM_ARN))]
+OidcProviderArn = Annotated[str, AfterValidator(_matching(OIDC_PROVIDER_ARN))]
+DnsLabel = Annotated[str, AfterValidator(_matching(DNS_LABEL))]
+DnsSubdomain = Annotated[str, AfterValidator(_matching(DNS_SUBDOMAIN))]
+HostName = Annotated[str, AfterValidator(_matching(HOST_NAME))]
+CpuQuantity = Annotated[str, AfterValidator(_matching(CPU_QUANTITY)), AfterValidator(_cpu_bounds)]
+MemoryQuantity = Annotated[str, AfterValidator(_matching(MEMORY_QUANTITY)), AfterValidator(_memory_bounds)]
 #: A namespace the stack puts objects in: a DNS label, not a system namespace (``limits.SYSTEM_NAMESPACES``).
-WorkloadNamespace = Annotated[str, AfterValidator(_matching(DNS_LABEL, DNS_LABEL_WORDS)), AfterValidator(_workload_namespace)]
+WorkloadNamespace = Annotated[str, AfterValidator(_matching(DNS_LABEL)), AfterValidator(_workload_namespace)]
 #: A boolean written as one (``true``/``false``): never the text ``"yes"`` or ``"true"``, nor a number.
 Bool = Annotated[bool, Strict()]
 #: A free-form map of text (labels, annotations, parameters): no key named like a credential, no value shaped like one.
 FreeText = Annotated[dict[str, str], AfterValidator(_no_credentials)]
 #: Free text that must not hold a credential (a host, a login).
 PlainText = Annotated[str, AfterValidator(_no_credentials)]
-SecretPrefix = Annotated[str, AfterValidator(_matching(SECRET_PREFIX, "a Secrets Manager name prefix: '/'-separated segments of letters, digits and _+=.@-, no '/' at either end"))]
-RelativePath = Annotated[str, AfterValidator(_matching(RELATIVE_PATH, "a relative path: '/'-separated segments of letters, digits and _.-, no '/' at either end")), AfterValidator(no_dot_segments)]
-GithubRepository = Annotated[str, AfterValidator(_matching(GITHUB_REPOSITORY, "a GitHub repository: owner/name, e.g. acme/model-platform"))]
+SecretPrefix = Annotated[str, AfterValidator(_matching(SECRET_PREFIX))]
+RelativePath = Annotated[str, AfterValidator(_matching(RELATIVE_PATH)), AfterValidator(no_dot_segments)]
+GithubRepository = Annotated[str, AfterValidator(_matching(GITHUB_REPOSITORY))]
 Timezone = Annotated[str, AfterValidator(_timezone)]
 
 
