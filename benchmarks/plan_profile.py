@@ -10,7 +10,9 @@ figure per extra model ((N-model - 1-model) / (N - 1)), for the plan and for
 its replay, and what the plan spends beyond the replay.
 
 Profiled figures run a few times slower than unprofiled ones; read them as
-shares of the gap, not as absolute costs.
+sizes relative to one another, not as absolute costs. "Everything else"
+also takes up the two runs' fixed-cost noise (imports), which is why a
+larger stack (``--models``, at least 20) steadies it.
 
 Usage: .venv/bin/python benchmarks/plan_profile.py [--models 30]
 """
@@ -18,11 +20,14 @@ Usage: .venv/bin/python benchmarks/plan_profile.py [--models 30]
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import pstats
+import runpy
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -35,37 +40,48 @@ from plan_floor import plan_json_full  # noqa: E402
 Key = tuple[str, int, str]
 Stats = dict[Key, tuple[int, int, float, float, dict]]
 
+RPC = "pulumi/runtime/rpc.py"
+#: Fewer models and the runs' fixed-cost noise (imports, ~1 s profiled) outweighs what the extra models add.
+MIN_MODELS = 20
+
+
+def _sdk(name: str, module: str = RPC) -> Callable[[Key], bool]:
+    """The entries of the SDK function ``name`` in ``module``."""
+    return lambda k: k[2] == name and k[0].endswith(module)
+
+
+def _own(k: Key) -> bool:
+    return any(k[0].startswith(str(ROOT / folder)) for folder in ("infra", "modelctl", "benchmarks"))
+
+
 #: The rows, disjoint (four separate call trees of the SDK's registration, and the code each side runs itself), so
 #: they and "everything else" add up to the total: (label, which function entries, "cum"ulative or "self" time).
 ROWS: tuple[tuple[str, Callable[[Key], bool], str], ...] = (
-    ("inputs serialized (typed ...Args translated)", lambda k: k[2] == "serialize_properties" and k[0].endswith("pulumi/runtime/rpc.py"), "cum"),
-    ("outputs resolved (typed output objects built)", lambda k: k[2] == "resolve_outputs" and k[0].endswith("pulumi/runtime/rpc.py"), "cum"),
-    ("futures for every declared property", lambda k: k[2] == "transfer_properties" and k[0].endswith("pulumi/runtime/rpc.py"), "cum"),
-    ("source positions (stack traces)", lambda k: k[2] == "_get_stack_trace", "cum"),
-    (
-        "own Python: infra/ + modelctl/ (plan), benchmarks/ (replay)",
-        lambda k: any(k[0].startswith(str(ROOT / d)) for d in ("infra", "modelctl", "benchmarks")),
-        "self",
-    ),
+    ("inputs serialized (typed ...Args translated)", _sdk("serialize_properties"), "cum"),
+    ("outputs resolved (typed output objects built)", _sdk("resolve_outputs"), "cum"),
+    ("futures for every declared property", _sdk("transfer_properties"), "cum"),
+    ("source positions (stack traces)", _sdk("_get_stack_trace", "pulumi/runtime/resource.py"), "cum"),
+    ("own Python: infra/ + modelctl/ (plan), benchmarks/ (replay)", _own, "self"),
 )
 
 
 def profile_child(out: Path, argv: list[str]) -> None:
-    """Run ``argv`` (a module or script and its arguments) in a child under a CPU-time cProfile written to ``out``."""
-    code = (
-        "import cProfile, runpy, sys, time\n"
-        "out, target, args = sys.argv[1], sys.argv[2], sys.argv[3:]\n"
-        "sys.argv = [target, *args]\n"
-        "profile = cProfile.Profile(time.process_time)\n"
-        "profile.enable()\n"
-        "try:\n"
-        "    (runpy.run_path if target.endswith('.py') else runpy.run_module)(target, run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "profile.disable()\n"
-        "profile.dump_stats(out)\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(out), *argv], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    """Run ``argv`` (a module or a script, and its arguments) in a child profiled in CPU time into ``out``."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--profile-child", str(out), *argv]
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def run_profiled(out: Path, target: str, args: list[str]) -> None:
+    """In the child: ``target`` (``modelctl`` or a script path) as ``__main__``, under a CPU-time cProfile."""
+    sys.argv = [target, *args]
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    try:
+        (runpy.run_path if target.endswith(".py") else runpy.run_module)(target, run_name="__main__")
+    except SystemExit:
+        pass
+    profile.disable()
+    profile.dump_stats(str(out))
 
 
 def load(path: Path) -> Stats:
@@ -82,7 +98,14 @@ def per_model(one: Stats, many: Stats, extra: int, pick: Callable[[Key], bool], 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=30, help="models in the larger stack (default 30)")
+    parser.add_argument("--profile-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)  # OUT TARGET ARGS...
     args = parser.parse_args(argv)
+    if args.profile_child:
+        out, target, *rest = args.profile_child
+        run_profiled(Path(out), target, rest)
+        return 0
+    if args.models < MIN_MODELS:
+        parser.error(f"--models {args.models}: at least {MIN_MODELS}, or the runs' import-time noise swamps them")
     extra = args.models - 1
     with tempfile.TemporaryDirectory(prefix="plan-profile-") as tmp:
         folder = Path(tmp)
@@ -91,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, stack in stacks.items():
             plan_file = plan_json_full(stack, folder / f"plan{n}.json")
             profile_child(folder / f"plan{n}.prof", ["modelctl", "plan", str(stack)])
-            replay = [str(ROOT / "benchmarks/plan_floor.py"), "--replay", str(plan_file), "--stack-file", str(stacks[1])]
+            floor = str(ROOT / "benchmarks" / "plan_floor.py")  # absolute, as ``_own`` matches file names
+            replay = [floor, "--replay", str(plan_file), "--stack-file", str(stacks[1])]
             profile_child(folder / f"replay{n}.prof", replay)
             profiles["plan", n] = load(folder / f"plan{n}.prof")
             profiles["replay", n] = load(folder / f"replay{n}.prof")
@@ -106,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     total = figures(lambda k: True, "self")
     gap = total[0] - total[1]
     rows = [(label, *figures(pick, figure)) for label, pick, figure in ROWS]
-    rest = ("everything else (event loop, Output plumbing, ...)", total[0] - sum(r[1] for r in rows), total[1] - sum(r[2] for r in rows))
+    rest = (
+        "everything else (event loop, Output plumbing, ...)",
+        total[0] - sum(r[1] for r in rows),
+        total[1] - sum(r[2] for r in rows),
+    )
     print(f"CPU-time profile, ms per extra model ({extra} extra models); profiled, so read the shares, not the values")
     print(f"{'':<60} {'plan':>8} {'replay':>8} {'beyond':>8}  share of the gap")
     for label, plan, replay in [*rows, rest, ("total", *total)]:
