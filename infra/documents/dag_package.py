@@ -134,7 +134,8 @@ def package_modules() -> dict[str, str]:
         )
     shared = {name: _read(_ROOT / source) for name, source in SHARED_MODULES}
     clash = sorted(set(own) & set(shared))
-    assert not clash, f"dags/{PACKAGE}/ must not hold its own copy of {clash}: the stack delivers the originals"
+    if clash:  # a repository problem, said even when Python runs with -O
+        raise FileExistsError(f"dags/{PACKAGE}/ must not hold its own copy of {clash}: the stack delivers the originals")
     return {**own, **shared}
 
 

@@ -232,3 +232,12 @@ def test_the_stack_grants_the_read_on_its_own_bucket_and_key_as_a_policy_to_atta
     assert len(keys) == (stack == "prod"), "prod's store uses SSE-KMS with a key the stack creates; staging SSE-S3"
     expected = bundles_reader_policy(bucket, list(TWO_MODELS), keys[0] if keys else None, "eu-west-2")
     assert json.loads(reveal(policy["policy"])) == json.loads(expected.to_json())
+
+
+def test_a_package_module_that_shadows_a_shared_one_is_refused(monkeypatch):
+    """A copy of a contract module under dags/ would drift from the original the stack must deliver."""
+    from infra.documents import dag_package
+
+    monkeypatch.setattr(dag_package, "SHARED_MODULES", (*SHARED_MODULES, ("factory.py", "infra/contract/layout.py")))
+    with pytest.raises(FileExistsError, match=r"must not hold its own copy of \['factory.py'\]"):
+        dag_package.package_modules()
