@@ -69,6 +69,11 @@ def doc_with(stack: str, edits: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def plan_with(stack: str, edits: Mapping[str, Any]) -> Plan:
+    """The plan of ``stack`` with ``edits`` (``doc_with``), once per content."""
+    return plan_doc(doc_with(stack, edits), stack)
+
+
 def parse_doc(doc: dict[str, Any], stack: str = "staging") -> StackConfig:
     """The typed config of a stack document, as the program reads it: for a rule of the config, no plan needed."""
     return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()

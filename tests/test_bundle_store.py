@@ -22,7 +22,7 @@ from infra.documents.arns import role_arn
 from infra.naming import service_account_name
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from modelctl.tree import format_tree
-from tests.conftest import del_path, doc_with, parse_doc, plan_doc, set_path, stack_doc, with_models
+from tests.conftest import del_path, parse_doc, plan_doc, plan_with, set_path, stack_doc, with_models
 from tests.document_reading import allowed, as_list
 
 STACKS = ["staging", "prod"]
@@ -137,13 +137,13 @@ def kms_statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def edited() -> Plan:
     """Staging with every edit of ``EDITED``, planned once for the module (tests only read it)."""
-    return plan_doc(doc_with("staging", EDITED), "staging")
+    return plan_with("staging", EDITED)
 
 
 @pytest.fixture(scope="module")
 def moved() -> Plan:
     """Staging with ``MOVED``'s edits."""
-    return plan_doc(doc_with("staging", MOVED), "staging")
+    return plan_with("staging", MOVED)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from infra.naming import service_account_name
 from modelctl.diff import diff_plans
 from modelctl.engine import Plan, PlannedResource
 from modelctl.render import render_manifests
-from tests.conftest import doc_with, plan_doc, stack_doc, with_models
+from tests.conftest import doc_with, plan_doc, plan_with, stack_doc, with_models
 from tests.document_reading import ingress_routes
 
 MODEL = "days-to-sell"
@@ -107,13 +107,13 @@ EDITED = {
 
 @pytest.fixture(scope="module")
 def edited() -> Plan:
-    return plan_doc(doc_with("staging", EDITED), "staging")
+    return plan_with("staging", EDITED)
 
 
 @pytest.fixture(scope="module")
 def with_canary() -> Plan:
     """Staging with a canary of ``CANDIDATE``: the base of the canary rollout tests."""
-    return plan_doc(doc_with("staging", {f"{M}.canary": dict(CANDIDATE)}), "staging")
+    return plan_with("staging", {f"{M}.canary": dict(CANDIDATE)})
 
 
 # --------------------------------------------------------------------------- objects per model
@@ -227,7 +227,7 @@ def test_startup_timeout_is_configurable(edited):
 
 def test_rollout_deadline_shorter_than_startup_is_refused():
     with pytest.raises(ConfigError) as err:
-        plan_doc(doc_with("staging", {f"{M}.serving.startupTimeoutSeconds": 600}), "staging")
+        plan_with("staging", {f"{M}.serving.startupTimeoutSeconds": 600})
     assert f"{M}.serving.progressDeadlineSeconds" in str(err.value)
 
 
@@ -256,7 +256,7 @@ def test_pods_carry_recommended_labels_version_and_digest(stack, real_plan):
 
 
 def test_a_training_runs_version_is_the_pods_version_label_as_is():
-    plan = plan_doc(doc_with("staging", RELEASED), "staging")
+    plan = plan_with("staging", RELEASED)
     template = obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]
     assert template["labels"]["app.kubernetes.io/version"] == "2026-12-02-884422123"
     assert "2026-12-02-884422123" in template["annotations"].values()
@@ -264,7 +264,7 @@ def test_a_training_runs_version_is_the_pods_version_label_as_is():
 
 def test_a_version_that_is_no_label_value_never_reaches_the_cluster():
     with pytest.raises(ConfigError) as err:
-        plan_doc(doc_with("staging", {f"{M}.version": "1.5.0+build.7"}), "staging")
+        plan_with("staging", {f"{M}.version": "1.5.0+build.7"})
     assert f"{M}.version: '1.5.0+build.7' is not a model version" in str(err.value)
 
 
@@ -361,7 +361,7 @@ def test_each_object_attaches_its_document_built_from_the_models_config(edited):
 
 def test_invalid_allowed_namespace_is_refused():
     with pytest.raises(ConfigError) as err:
-        plan_doc(doc_with("staging", {f"{K8S}.allowedNamespaces": ["Pricing_API"]}), "staging")
+        plan_with("staging", {f"{K8S}.allowedNamespaces": ["Pricing_API"]})
     assert f"{K8S}.allowedNamespaces" in str(err.value)
 
 
@@ -434,7 +434,7 @@ def test_promoting_a_canary_rolls_the_stable_pods_to_the_candidate(with_canary):
 
 def test_canary_of_the_served_version_is_refused():
     with pytest.raises(ConfigError) as err:
-        plan_doc(doc_with("staging", {f"{M}.canary": {**CANDIDATE, "version": model_cfg("staging")["version"]}}), "staging")
+        plan_with("staging", {f"{M}.canary": {**CANDIDATE, "version": model_cfg("staging")["version"]}})
     assert f"{M}.canary.version" in str(err.value)
 
 

@@ -12,7 +12,7 @@ from infra.config import PLATFORM_TASK_PARAMETERS, ConfigError
 from infra.contract.layout import RUN_VERSION, run_keys
 from modelctl.diff import diff_plans
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
-from tests.conftest import del_path, doc_with, parse_doc, plan_doc, set_path, stack_doc, with_models
+from tests.conftest import del_path, parse_doc, plan_doc, plan_with, set_path, stack_doc, with_models
 from tests.document_reading import as_list
 
 JOB = "databricks:index/job:Job"
@@ -91,17 +91,17 @@ PROD_EDITED = {
 
 @pytest.fixture(scope="module")
 def released() -> Plan:
-    return plan_doc(doc_with("staging", RELEASED), "staging")
+    return plan_with("staging", RELEASED)
 
 
 @pytest.fixture(scope="module")
 def edited() -> Plan:
-    return plan_doc(doc_with("staging", EDITED), "staging")
+    return plan_with("staging", EDITED)
 
 
 @pytest.fixture(scope="module")
 def prod_edited() -> Plan:
-    return plan_doc(doc_with("prod", PROD_EDITED), "prod")
+    return plan_with("prod", PROD_EDITED)
 
 
 @pytest.fixture(scope="module")
