@@ -12,11 +12,17 @@ A script that prints figures, not a test (issue 18, "Performance goals"):
     N-model stack, secrets as secrets) as plain ``pulumi.CustomResource`` /
     ``ComponentResource`` registrations under modelctl's own mock engine,
     with no program logic; beside what those models add to `modelctl plan`.
-    Goal: the plan within 1.2x of the floor, per model.
+    Goal: the plan within 1.2x of the floor, per model. Beside it, a second
+    floor: the same replay through the provider SDKs' generated classes
+    (``aws.iam.Role(...)``), which any program written with those SDKs pays;
+    the plan's ratio to it is what the program's own logic adds.
 
-Every figure is user+sys CPU time of a child process (``os.wait4``), which a
-loaded machine disturbs less than wall time. The floor and the plan alternate
-within each round (their order flips every round), so load hits both alike;
+Every figure is user+sys CPU time, which a loaded machine disturbs less than
+wall time: in (a) of the whole child process (``os.wait4``); in (b) of what a
+child does after importing every module a 1-model plan loads (the same list
+for each child, so imports, a constant whose noise would swamp a few ms per
+model, are charged to none). The floors and the plan run one after another
+within each round (in reverse every other round), so load hits each alike;
 a per-model figure is the difference to the 1-model run of the same round.
 Tables show the median and the spread (min-max) over the rounds.
 
@@ -26,12 +32,17 @@ Usage: .venv/bin/python benchmarks/plan_floor.py [--rounds N] [--models 20,50]
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import json
 import os
+import re
+import runpy
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -45,18 +56,20 @@ FIXED_STACK = "staging"
 SDK_PREFIX = "pulumi"
 SECRET_KEY = "modelctl:secret"  # how `plan --json-full` writes a secret (modelctl.engine.SECRET_JSON_KEY)
 
-#: Runs ``modelctl plan ARGS...`` in this interpreter and writes the sorted pulumi* modules it loaded to OUT.
+#: Runs ``modelctl plan ARGS...`` in this interpreter and writes the sorted modules it loaded whose top-level
+#: name starts with argv[2] ("" for all of them) to the file argv[1]; not ``__main__`` and its aliases, nor names
+#: with no import spec (those that extension modules register), which no import statement loads.
 DUMP_MODULES = """\
 import atexit, runpy, sys
-out, args = sys.argv[1], sys.argv[2:]
+out, prefix, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 def dump():
-    names = sorted(n for n in sys.modules if n.split(".")[0].startswith({prefix!r}))
+    names = sorted(n for n, m in sys.modules.items() if n.split(".")[0].startswith(prefix) and not n.startswith("__") and getattr(m, "__spec__", None))
     with open(out, "w") as f:
         f.write("\\n".join(names) + "\\n")
 atexit.register(dump)
 sys.argv = ["modelctl", *args]
 runpy.run_module("modelctl", run_name="__main__", alter_sys=True)
-""".format(prefix=SDK_PREFIX)
+"""
 
 #: Imports, in order, the modules named in the file argv[1]: the fixed-cost floor.
 IMPORT_MODULES = "import importlib, sys\nfor n in open(sys.argv[1]).read().split():\n    importlib.import_module(n)\n"
@@ -81,10 +94,19 @@ def modelctl(*args: str) -> list[str]:
     return [sys.executable, "-m", "modelctl", *args]
 
 
-def plan_modules(stack: str, out: Path) -> list[str]:
-    """The pulumi* modules `modelctl plan STACK` has loaded when it exits."""
-    subprocess.run([sys.executable, "-c", DUMP_MODULES, str(out), "plan", stack], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+def plan_modules(stack: str, out: Path, prefix: str = SDK_PREFIX) -> list[str]:
+    """The modules (pulumi* ones by default) `modelctl plan STACK` has loaded when it exits."""
+    cmd = [sys.executable, "-c", DUMP_MODULES, str(out), prefix, "plan", stack]
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return out.read_text().split()
+
+
+def cpu_after_imports(cmd: Sequence[str]) -> float:
+    """CPU seconds a ``--after-imports`` child (a replay or a plan) spent after importing the plan's modules."""
+    with tempfile.TemporaryDirectory(prefix="plan-floor-cpu-") as tmp:
+        out = Path(tmp) / "cpu"
+        cpu_seconds([*cmd, "--cpu-out", str(out)])
+        return float(out.read_text())
 
 
 def plan_json_full(stack_file: Path, out: Path) -> Path:
@@ -94,16 +116,59 @@ def plan_json_full(stack_file: Path, out: Path) -> Path:
     return out
 
 
-def replay_cmd(plan_file: Path, stack_file: Path, verify: bool = False) -> list[str]:
+def replay_cmd(plan_file: Path, stack_file: Path, *, generated: bool = False, modules: Path | None = None) -> list[str]:
+    """This script as a child replaying ``plan_file``; with ``modules``, it first imports the modules listed there."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--replay", str(plan_file), "--stack-file", str(stack_file)]
-    return cmd + ["--verify"] if verify else cmd
+    return cmd + ["--generated"] * generated + (["--after-imports", str(modules)] if modules else [])
+
+
+def plan_cmd(stack_file: Path, modules: Path) -> list[str]:
+    """This script as a child running `modelctl plan STACK_FILE` after importing the modules listed in ``modules``."""
+    return [sys.executable, str(Path(__file__).resolve()), "--plan", str(stack_file), "--after-imports", str(modules)]
+
+
+def child(args: argparse.Namespace) -> int:
+    """A child of table (b): import what the plan imports, then replay or plan, and write the CPU time of that part.
+
+    Every child of (b) imports the same modules first (all that a 1-model `modelctl plan` loads), so none is
+    charged for imports, whose cost is the same for every stack size but whose noise (hundreds of ms on a
+    shared machine) would swamp a per-model difference of a few ms.
+    """
+    sys.path.insert(0, str(ROOT))
+    if args.after_imports:
+        for name in args.after_imports.read_text().split():
+            importlib.import_module(name)
+    start = time.process_time()
+    if args.replay:
+        code = replay(args.replay, args.stack_file, generated=args.generated, verify=args.verify)
+    else:
+        code = run_modelctl("plan", str(args.plan))
+    if args.cpu_out:
+        args.cpu_out.write_text(repr(time.process_time() - start))
+    return code
+
+
+def run_modelctl(*argv: str) -> int:
+    """`modelctl ARGV...` in this interpreter; its exit code."""
+    sys.argv = ["modelctl", *argv]
+    try:
+        runpy.run_module("modelctl", run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    return 0
 
 
 # --------------------------------------------------------------------------- the per-model floor (in the child)
 
 
-def replay_program(resources: list[dict[str, Any]]) -> Callable[[], None]:
-    """A Pulumi program that registers exactly ``resources`` (``plan --json-full`` entries), nothing else."""
+def replay_program(resources: list[dict[str, Any]], *, generated: bool = False) -> Callable[[], None]:
+    """A Pulumi program that registers exactly ``resources`` (``plan --json-full`` entries), nothing else.
+
+    ``generated``: each custom resource through its provider SDK's generated class (``aws.iam.Role``,
+    ``k8s.apps.v1.Deployment``, ...) from the same inputs, instead of a plain ``CustomResource``: the
+    floor of any program written with the provider SDKs, which wrap every input in their typed ``...Args``
+    and every output in typed output objects whether the caller passes typed Args or dicts.
+    """
 
     def program() -> None:
         import pulumi
@@ -139,6 +204,8 @@ def replay_program(resources: list[dict[str, Any]]) -> Callable[[], None]:
             inputs = _with_secrets(doc.get("inputs") or {})
             if doc["type"].startswith("pulumi:providers:"):
                 made[doc["urn"]] = Provider(doc["type"].split(":")[2], doc["name"], inputs, opts)
+            elif doc.get("custom", True) and generated:
+                made[doc["urn"]] = generated_class(doc["type"])(doc["name"], opts=opts, **python_names(inputs))
             elif doc.get("custom", True):
                 made[doc["urn"]] = Custom(doc["type"], doc["name"], inputs, opts)
             else:
@@ -147,6 +214,26 @@ def replay_program(resources: list[dict[str, Any]]) -> Callable[[], None]:
                 made[doc["urn"]] = component
 
     return program
+
+
+def generated_class(token: str) -> type:
+    """The provider SDK's class of a resource type token: ``aws:iam/role:Role`` -> ``pulumi_aws.iam.Role``.
+
+    The module path is the token's module with a trailing resource name (AWS style) and ``index`` dropped,
+    and each part cut at its first dot (``networking.k8s.io/v1`` -> ``networking.v1``).
+    """
+    package, module, name = token.split(":")
+    parts = module.split("/")
+    if parts[-1].lower() == name.lower():
+        parts = parts[:-1]
+    path = [f"pulumi_{package}", *(p.split(".")[0] for p in parts if p != "index")]
+    return getattr(importlib.import_module(".".join(path)), name)
+
+
+def python_names(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Top-level input names as the generated classes' keyword arguments (``secretString`` -> ``secret_string``);
+    nested values stay dictionaries under their wire names, which the SDK accepts for any nested input type."""
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in inputs.items()}
 
 
 def _registration_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -182,14 +269,13 @@ def _with_secrets(value: Any) -> Any:
     return value
 
 
-def replay(plan_file: Path, stack_file: Path, verify: bool) -> int:
+def replay(plan_file: Path, stack_file: Path, *, generated: bool, verify: bool) -> int:
     """Run the replay program under modelctl's engine; ``verify``: it must record the source's resources."""
-    sys.path.insert(0, str(ROOT))
     from infra.stack_source import StackFile
     from modelctl.engine import plan_stack_file
 
     source = json.loads(plan_file.read_text())
-    plan = plan_stack_file(StackFile.load(stack_file), source["stack"], program=replay_program(source["resources"]))
+    plan = plan_stack_file(StackFile.load(stack_file), source["stack"], program=replay_program(source["resources"], generated=generated))
     mismatched = differences(source, plan) if verify else []
     if mismatched:
         print(f"replay of {plan_file} differs from the plan at {len(mismatched)} URN(s), e.g. {mismatched[:3]}", file=sys.stderr)
@@ -225,15 +311,15 @@ class Spread:
         return f"{self.median * scale:.{digits}f} [{lo:.{digits}f}-{hi:.{digits}f}]"
 
 
-def interleaved(pairs: dict[str, tuple[list[str], list[str]]], rounds: int) -> dict[str, tuple[list[float], list[float]]]:
-    """CPU seconds of each (floor, plan) pair, alternated within each round, the order flipped every round."""
-    times: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key in pairs}
+def interleaved(runs: dict[str, tuple[Callable[[], float], ...]], rounds: int) -> dict[str, tuple[list[float], ...]]:
+    """CPU seconds of each group of measurements (floors, then the plan), taken one after another within each
+    round, in reverse order every other round, so a slower stretch of the machine hits each alike."""
+    times: dict[str, tuple[list[float], ...]] = {key: tuple([] for _ in cmds) for key, cmds in runs.items()}
     for n in range(rounds):
-        for key, (floor, plan) in pairs.items():
-            first, second = (floor, plan) if n % 2 == 0 else (plan, floor)
-            a, b = cpu_seconds(first), cpu_seconds(second)
-            times[key][0].append(a if n % 2 == 0 else b)
-            times[key][1].append(b if n % 2 == 0 else a)
+        for key, cmds in runs.items():
+            order = range(len(cmds)) if n % 2 == 0 else reversed(range(len(cmds)))
+            for i in order:
+                times[key][i].append(cmds[i]())
         print(f"  round {n + 1}/{rounds} done", file=sys.stderr)
     return times
 
@@ -243,10 +329,15 @@ def per_model(totals: list[float], base: list[float], extra: int) -> Spread:
     return Spread([(t - b) / extra for t, b in zip(totals, base)])
 
 
+def ratio_text(plan: Spread, floor: Spread) -> str:
+    return f"{plan.median / floor.median:.2f}x" if floor.median > 0 else "n/a"
+
+
 def report(
-    times: dict[str, tuple[list[float], list[float]]], *, rounds: int, modules: int, resources: dict[int, int], extras: list[int]
+    times: dict[str, tuple[list[float], ...]], *, rounds: int, modules: int, resources: dict[int, int], extras: list[int]
 ) -> str:
-    """The two tables: ``times`` maps "fixed" and "models<N>" to (floor, plan) CPU seconds per round."""
+    """The two tables: ``times`` maps "fixed" to (floor, plan) and "models<N>" to (plain floor, generated floor,
+    plan) CPU seconds per round."""
     floor, plan = (Spread(v) for v in times["fixed"])
     ratio = Spread([p / f for p, f in zip(plan.values, floor.values)])
     lines = [
@@ -254,19 +345,23 @@ def report(
         "",
         f"(a) fixed cost: `modelctl plan {FIXED_STACK}` against importing its {modules} pulumi* modules",
         f"{'floor s (SDK imports)':>24} {'plan s':>20} {'ratio':>7} {'goal':>6}",
-        f"{floor.text():>24} {plan.text():>20} {plan.median / floor.median:>6.2f}x {'1.1x':>6}",
+        f"{floor.text():>24} {plan.text():>20} {ratio_text(plan, floor):>7} {'1.1x':>6}",
         f"    per-round ratio {ratio.text()}",
         "",
         "(b) per-model cost: what extra models add to the plan against the SDK registering their resources",
-        f"{'extra models':>12} {'resources/model':>16} {'floor ms/model':>20} {'plan ms/model':>20} {'ratio':>7} {'goal':>6}",
+        "    plain: as plain CustomResources (the floor of the goal); generated: through the provider SDKs' classes",
+        f"{'extra models':>12} {'resources/model':>16} {'plain ms/model':>16} {'generated ms/model':>19}"
+        f" {'plan ms/model':>16} {'vs plain':>9} {'goal':>5} {'vs generated':>13}",
     ]
-    base_floor, base_plan = times["models1"]
+    base = times["models1"]
     for extra in extras:
         n = 1 + extra
-        f_per, p_per = per_model(times[f"models{n}"][0], base_floor, extra), per_model(times[f"models{n}"][1], base_plan, extra)
+        plain, generated, planned = (per_model(t, b, extra) for t, b in zip(times[f"models{n}"], base))
         per_res = (resources[n] - resources[1]) / extra
-        ratio_text = f"{p_per.median / f_per.median:>6.2f}x" if f_per.median > 0 else "    n/a"
-        lines.append(f"{extra:>12} {per_res:>16.1f} {f_per.text(1000, 0):>20} {p_per.text(1000, 0):>20} {ratio_text} {'1.2x':>6}")
+        lines.append(
+            f"{extra:>12} {per_res:>16.1f} {plain.text(1000, 0):>16} {generated.text(1000, 0):>19} {planned.text(1000, 0):>16}"
+            f" {ratio_text(planned, plain):>9} {'1.2x':>5} {ratio_text(planned, generated):>13}"
+        )
     return "\n".join(lines)
 
 
@@ -276,25 +371,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--models", default="20,50", help="extra models beyond the first, comma-separated (default 20,50)")
     parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # child: register a plan's resources
     parser.add_argument("--stack-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--generated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--verify", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--plan", type=Path, help=argparse.SUPPRESS)  # child: `modelctl plan` of this stack file
+    parser.add_argument("--after-imports", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cpu-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.replay:
-        return replay(args.replay, args.stack_file, args.verify)
+    if args.replay or args.plan:
+        return child(args)
     extras = sorted({int(x) for x in args.models.split(",")})
 
     with tempfile.TemporaryDirectory(prefix="plan-floor-") as tmp:
         folder = Path(tmp)
         modules = plan_modules(FIXED_STACK, folder / "modules.txt")
-        pairs = {"fixed": ([sys.executable, "-c", IMPORT_MODULES, str(folder / "modules.txt")], modelctl("plan", FIXED_STACK))}
+        fixed = [sys.executable, "-c", IMPORT_MODULES, str(folder / "modules.txt")], modelctl("plan", FIXED_STACK)
+        runs = {"fixed": tuple(functools.partial(cpu_seconds, cmd) for cmd in fixed)}
         stacks = {n: stack_with_models(n, folder) for n in [1] + [1 + e for e in extras]}
+        loaded = folder / "loaded.txt"
+        plan_modules(str(stacks[1]), loaded, prefix="")
         resources: dict[int, int] = {}
         for n, stack in stacks.items():
             plan_file = plan_json_full(stack, folder / f"plan{n}.json")
             resources[n] = len(json.loads(plan_file.read_text())["resources"])
             # The replay always reads the 1-model stack file: config parsing is the program's, and constant.
-            subprocess.run(replay_cmd(plan_file, stacks[1], verify=True), cwd=ROOT, check=True)
-            pairs[f"models{n}"] = (replay_cmd(plan_file, stacks[1]), modelctl("plan", str(stack)))
-        times = interleaved(pairs, args.rounds)
+            floors = [replay_cmd(plan_file, stacks[1], generated=generated, modules=loaded) for generated in (False, True)]
+            for floor in floors:
+                subprocess.run([*floor, "--verify"], cwd=ROOT, check=True)
+            cmds = (*floors, plan_cmd(stack, loaded))
+            runs[f"models{n}"] = tuple(functools.partial(cpu_after_imports, cmd) for cmd in cmds)
+        times = interleaved(runs, args.rounds)
 
     print(report(times, rounds=args.rounds, modules=len(modules), resources=resources, extras=extras))
     return 0

@@ -4,10 +4,12 @@ A script that prints figures, not a test. ``plan_floor.py`` says how far the
 plan is from the SDK's floor; this says why, so a change aimed at the gap can
 be checked against the part it aims at. It profiles four child processes
 with ``cProfile`` on a CPU-time clock: ``modelctl plan`` of a 1-model and an
-N-model stack, and the replay of each (the SDK registering the same resources
-as plain resources, ``plan_floor.replay_program``). Each row is a cumulative
-figure per extra model ((N-model - 1-model) / (N - 1)), for the plan and for
-its replay, and what the plan spends beyond the replay.
+N-model stack, and both replays of each (the SDK registering the same
+resources as plain resources, and through the provider SDKs' generated
+classes: ``plan_floor.replay_program``). Each row is a figure per extra model
+((N-model - 1-model) / (N - 1)) for the three, then what the generated classes
+cost beyond plain resources, and what the plan costs beyond the generated
+classes: its program's share.
 
 Profiled figures run a few times slower than unprofiled ones; read them as
 sizes relative to one another, not as absolute costs. "Everything else"
@@ -41,6 +43,8 @@ Key = tuple[str, int, str]
 Stats = dict[Key, tuple[int, int, float, float, dict]]
 
 RPC = "pulumi/runtime/rpc.py"
+#: The three profiled runs: the plan, its replay through the generated classes, its replay as plain resources.
+KINDS = ("plan", "generated", "plain")
 #: Fewer models and the runs' fixed-cost noise (imports, ~1 s profiled) outweighs what the extra models add.
 MIN_MODELS = 20
 
@@ -116,31 +120,33 @@ def main(argv: list[str] | None = None) -> int:
             profile_child(folder / f"plan{n}.prof", ["modelctl", "plan", str(stack)])
             floor = str(ROOT / "benchmarks" / "plan_floor.py")  # absolute, as ``_own`` matches file names
             replay = [floor, "--replay", str(plan_file), "--stack-file", str(stacks[1])]
-            profile_child(folder / f"replay{n}.prof", replay)
-            profiles["plan", n] = load(folder / f"plan{n}.prof")
-            profiles["replay", n] = load(folder / f"replay{n}.prof")
+            profile_child(folder / f"plain{n}.prof", replay)
+            profile_child(folder / f"generated{n}.prof", [*replay, "--generated"])
+            for kind in KINDS:
+                profiles[kind, n] = load(folder / f"{kind}{n}.prof")
             resources = len(json.loads(plan_file.read_text())["resources"])
             print(f"  {n} model(s): {resources} resources profiled", file=sys.stderr)
 
-    def figures(pick: Callable[[Key], bool], figure: str) -> tuple[float, float]:
-        plan = per_model(profiles["plan", 1], profiles["plan", args.models], extra, pick, figure)
-        replay = per_model(profiles["replay", 1], profiles["replay", args.models], extra, pick, figure)
-        return plan, replay
+    def figures(pick: Callable[[Key], bool], figure: str) -> tuple[float, ...]:
+        return tuple(per_model(profiles[kind, 1], profiles[kind, args.models], extra, pick, figure) for kind in KINDS)
 
-    total = figures(lambda k: True, "self")
-    gap = total[0] - total[1]
-    rows = [(label, *figures(pick, figure)) for label, pick, figure in ROWS]
-    rest = (
-        "everything else (event loop, Output plumbing, ...)",
-        total[0] - sum(r[1] for r in rows),
-        total[1] - sum(r[2] for r in rows),
-    )
     print(f"CPU-time profile, ms per extra model ({extra} extra models); profiled, so read the shares, not the values")
-    print(f"{'':<60} {'plan':>8} {'replay':>8} {'beyond':>8}  share of the gap")
-    for label, plan, replay in [*rows, rest, ("total", *total)]:
-        share = f"{(plan - replay) / gap:>6.0%}" if gap else ""
-        print(f"{label:<60} {plan:>8.1f} {replay:>8.1f} {plan - replay:>8.1f}  {share}")
+    print(table([(label, figures(pick, figure)) for label, pick, figure in ROWS], figures(lambda k: True, "self")))
     return 0
+
+
+def table(rows: list[tuple[str, tuple[float, ...]]], total: tuple[float, ...]) -> str:
+    """Rows of (plan, generated, plain) figures, "everything else" (the total less the rows), the total, and how
+    the gap between the plan and the plain floor splits into the generated classes' part and the program's."""
+    rest = tuple(t - sum(r[1][i] for r in rows) for i, t in enumerate(total))
+    lines = [f"{'':<60} {'plan':>7} {'generated':>9} {'plain':>7} {'classes':>8} {'program':>8}"]
+    for label, (plan, generated, plain) in [*rows, ("everything else (event loop, Output plumbing, ...)", rest), ("total", total)]:
+        lines.append(f"{label:<60} {plan:>7.1f} {generated:>9.1f} {plain:>7.1f} {generated - plain:>8.1f} {plan - generated:>8.1f}")
+    plan, generated, plain = total
+    if plan > plain:
+        classes, program = (generated - plain) / (plan - plain), (plan - generated) / (plan - plain)
+        lines.append(f"of the plan's cost beyond plain resources: generated classes {classes:.0%}, program {program:.0%}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from infra.stack_source import StackFile
 from modelctl.engine import plan_stack_file
 from tests.conftest import stack_doc
@@ -27,12 +29,14 @@ def load_script() -> ModuleType:
     return sys.modules["plan_floor"]
 
 
-def test_replay_registers_exactly_the_plans_resources(real_plan):
-    """The per-model floor is only a floor if it declares the same URNs, inputs, secrets, options and aliases."""
+@pytest.mark.parametrize("generated", [False, True], ids=["plain", "generated"])
+def test_replay_registers_exactly_the_plans_resources(real_plan, generated):
+    """A per-model floor is only a floor if it declares the same URNs, inputs, secrets, options and aliases,
+    whether as plain resources or through the provider SDKs' generated classes."""
     floor = load_script()
     source = real_plan("staging").to_json(full=True)
     stack_file = StackFile.from_document(stack_doc("staging"), "stacks/Pulumi.staging.yaml")
-    replayed = plan_stack_file(stack_file, "staging", program=floor.replay_program(source["resources"]))
+    replayed = plan_stack_file(stack_file, "staging", program=floor.replay_program(source["resources"], generated=generated))
     assert len(replayed.resources) == len(source["resources"])
     assert floor.differences(source, replayed) == []
 
@@ -42,12 +46,31 @@ def test_replay_registers_exactly_the_plans_resources(real_plan):
     assert floor.differences(changed, replayed) == [bucket["urn"]]
 
 
+@pytest.mark.parametrize(
+    ("token", "module", "name"),
+    [
+        ("aws:iam/role:Role", "pulumi_aws.iam", "Role"),
+        ("aws:s3/bucketObjectv2:BucketObjectv2", "pulumi_aws.s3", "BucketObjectv2"),
+        ("databricks:index/job:Job", "pulumi_databricks", "Job"),
+        ("kubernetes:apps/v1:Deployment", "pulumi_kubernetes.apps.v1", "Deployment"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "pulumi_kubernetes.networking.v1", "NetworkPolicy"),
+    ],
+)
+def test_the_generated_floor_finds_each_types_class_in_its_sdk(token, module, name):
+    assert load_script().generated_class(token) is getattr(importlib.import_module(module), name)
+
+
+def test_the_generated_floor_passes_top_level_inputs_by_their_python_names():
+    names = load_script().python_names({"secretString": 1, "bucket": 2, "assumeRolePolicy": {"Version": "2012-10-17"}})
+    assert names == {"secret_string": 1, "bucket": 2, "assume_role_policy": {"Version": "2012-10-17"}}
+
+
 def test_report_prints_both_tables_with_medians_spreads_and_ratios():
     floor = load_script()
     times = {
         "fixed": ([4.0, 5.0, 4.5], [4.4, 5.2, 4.6]),
-        "models1": ([1.0, 1.0, 1.0], [5.0, 5.0, 5.0]),
-        "models21": ([2.0, 2.2, 2.1], [7.0, 7.4, 7.2]),
+        "models1": ([1.0, 1.0, 1.0], [1.5, 1.5, 1.5], [5.0, 5.0, 5.0]),
+        "models21": ([2.0, 2.2, 2.1], [3.0, 3.1, 3.2], [7.0, 7.4, 7.2]),
     }
     text = floor.report(times, rounds=3, modules=1000, resources={1: 71, 21: 511}, extras=[20])
     assert "median [min-max] over 3 interleaved round(s)" in text
@@ -55,8 +78,8 @@ def test_report_prints_both_tables_with_medians_spreads_and_ratios():
     fixed = text.splitlines()[4]
     assert fixed.split() == ["4.50", "[4.00-5.00]", "4.60", "[4.40-5.20]", "1.02x", "1.1x"]
     per_model = text.splitlines()[-1]
-    # floor (2.1-1.0)/20 = 55 ms, plan (7.2-5.0)/20 = 110 ms per model: 2.00x
-    assert per_model.split() == ["20", "22.0", "55", "[50-60]", "110", "[100-120]", "2.00x", "1.2x"]
+    # plain (2.1-1.0)/20 = 55 ms, generated (3.1-1.5)/20 = 80 ms, plan (7.2-5.0)/20 = 110 ms per model
+    assert per_model.split() == ["20", "22.0", "55", "[50-60]", "80", "[75-85]", "110", "[100-120]", "2.00x", "1.2x", "1.38x"]
 
 
 def load_profile_script() -> ModuleType:
@@ -94,3 +117,14 @@ def test_profile_figures_are_per_extra_model_cumulative_or_own_time():
     many = {key: (21, 21, 2.5, 6.0, {})}
     assert profile.per_model(one, many, 20, lambda k: True, "cum") == (6.0 - 2.0) / 20 * 1000
     assert profile.per_model(one, many, 20, lambda k: True, "self") == (2.5 - 0.5) / 20 * 1000
+
+
+def test_profile_table_splits_the_gap_into_the_generated_classes_and_the_program():
+    profile = load_profile_script()
+    rows = [("inputs serialized", (30.0, 25.0, 10.0)), ("outputs resolved", (20.0, 18.0, 8.0))]
+    text = profile.table(rows, total=(100.0, 90.0, 50.0))
+    lines = text.splitlines()
+    assert lines[1].split()[-5:] == ["30.0", "25.0", "10.0", "15.0", "5.0"]
+    assert lines[3].split()[-5:] == ["50.0", "47.0", "32.0", "15.0", "3.0"]  # everything else: total less the rows
+    assert lines[4].split() == ["total", "100.0", "90.0", "50.0", "40.0", "10.0"]
+    assert lines[-1] == "of the plan's cost beyond plain resources: generated classes 80%, program 20%"
