@@ -25,14 +25,15 @@ from infra.components.training import Training, TrainingArgs
 from infra.components.training_identity import IdentitySettings, PassRoleGrant, package_object_arns
 from infra.components.training_job import TrainingJobSettings
 from infra.components.training_policy import TeamClusterPolicyArgs
-from infra.config import PROJECT, ModelConfig, StackConfig, parse_stack_config
+from infra.config import ModelConfig, StackConfig, parse_stack_config
 from infra.documents.airflow import aws_connection, databricks_connection, stack_connections
 from infra.documents.dag_package import dag_files
 from infra.documents.databricks import ClusterPolicyLimits, ClusterShape
 from infra.documents.kubernetes import ServerSettings, Track, resource_amounts
 from infra.documents.serving import Autoscaling, Callers, IngressRoute
 from infra.contract.layout import bundle_keys
-from infra.naming import MANAGED_BY, aws_tags, k8s_labels, physical_name, service_account_name, training_role_name
+from infra.contract.naming import required_labels
+from infra.naming import aws_tags, k8s_labels, physical_name, service_account_name, training_role_name
 from infra.providers import make_providers
 from infra.stack_source import read_runtime_config, stack_file_label
 
@@ -259,9 +260,7 @@ def serving_args(
         name=k.namespace,
         create=k.create_namespace,
         labels={
-            "app.kubernetes.io/part-of": PROJECT,
-            "app.kubernetes.io/managed-by": MANAGED_BY,
-            "model-platform/environment": cfg.environment.value,
+            **required_labels(environment=cfg.environment.value),
             # The serving pods meet the "restricted" Pod Security Standard; enforce it.
             "pod-security.kubernetes.io/enforce": "restricted",
             "pod-security.kubernetes.io/enforce-version": f"v{k.version}",

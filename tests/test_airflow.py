@@ -22,8 +22,9 @@ import pytest
 
 from infra.components.airflow import AirflowConnections
 from infra.config import PROJECT, ConfigError, StackConfig
+from infra.contract.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID
 from infra.contract.layout import bundle_keys
-from infra.documents.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID, model_variables
+from infra.documents.airflow import model_variables
 from infra.program import airflow_args
 from infra.stack_source import SECRET_PLACEHOLDER, StackFile
 from modelctl.engine import plan_stack_file

@@ -9,9 +9,12 @@ from infra.contract.mleap_compat import (
     DATABRICKS_RUNTIMES,
     LAST_MLEAP_RUNTIME,
     MLEAP_RELEASES,
+    MleapLibrary,
     check_runtime_mleap_pair,
     mleap_python_requirement,
     mleap_spark_coordinates,
+    parse_mleap_jar,
+    parse_mleap_wheel,
     parse_runtime,
 )
 from tests.conftest import plan_doc, set_path, stack_doc
@@ -86,6 +89,32 @@ def test_mleap_libraries_follow_the_runtime_scala_and_the_mleap_version():
     assert mleap_python_requirement("0.23.0") == "mleap==0.23.0"
     with pytest.raises(ValueError):
         mleap_spark_coordinates("not-a-runtime", "0.23.0")
+
+
+@pytest.mark.parametrize("runtime,mleap", [("13.3.x-cpu-ml-scala2.12", "0.23.0"), ("17.3.x-cpu-ml-scala2.13", "0.24.1")])
+def test_the_pack_reads_back_the_libraries_the_program_writes(runtime, mleap):
+    """The parsers are the builders' reverse: the pack never misreads (or misses) a library the program installs."""
+    scala = parse_runtime(runtime).scala
+    assert parse_mleap_jar(mleap_spark_coordinates(runtime, mleap)) == MleapLibrary(mleap, scala)
+    assert parse_mleap_wheel(mleap_python_requirement(mleap)) == MleapLibrary(mleap, None)
+
+
+@pytest.mark.parametrize(
+    "coordinates,expected",
+    [
+        ("ml.combust.mleap:mleap-spark-extension_2.12:0.23.0", MleapLibrary("0.23.0", "2.12")),
+        ("ml.combust.mleap:mleap-spark_2.12:latest", None),
+        ("ml.combust.mleapx:mleap-spark_2.12:0.23.0", None),
+        ("org.example:mleap-spark_2.12:0.23.0", None),
+    ],
+)
+def test_any_mleap_artifact_is_read_and_nothing_else(coordinates, expected):
+    assert parse_mleap_jar(coordinates) == expected
+
+
+@pytest.mark.parametrize("requirement", ["mleap>=0.23.0", "mleap", "mleapx==0.23.0", "numpy==1.26.4"])
+def test_only_a_pinned_mleap_requirement_is_an_mleap_wheel(requirement):
+    assert parse_mleap_wheel(requirement) is None
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,13 @@ from typing import Any, Callable
 
 import pytest
 
-from infra.contract.mleap_compat import MLEAP_RELEASES, check_runtime_mleap_pair, mleap_spark_coordinates
+from infra.contract.limits import DEFAULT_MAX_AUTOTERMINATION_MINUTES, DEFAULT_MAX_WORKERS, MIN_AUTOTERMINATION_MINUTES
+from infra.contract.mleap_compat import (
+    MLEAP_RELEASES,
+    check_runtime_mleap_pair,
+    mleap_python_requirement,
+    mleap_spark_coordinates,
+)
 from model_platform_policy import databricks as db  # noqa: E402
 from model_platform_policy import types as t  # noqa: E402
 from model_platform_policy.testing import resource, violations  # noqa: E402
@@ -96,7 +102,11 @@ def test_a_policed_cluster_and_a_well_behaved_job_pass(policy):
     [
         (db.autotermination, cluster(lambda p: p.pop("autoterminationMinutes")), "unset"),
         (db.autotermination, cluster(lambda p: p.update(autoterminationMinutes=0)), "is 0"),
-        (db.autotermination, cluster(lambda p: p.update(autoterminationMinutes=600)), "not within 10..120"),
+        (
+            db.autotermination,
+            cluster(lambda p: p.update(autoterminationMinutes=DEFAULT_MAX_AUTOTERMINATION_MINUTES + 1)),
+            f"not within {MIN_AUTOTERMINATION_MINUTES}..{DEFAULT_MAX_AUTOTERMINATION_MINUTES}",
+        ),
         (db.autotermination, cluster_policy(lambda d: d.pop("autotermination_minutes")), "autotermination_minutes"),
         (db.autotermination, cluster_policy(lambda d: d["autotermination_minutes"].pop("minValue")), "minValue"),
         (db.under_policy, cluster(lambda p: p.pop("policyId")), "cluster has no policyId"),
@@ -156,7 +166,11 @@ def test_a_webhook_is_a_failure_notification_too():
         ([cluster_policy(lambda d: d.pop("num_workers"))], {}, "does not cap"),
         ([cluster_policy(lambda d: d["autoscale.max_workers"].update(type="unlimited"))], {}, "does not cap"),
         ([cluster_policy()], {"maxWorkers": 4}, "allows 8 workers, above 4"),
-        ([job(lambda p: p["jobClusters"][0]["newCluster"].update(numWorkers=64))], {}, "asks for 64 workers, above 32"),
+        (
+            [job(lambda p: p["jobClusters"][0]["newCluster"].update(numWorkers=2 * DEFAULT_MAX_WORKERS))],
+            {},
+            f"asks for {2 * DEFAULT_MAX_WORKERS} workers, above {DEFAULT_MAX_WORKERS}",
+        ),
     ],
 )
 def test_uncapped_workers_fail(resources, config, expected):
@@ -199,7 +213,7 @@ def test_a_runtime_the_stack_config_accepts_passes_the_shipped_policy_configs(en
     assert check_runtime_mleap_pair(runtime, mleap) is None  # what infra.config validates databricks.* with
     libraries = [
         {"maven": {"coordinates": mleap_spark_coordinates(runtime, mleap)}},
-        {"pypi": {"package": f"mleap=={mleap}"}},
+        {"pypi": {"package": mleap_python_requirement(mleap)}},
     ]
     spec = cluster(lambda p: p.update(sparkVersion=runtime, libraries=libraries))
     policy = cluster_policy(lambda d: d["spark_version"].update(values=[runtime]))

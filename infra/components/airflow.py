@@ -45,13 +45,14 @@ import pulumi_kubernetes as k8s
 
 from infra.components.moves import moved_from
 from infra.config import AirflowConfig
+from infra.contract.airflow import secret_name
+from infra.contract.naming import MODEL_TAG
 from infra.documents.airflow import (
     AirflowConnection,
     AirflowVariable,
     configuration_options,
     model_variables,
     reader_policy_prefixes,
-    secret_name,
     variable_env_var,
 )
 from infra.documents.arns import secret_arn_base
@@ -136,7 +137,7 @@ class AirflowConnections(pulumi.ComponentResource):
                 secret_name(airflow.variables_prefix, var.name),
                 var.value,
                 f"Airflow variable {var.name}",
-                {"model": var.model},
+                {MODEL_TAG: var.model},
                 airflow,
             )
         # The ARN prefix (partition, region, account) comes from a secret the stack created:

@@ -9,6 +9,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
+from infra.contract.naming import MODEL_TAG
 from infra.documents.iam import irsa_trust_policy, reader_policy
 
 #: IAM's limit on role names.
@@ -61,7 +62,7 @@ class BundleReader(pulumi.ComponentResource):
                 name=args.role_name,
                 description=f"IRSA role of {who.namespace}/{who.service_account}: reads s3 bundles of {model}",
                 assume_role_policy=trust.to_json(),
-                tags={"model": model},  # the stack's tags come from the provider's default_tags
+                tags={MODEL_TAG: model},  # the stack's tags come from the provider's default_tags
             ),
             pulumi.ResourceOptions(parent=self),
         )

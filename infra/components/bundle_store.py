@@ -27,7 +27,8 @@ import pulumi_aws as aws
 from infra.components.bundle_reader import BundleReader, BundleReaderArgs, ServingIdentity
 from infra.documents.arns import role_arn
 from infra.documents.iam import bucket_policy, writer_policy
-from infra.contract.layout import WORK_PREFIX, released_document, released_key
+from infra.contract.layout import WORK_PREFIX, released_document, released_key, s3_uri
+from infra.contract.naming import MODEL_TAG
 
 #: KMS waits this long before deleting a key the stack created (the maximum).
 KMS_DELETION_WINDOW_DAYS = 30
@@ -150,12 +151,12 @@ class BundleStore(pulumi.ComponentResource):
                     lambda b: released_document(bucket=b, model=model, version=served.version, bundle_sha256=served.bundle_sha256)
                 ),
                 content_type="application/json",
-                tags={"model": model},
+                tags={MODEL_TAG: model},
             ),
             # Written once the default encryption is in place, so it is encrypted like the bundles (SSE-KMS in prod).
             pulumi.ResourceOptions(parent=self, depends_on=[encryption]),
         )
-        return pulumi.Output.concat("s3://", pointer.bucket, "/", key)
+        return pointer.bucket.apply(lambda bucket: s3_uri(bucket, key))
 
     def _writer_role_arn(self, args: BundleStoreArgs) -> pulumi.Output[str]:
         """The training role's ARN, from the account and the role's fixed name: the bucket policy names the role

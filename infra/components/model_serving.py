@@ -15,6 +15,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.contract.naming import CANARY_SUFFIX, IRSA_ROLE_ANNOTATION
 from infra.documents.kubernetes import PodTemplate, ServerSettings, Track, pod_template
 from infra.documents.serving import (
     Autoscaling,
@@ -29,7 +30,6 @@ from infra.documents.serving import (
     service_spec,
 )
 
-IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 #: Extra time Pulumi waits beyond the rollout's progress deadline, so Kubernetes declares the
 #: failure (ProgressDeadlineExceeded) rather than Pulumi timing out first.
 AWAIT_MARGIN_SECONDS = 120
@@ -139,7 +139,7 @@ class ModelServing(pulumi.ComponentResource):
     def _deployment(self, rollout: Rollout, account: k8s.core.v1.ServiceAccount) -> k8s.apps.v1.Deployment:
         """A Deployment serving ``rollout``'s version on its track (its spec: infra/documents/serving.py)."""
         args, model = self._args, self._args.model
-        name = model if rollout.track is Track.stable else f"{model}-{rollout.track.value}"
+        name = model if rollout.track is Track.stable else model + CANARY_SUFFIX
         template = pod_template(
             PodTemplate(
                 model=model,

@@ -17,7 +17,9 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_databricks as databricks
 
-from infra.config import PLATFORM_TASK_PARAMETERS, TrainingConfig
+from infra.config import TrainingConfig
+from infra.contract.limits import MAX_CONCURRENT_TRAINING_RUNS
+from infra.contract.training import PLATFORM_TASK_PARAMETERS
 from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, STEPS, ClusterShape
 from infra.contract.layout import RUN_VERSION, run_keys
 from infra.contract.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
@@ -195,7 +197,7 @@ class TrainingJob(pulumi.ComponentResource):
                 tasks=training_tasks(model, settings.training, settings.shape, args.bucket_name),
                 schedule=job_schedule(settings.training),
                 # One run at a time; a run triggered meanwhile waits in the queue instead of being skipped.
-                max_concurrent_runs=1,
+                max_concurrent_runs=MAX_CONCURRENT_TRAINING_RUNS,
                 queue=databricks.JobQueueArgs(enabled=True),
                 email_notifications=databricks.JobEmailNotificationsArgs(
                     on_failures=list(settings.notification_emails), no_alert_for_skipped_runs=True

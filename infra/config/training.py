@@ -13,9 +13,8 @@ from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Block, Problem, _raise_problems
 from infra.config.types import S3_OBJECT_URI, Bool, FreeText, PackageVersion, Timezone
+from infra.contract.training import PACKAGE_VERSION_PLACEHOLDER, PLATFORM_TASK_PARAMETERS
 
-#: Where ``training.package`` takes ``training.packageVersion``.
-PACKAGE_VERSION_PLACEHOLDER = "{packageVersion}"
 #: The placeholder before packages and models had separate versions; refused with a message saying what changed.
 OLD_VERSION_PLACEHOLDER = "{version}"
 _S3_OBJECT_URI = re.compile(S3_OBJECT_URI[:-1] + r"\Z")
@@ -79,19 +78,6 @@ class ScheduleConfig(Block):
         return self.run_by == "airflow"
 
 
-#: Named parameters the platform passes to every training task (``--name=value``), in this order;
-#: ``training.parameters`` may not redefine them. The training package reads exactly these.
-PLATFORM_TASK_PARAMETERS = (
-    "model",
-    "version",
-    "work-uri",
-    "bundle-uri",
-    "samples-uri",
-    "metrics-uri",
-    "stats-uri",
-    "digest-uri",
-    "released-uri",
-)
 
 
 class TrainingConfig(Block):

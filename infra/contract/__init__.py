@@ -12,4 +12,6 @@ blocked). One module per fact:
 ``airflow``        conn ids, secret names and environment variables Airflow finds connections by
 ``aws``            the grammar of AWS account ids and ARNs
 ``limits``         thresholds the config enforces and the policy pack judges with (prod minimums)
+``credentials``    what a credential looks like, by name or by value (refused in the config, flagged by the pack)
+``training``       the named parameters the job passes to every training task; the package version placeholder
 """

@@ -30,5 +30,6 @@ def conn_env_var(conn_id: str) -> str:
 
 
 def secret_name(prefix: str, secret_id: str) -> str:
-    """The Secrets Manager secret of a connection or variable: ``<prefix>/<id>``, as Airflow's backend looks it up."""
+    """The Secrets Manager secret of a connection or variable: ``<prefix>/<id>``, as Airflow's backend looks it up
+    (``/`` is the SecretsManagerBackend's default separator, which the stacks keep)."""
     return f"{prefix}/{secret_id}"

@@ -17,6 +17,19 @@ RECOVERY_WINDOW_DAYS = (7, 30)
 #: The oldest Kubernetes minor version the serving manifests support (``1.<this>``).
 MIN_KUBERNETES_MINOR = 29
 
+# --------------------------------------------------------------------------- policy defaults (policies/<environment>.json may override)
+
+#: Longest autotermination (minutes) policy ``databricks-autotermination`` allows; policy config ``maxMinutes`` overrides.
+DEFAULT_MAX_AUTOTERMINATION_MINUTES = 120
+#: Most workers a cluster or cluster policy may have (policy ``databricks-workers-capped``); policy config ``maxWorkers`` overrides.
+DEFAULT_MAX_WORKERS = 32
+#: Fewest retries of a training task (policy ``databricks-job-retries``); policy config ``minRetries`` overrides.
+DEFAULT_MIN_TASK_RETRIES = 1
+#: Runs of one model's training job at once: what the program sets, and the most policy
+#: ``databricks-job-concurrency`` allows (policy config ``maxConcurrentRuns`` overrides), so a
+#: retrigger never trains one model twice at once and writes two bundles for one version.
+MAX_CONCURRENT_TRAINING_RUNS = 1
+
 # --------------------------------------------------------------------------- hostile stack files (infra/stack_source.py)
 
 #: Bytes a stack file may hold: ours are under 8 KiB; a larger one is refused before YAML parsing.

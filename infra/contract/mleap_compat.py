@@ -14,7 +14,9 @@ table entry of its own.
 Part of ``infra.contract``: the stack config validates ``databricks.*`` with
 this table and the policy pack judges clusters and libraries with it, so the
 two never disagree about a runtime. The grammar of an MLeap version (a
-semantic version) and of a serving image's version tag live here too.
+semantic version), of a serving image's version tag and of the MLeap
+libraries a cluster installs (written by the program, read by the pack)
+live here too.
 """
 
 from __future__ import annotations
@@ -141,14 +143,51 @@ def check_runtime_mleap_pair(spark_version: str, mleap_version: str) -> Optional
     return None
 
 
+#: Where MLeap is published: its Maven group (every artifact ``mleap-<name>_<scala>``) and its PyPI package.
+_MAVEN_GROUP = "ml.combust.mleap"
+_PYPI_PACKAGE = "mleap"
+#: A version as a library pin spells it: looser than ``SEMVER``, so a malformed pin is still read and then judged.
+_PIN = r"(?P<version>[0-9][0-9A-Za-z.+-]*)"
+#: Maven coordinates of any MLeap artifact, e.g. ``ml.combust.mleap:mleap-spark_2.12:0.23.0``.
+_MLEAP_JAR = re.compile(rf"^{re.escape(_MAVEN_GROUP)}:mleap-[a-z-]+_(?P<scala>2\.\d+):{_PIN}$")
+#: The pinned PyPI requirement of the MLeap Python package, e.g. ``mleap==0.23.0``.
+_MLEAP_WHEEL = re.compile(rf"^{re.escape(_PYPI_PACKAGE)}=={_PIN}$")
+
+
+class MleapLibrary(NamedTuple):
+    """An MLeap library a cluster installs: its version, and the Scala line of a jar (None for the Python package)."""
+
+    version: str
+    scala: Optional[str]
+
+
 def mleap_spark_coordinates(spark_version: str, mleap_version: str) -> str:
     """Maven coordinates of ``mleap-spark`` built for the runtime's Scala line (the bundle exporter)."""
     runtime = parse_runtime(spark_version)
     if runtime is None:
         raise ValueError(f"runtime {spark_version!r} is not a Databricks runtime key")
-    return f"ml.combust.mleap:mleap-spark_{runtime.scala}:{mleap_version}"
+    return f"{_MAVEN_GROUP}:mleap-spark_{runtime.scala}:{mleap_version}"
 
 
 def mleap_python_requirement(mleap_version: str) -> str:
     """PyPI requirement of the ``mleap`` Python package (PySpark's bundle serializer), pinned like the jar."""
-    return f"mleap=={mleap_version}"
+    return f"{_PYPI_PACKAGE}=={mleap_version}"
+
+
+def parse_mleap_jar(coordinates: str) -> Optional[MleapLibrary]:
+    """The MLeap library that Maven ``coordinates`` name, or None if they are not an MLeap artifact.
+
+    The reverse of ``mleap_spark_coordinates`` (for any MLeap artifact), so the
+    policy pack reads a cluster's libraries with the spelling the program writes.
+    """
+    m = _MLEAP_JAR.match(coordinates)
+    return MleapLibrary(m["version"], m["scala"]) if m else None
+
+
+def parse_mleap_wheel(requirement: str) -> Optional[MleapLibrary]:
+    """The MLeap library a PyPI ``requirement`` pins, or None if it is not a pinned ``mleap``.
+
+    The reverse of ``mleap_python_requirement``, for the same reason as ``parse_mleap_jar``.
+    """
+    m = _MLEAP_WHEEL.match(requirement)
+    return MleapLibrary(m["version"], None) if m else None

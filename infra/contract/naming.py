@@ -63,6 +63,9 @@ LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-_.A-Za-z0-9]{0,61}[A-Za-z0-9])?)?")
 
 #: Suffix of a model's canary Deployment name (``<model>-canary``).
 CANARY_SUFFIX = "-canary"
+#: The ServiceAccount annotation through which EKS gives a pod an IAM role (IRSA): the serving pods' only
+#: route to AWS credentials, so the policy pack recognises the platform's own ServiceAccounts by it.
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
 def stack_prefix(environment: str) -> str:
@@ -97,6 +100,11 @@ def aws_tags(*, environment: str, tags: Mapping[str, str], model: Optional[str] 
     return {**tags, **platform}
 
 
+def required_labels(*, environment: str) -> dict[str, str]:
+    """The ``REQUIRED_LABELS`` with their values: what every Kubernetes object of the stack carries."""
+    return {PART_OF_LABEL: PROJECT, MANAGED_BY_LABEL: MANAGED_BY, ENVIRONMENT_LABEL: environment}
+
+
 def k8s_labels(
     *, environment: str, tags: Mapping[str, str], model: str, version: Optional[str], component: str = "serving"
 ) -> dict[str, str]:
@@ -105,9 +113,7 @@ def k8s_labels(
         NAME_LABEL: model,
         INSTANCE_LABEL: f"{model}-{environment}",
         COMPONENT_LABEL: component,
-        PART_OF_LABEL: PROJECT,
-        MANAGED_BY_LABEL: MANAGED_BY,
-        ENVIRONMENT_LABEL: environment,
+        **required_labels(environment=environment),
     }
     if version is not None:
         labels[VERSION_LABEL] = label_value(version)

@@ -38,22 +38,20 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Mapping, Optional, TypeVar
 
+from infra.contract.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID, conn_env_var
+
 if TYPE_CHECKING:  # the config's types, as annotations only: nothing here needs the config package loaded
     from infra.config import AirflowConfig, AirflowConnectionConfig, ScheduleConfig, SecretValue
 
 #: A variable's value: plain text, or a value known at deploy time that these functions pass through untouched.
 V = TypeVar("V")
 
-DATABRICKS_CONN_ID = "databricks_default"
-AWS_CONN_ID = "aws_default"
-
 #: The MWAA secrets backend, and the configuration keys MWAA takes it in.
 SECRETS_MANAGER_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 BACKEND_OPTION = "secrets.backend"
 BACKEND_KWARGS_OPTION = "secrets.backend_kwargs"
 
-#: Prefixes Airflow's EnvironmentVariablesBackend looks names up under.
-CONN_ENV_PREFIX = "AIRFLOW_CONN_"
+#: Prefix Airflow's EnvironmentVariablesBackend looks variables up under (connections: the contract's ``CONN_ENV_PREFIX``).
 VAR_ENV_PREFIX = "AIRFLOW_VAR_"
 
 
@@ -86,12 +84,7 @@ class AirflowConnection:
     @property
     def env_var(self) -> str:
         """The environment variable Airflow reads this connection from."""
-        return connection_env_var(self.conn_id)
-
-
-def connection_env_var(conn_id: str) -> str:
-    """``AIRFLOW_CONN_<CONN_ID>``: Airflow upper-cases the id and changes nothing else."""
-    return CONN_ENV_PREFIX + conn_id.upper()
+        return conn_env_var(self.conn_id)
 
 
 def variable_env_var(name: str) -> str:
@@ -208,11 +201,6 @@ def configuration_options(airflow: AirflowConfig) -> dict[str, str]:
     """MWAA ``airflow_configuration_options`` that point Airflow at the stack's secrets."""
     kwargs = {"connections_prefix": airflow.connections_prefix, "variables_prefix": airflow.variables_prefix}
     return {BACKEND_OPTION: SECRETS_MANAGER_BACKEND, BACKEND_KWARGS_OPTION: json.dumps(kwargs, sort_keys=True)}
-
-
-def secret_name(prefix: str, secret_id: str) -> str:
-    """The Secrets Manager name SecretsManagerBackend reads ``secret_id`` from (its default separator)."""
-    return f"{prefix}/{secret_id}"
 
 
 def reader_policy_prefixes(airflow: AirflowConfig) -> tuple[str, str]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from infra.config import PACKAGE_VERSION_PLACEHOLDER
-from infra.documents.iam_policy import Condition
 from infra.contract.layout import model_prefix, work_prefix
+from infra.contract.training import PACKAGE_VERSION_PLACEHOLDER
+from infra.documents.iam_policy import Condition
 
 S3_SCHEME = "s3://"
 #: Placeholder of the package version in a training package URI (``training.package``).

@@ -34,8 +34,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from infra.contract.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID
 from infra.contract.naming import PROJECT
-from infra.documents.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID, airflow_schedule, model_variable_names
+from infra.documents.airflow import airflow_schedule, model_variable_names
 from infra.documents.databricks import STEPS
 
 if TYPE_CHECKING:  # the config's types, as annotations only

@@ -33,6 +33,7 @@ from enum import Enum
 from typing import Any, Mapping, Optional
 
 from infra.contract.layout import BUNDLE_FILE
+from infra.contract.naming import CANARY_TRACK, LABEL_PREFIX, NAME_LABEL, STABLE_TRACK, TRACK_LABEL
 
 BUNDLE_DIR = "/models"
 TMP_DIR = "/tmp"
@@ -58,11 +59,9 @@ LIVENESS_FAILURE_THRESHOLD = 6
 #: The fetch container's own requests and limit: the AWS CLI copying one file.
 FETCH_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
 
-NAME_LABEL = "app.kubernetes.io/name"
-TRACK_LABEL = "model-platform/track"
 #: Pod annotations carrying the exact version and digest (a label value cannot hold a sha256).
-VERSION_ANNOTATION = "model-platform/model-version"
-DIGEST_ANNOTATION = "model-platform/bundle-sha256"
+VERSION_ANNOTATION = f"{LABEL_PREFIX}model-version"
+DIGEST_ANNOTATION = f"{LABEL_PREFIX}bundle-sha256"
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 
 #: Constant script: every value arrives as an environment variable, so nothing needs quoting
@@ -81,8 +80,8 @@ printf '%s\\n' "$MLEAP_LOAD_REQUEST" > "$LOAD_REQUEST_PATH"
 class Track(str, Enum):
     """Which Deployment a pod belongs to: the served version or the candidate."""
 
-    stable = "stable"
-    canary = "canary"
+    stable = STABLE_TRACK
+    canary = CANARY_TRACK
 
 
 def model_selector(model: str) -> dict[str, str]:

@@ -34,6 +34,7 @@ from typing import Any, Iterator
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
+from infra.contract.aws import ARN
 from model_platform_policy import types as t
 from model_platform_policy.rules import Config, resource_policy
 from model_platform_policy.values import is_list, known
@@ -74,7 +75,7 @@ _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 #: Values that point at a secret instead of being one.
 REFERENCE = re.compile(r"^(\{\{secrets/[^/}]+/[^}]+\}\}|arn:aws[a-z-]*:(secretsmanager|ssm):.+)$")
 #: Values that are identifiers, never secrets: any ARN.
-IDENTIFIER = re.compile(r"^arn:aws[a-z-]*:")
+IDENTIFIER = re.compile(ARN)
 KNOWN_FORMATS = (
     ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
     ("a Databricks personal access token", re.compile(r"\bdapi[0-9a-f]{32}(-\d+)?\b")),

@@ -8,7 +8,6 @@ job cluster or task: the rules judge them alike. The runtime/MLeap matrix is
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Iterator, Optional
 
@@ -19,12 +18,21 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from infra.contract.limits import MIN_AUTOTERMINATION_MINUTES
+from infra.contract.limits import (
+    DEFAULT_MAX_AUTOTERMINATION_MINUTES,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_MIN_TASK_RETRIES,
+    MAX_CONCURRENT_TRAINING_RUNS,
+    MIN_AUTOTERMINATION_MINUTES,
+)
 from infra.contract.mleap_compat import (
     DATABRICKS_RUNTIMES,
     LAST_MLEAP_RUNTIME,
     MLEAP_RELEASES,
+    MleapLibrary,
     check_runtime_mleap_pair,
+    parse_mleap_jar,
+    parse_mleap_wheel,
     parse_runtime,
 )
 from model_platform_policy import types as t
@@ -52,8 +60,6 @@ _LAST_LINE = max(
     (line for line, spark in MLEAP_RELEASES.items() if spark == DATABRICKS_RUNTIMES[_LAST]),
     key=lambda line: tuple(map(int, line.split("."))),
 )
-MLEAP_JAR = re.compile(r"^ml\.combust\.mleap:mleap-[a-z-]+_(?P<scala>2\.\d+):(?P<version>[0-9][0-9A-Za-z.+-]*)$")
-MLEAP_WHEEL = re.compile(r"^mleap==(?P<version>[0-9][0-9A-Za-z.+-]*)$")
 
 
 def cluster_specs(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -120,7 +126,12 @@ autotermination = resource_policy(
             f"Shortest autotermination allowed (Databricks' own minimum is {MIN_AUTOTERMINATION_MINUTES}).",
             minimum=1,
         ),
-        count("maxMinutes", 120, "Longest autotermination allowed.", minimum=10),
+        count(
+            "maxMinutes",
+            DEFAULT_MAX_AUTOTERMINATION_MINUTES,
+            "Longest autotermination allowed.",
+            minimum=MIN_AUTOTERMINATION_MINUTES,
+        ),
     ],
 )
 
@@ -215,7 +226,7 @@ workers_capped = stack_policy(
     "databricks.clusterPolicy.maxWorkers (the policy), models.<name>.training.numWorkers (a training job) and "
     "databricks.discoveryCluster.maxWorkers (the discovery cluster) within the ceiling.",
     _workers_capped,
-    settings=[count("maxWorkers", 32, "Most workers any cluster or policy may allow.", minimum=1)],
+    settings=[count("maxWorkers", DEFAULT_MAX_WORKERS, "Most workers any cluster or policy may allow.", minimum=1)],
     hints=[
         "databricks.clusterPolicy.maxWorkers",
         "databricks.discoveryCluster.maxWorkers",
@@ -227,15 +238,15 @@ workers_capped = stack_policy(
 # --------------------------------------------------------------------------- runtime
 
 
-def mleap_libraries(libraries: Any) -> Iterator[tuple[str, Optional[str]]]:
-    """``(MLeap version, Scala line or None)`` of each MLeap library among ``libraries``."""
+def mleap_libraries(libraries: Any) -> Iterator[MleapLibrary]:
+    """Each MLeap library among ``libraries``, read with the spelling the program writes them in."""
     for lib in items(libraries):
-        jar = MLEAP_JAR.match(str(get(lib, "maven", "coordinates", default="")))
+        jar = parse_mleap_jar(str(get(lib, "maven", "coordinates", default="")))
         if jar:
-            yield jar["version"], jar["scala"]
-        wheel = MLEAP_WHEEL.match(str(get(lib, "pypi", "package", default="")))
+            yield jar
+        wheel = parse_mleap_wheel(str(get(lib, "pypi", "package", default="")))
         if wheel:
-            yield wheel["version"], None
+            yield wheel
 
 
 def mleap_capable_runtimes() -> list[str]:
@@ -375,7 +386,7 @@ job_retries = resource_policy(
     _retries,
     types=[t.DB_JOB],
     hints=["models.<name>.training.maxRetries"],
-    settings=[count("minRetries", 1, "Fewest retries a task may have.")],
+    settings=[count("minRetries", DEFAULT_MIN_TASK_RETRIES, "Fewest retries a task may have.")],
 )
 
 
@@ -391,7 +402,7 @@ job_concurrency = resource_policy(
     "twice at once and writes two bundles for one version. Fix: set max_concurrent_runs=1 on the job.",
     _concurrency,
     types=[t.DB_JOB],
-    settings=[count("maxConcurrentRuns", 1, "Most concurrent runs of one job.", minimum=1)],
+    settings=[count("maxConcurrentRuns", MAX_CONCURRENT_TRAINING_RUNS, "Most concurrent runs of one job.", minimum=1)],
 )
 
 

@@ -22,8 +22,9 @@ from typing import Any, Iterator
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
+from infra.contract.naming import IRSA_ROLE_ANNOTATION
 from model_platform_policy.k8s_pods import PodTemplate, containers, kind_of, pod_templates
-from model_platform_policy.kubernetes import IRSA_ANNOTATION, is_kubernetes
+from model_platform_policy.kubernetes import is_kubernetes
 from model_platform_policy.rules import Config, resource_policy, stack_policy
 from model_platform_policy.values import get, items, mapping, number, show
 
@@ -174,7 +175,7 @@ def _token_problem(
 
 def _service_account_token(args: StackValidationArgs, report: ReportViolation, _: Config) -> None:
     accounts = _service_accounts(args.resources)
-    irsa = {key for key, props in accounts.items() if get(props, "metadata", "annotations", IRSA_ANNOTATION)}
+    irsa = {key for key, props in accounts.items() if get(props, "metadata", "annotations", IRSA_ROLE_ANNOTATION)}
     needed = irsa | _bound_service_accounts(args.resources)
     for r in args.resources:
         for pod in pod_templates(r.resource_type, r.props):

@@ -25,7 +25,7 @@ from pulumi_policy import (
 
 from infra.contract.limits import PROD_MIN_REPLICAS
 from infra.contract.model_version import IMAGE_DIGEST as DIGEST
-from infra.contract.naming import CANARY_TRACK, PART_OF_LABEL, PROJECT, TRACK_LABEL
+from infra.contract.naming import CANARY_TRACK, IRSA_ROLE_ANNOTATION, PART_OF_LABEL, PROJECT, TRACK_LABEL
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.k8s_pods import containers, kind_of, pod_templates, runs_pods
@@ -39,7 +39,6 @@ from model_platform_policy.rules import (
 from model_platform_policy.stack_keys import hint, key_hint, model_hint, model_of
 from model_platform_policy.values import get, items, mapping, number, show
 
-IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 #: Kinds whose pods serve traffic for as long as they run, so they need probes.
 LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"})
 
@@ -296,7 +295,7 @@ def irsa_service_accounts(resources: list[PolicyResource]) -> set[tuple[str, str
     return {
         (namespace(r), str(object_name(r)))
         for r in resources
-        if r.resource_type == t.K8S_SERVICE_ACCOUNT and get(r.props, "metadata", "annotations", IRSA_ANNOTATION)
+        if r.resource_type == t.K8S_SERVICE_ACCOUNT and get(r.props, "metadata", "annotations", IRSA_ROLE_ANNOTATION)
     }
 
 

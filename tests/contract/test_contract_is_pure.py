@@ -9,6 +9,7 @@ not in a CI job that happens to lack a package.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import pkgutil
 import subprocess
@@ -144,6 +145,41 @@ def test_no_literal_in_the_policy_pack_restates_a_contract_constant():
         for path in sorted(POLICY_PACKAGE.rglob("*.py"))
         for line, value in _literals(path)
         if value in constants
+    ]
+    assert restated == []
+
+
+#: Where a distinctive contract value may still be spelled out, and why.
+_MAY_SPELL_OUT = {
+    # The DAG package ships only the contract modules it needs (infra/documents/dag_package.py), not naming.py;
+    # this is the user agent its Databricks hook sends.
+    ("dags/model_platform_dags/steps.py", naming.PROJECT),
+}
+
+
+def _distinctive_contract_strings() -> dict[str, str]:
+    """Every string constant of every contract module that is not a plain word (a plain word such as ``model``
+    or ``canary`` is also a dictionary key or an argument name with another meaning outside the contract)."""
+    values: dict[str, str] = {}
+    for module in [importlib.import_module(name) for name in _contract_modules()]:
+        for name, value in vars(module).items():
+            if name.isupper() and isinstance(value, str) and not value.isalpha():
+                values.setdefault(value, f"{module.__name__}.{name}")
+    return values
+
+
+def test_no_literal_of_the_program_modelctl_dags_or_pack_restates_a_contract_constant():
+    """Label keys, key layout, conn ids, grammars: written once in the contract, imported everywhere else."""
+    constants = _distinctive_contract_strings()
+    assert constants.keys() >= {naming.PROJECT, naming.IRSA_ROLE_ANNOTATION, contract_airflow.CONN_ENV_PREFIX}
+    trees = [ROOT / "infra", ROOT / "modelctl", ROOT / "dags", POLICY_PACKAGE]
+    restated = [
+        f"{path.relative_to(ROOT)}:{line}: {value!r} is {constants[value]}"
+        for tree in trees
+        for path in sorted(tree.rglob("*.py"))
+        if CONTRACT not in path.parents
+        for line, value in _literals(path)
+        if value in constants and (str(path.relative_to(ROOT)), value) not in _MAY_SPELL_OUT
     ]
     assert restated == []
 

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.config import AirflowConnectionConfig, SecretValue
+from infra.contract.airflow import conn_env_var
 from infra.documents.airflow import (
     aws_connection,
-    connection_env_var,
     databricks_connection,
     declared_connection,
     model_variable_names,
@@ -88,5 +88,5 @@ def test_variable_names_are_valid_environment_variable_names_and_one_set_per_mod
 
 
 def test_connection_env_vars_are_what_airflow_looks_up():
-    assert connection_env_var("databricks_default") == "AIRFLOW_CONN_DATABRICKS_DEFAULT"
+    assert conn_env_var("databricks_default") == "AIRFLOW_CONN_DATABRICKS_DEFAULT"
     assert variable_env_var("days_to_sell_version") == "AIRFLOW_VAR_DAYS_TO_SELL_VERSION"
