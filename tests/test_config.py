@@ -367,8 +367,8 @@ def test_a_block_reports_every_problem_it_has():
     set_path(doc, "model-platform:databricks.driverNodeType", "m5.large")
     set_path(doc, "model-platform:databricks.notificationEmails", ["one", "two@example.com", "three"])
     assert problems(doc) == [
-        "stacks/Pulumi.staging.yaml: model-platform:databricks.notificationEmails: 'one' is not an email address",
-        "stacks/Pulumi.staging.yaml: model-platform:databricks.notificationEmails: 'three' is not an email address",
+        "stacks/Pulumi.staging.yaml: model-platform:databricks.notificationEmails.0: 'one' is not an email address",
+        "stacks/Pulumi.staging.yaml: model-platform:databricks.notificationEmails.2: 'three' is not an email address",
     ]
     set_path(doc, "model-platform:databricks.notificationEmails", ["two@example.com"])
     assert problems(doc) == [

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 from pydantic import Field, field_validator
 
 from infra.config.base import Block, Problem, _raise_problems
 from infra.config.types import (
-    DNS_LABEL,
+    DnsLabel,
     LABEL_KEY,
     SECURE_KEY_ADVICE,
     Bool,
@@ -29,7 +28,6 @@ KubeconfigContext = matching(r"^[^\s]+$", "a kubeconfig context name: no whitesp
 EksClusterName = matching(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", "an EKS cluster name: 1 to 100 letters, digits, '-' and '_', starting with a letter or digit")
 #: A Kubernetes minor version, ``1.<minor>``.
 KubernetesVersion = versioned(r"^1\.\d+$", "Kubernetes minor version", "1.<minor>, quoted, e.g. \"1.31\"")
-_NAMESPACE = re.compile(DNS_LABEL)
 
 
 #: The serving image when a stack names none: the last public mleap-spring-boot image.
@@ -74,7 +72,7 @@ class KubernetesConfig(Block):
     )
     images: ImagesConfig = Field(default_factory=ImagesConfig, description="Container images.")
     serving_port: int = Field(65327, ge=1024, le=65535, description="HTTP port of the MLeap server.")
-    allowed_namespaces: list[str] = Field(
+    allowed_namespaces: list[DnsLabel] = Field(
         default_factory=list, description="Namespaces whose pods may call the models (NetworkPolicy). Empty: same namespace only."
     )
     allowed_pod_labels: dict[str, str] = Field(
@@ -84,14 +82,6 @@ class KubernetesConfig(Block):
     run_as_user: int = Field(
         10001, ge=1, le=2147483647, description="Numeric non-root UID/GID the serving pods run as (the images must not need root)."
     )
-
-    @field_validator("allowed_namespaces")
-    @classmethod
-    def _namespaces(cls, v: list[str]) -> list[str]:
-        _raise_problems(
-            ("", f"{ns!r} is not a namespace name (DNS label)") for ns in v if not _NAMESPACE.fullmatch(ns)
-        )
-        return v
 
     @field_validator("allowed_pod_labels")
     @classmethod
