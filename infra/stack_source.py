@@ -51,10 +51,12 @@ def decode(value: Any) -> Any:
 def read_runtime_config() -> tuple[dict[str, Any], frozenset[str]]:
     """Every config key of the stack (namespace included, values decoded), and which of them are secure.
 
-    Through the SDK's public runtime API only: the keys come from the config
-    the engine set (``set_all_config``, which is also how ``modelctl`` feeds a
-    stack file) and from ``PULUMI_CONFIG``; a key is secure when
-    ``is_config_secret`` says so or ``PULUMI_CONFIG_SECRET_KEYS`` names it.
+    Values and secrecy through the SDK's public runtime API (``get_config``,
+    ``is_config_secret``, ``get_config_env``, ``get_config_secret_keys_env``).
+    The SDK has no public call that lists the keys, so their names come from
+    ``PULUMI_CONFIG`` and from ``pulumi.runtime.config.CONFIG``, the public
+    module's store that ``set_all_config`` fills (under ``pulumi up`` the
+    language host calls it; ``modelctl`` feeds a stack file the same way).
     """
     import pulumi.runtime as runtime
     from pulumi.runtime.config import CONFIG

@@ -390,7 +390,7 @@ def _recording_monitor(recording: _RecordingMocks, sink: list[PlannedResource]) 
 
 def _alias_urns(request: Any) -> list[str]:
     """The URNs a registration's aliases name, each spec completed from the resource as the engine does."""
-    from pulumi.runtime.settings import get_project, get_stack
+    from pulumi import get_project, get_stack
 
     urns = set(request.aliasURNs)
     for alias in request.aliases:
@@ -440,9 +440,6 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None]]) -> Plan:
     import pulumi
-    from pulumi.runtime import settings
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
 
     if program is None:
         from infra.program import main as program
@@ -456,14 +453,16 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
     pulumi.runtime.set_all_config(dict(stack_file.config), list(stack_file.secret_keys))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=_recording_monitor(recording, recorded))
     try:
-        _sync_await(run_pulumi_func(program))
+        # The SDK's own way to run a program under mocks and await every RPC. It also awaits what the function
+        # returns, so the program's own return value (runpy's module globals, for infra/__main__) is dropped.
+        pulumi.runtime.test(_discarding_result(program))()
     except Exception:
         if recording.failures:
             raise recording.failures[0] from None
         raise
     if recording.failures:
         raise recording.failures[0]
-    root = settings.get_root_resource()
+    root = pulumi.runtime.get_root_resource()
     outputs = {name: _resolve(value, recording.assigned) for name, value in (root.outputs if root else {}).items()}
     seen: set[str] = set()
     duplicates = sorted({r.urn for r in recorded if r.urn in seen or seen.add(r.urn)})  # type: ignore[func-returns-value]
@@ -474,6 +473,13 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
         )
     recorded.sort(key=lambda r: r.urn)
     return Plan(stack=stack, resources=recorded, outputs=outputs)
+
+
+def _discarding_result(program: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        program()
+
+    return run
 
 
 def _stack_cloud(stack_file: StackFile, stack: str) -> StackCloud:
@@ -502,6 +508,13 @@ def _ensure_loop() -> None:
 
 
 def _resolve(value: Any, assigned: Collection[str]) -> Any:
+    """A stack output's value as the plan shows it: unknowns kept, a secret as its fingerprint.
+
+    The one place modelctl reaches below the SDK's public API: no public call
+    resolves an Output outside a program with its unknowns kept (``apply``
+    skips them), so this awaits ``Output.future(with_unknowns=True)`` with the
+    SDK's own synchronous helper, as its ``pulumi.runtime.test`` does.
+    """
     import pulumi
     from pulumi.runtime.sync_await import _sync_await
 
