@@ -35,7 +35,7 @@ import grpc
 import yaml
 
 from infra.contract.naming import PROD, stack_environment
-from infra.stack_source import StackFile
+from infra.stack_source import StackFile, decode
 from modelctl.analyzer_host import PolicyPackError, PolicyPackProcess, analyze, pack_env
 from modelctl.engine import Plan, plan_stack_file
 from modelctl.policy_config import level_name, load_policy_config, reconcile
@@ -45,6 +45,30 @@ from modelctl.analyzer_host import WirePlan, configure_request, wire_value  # no
 from modelctl.policy_config import PolicyConfig  # noqa: E402, F401, I001
 
 PACK_DIR_NAME = "policies"
+#: The stack config key through which Pulumi refuses a resource declared without an explicit provider.
+DISABLE_DEFAULT_PROVIDERS = "pulumi:disable-default-providers"
+
+
+def default_providers_problem(stack_file: StackFile, plan: Plan) -> Optional[str]:
+    """What is wrong, if anything, with the stack file's ``pulumi:disable-default-providers``.
+
+    The program declares its own provider of each package (AWS, Kubernetes,
+    Databricks) from the stack's config; with that package's default provider
+    still enabled, a resource declared without one (a mistake, or a pull
+    request's) would deploy with whatever credentials the CI runner has. So
+    every package the plan declares a provider of must be disabled: ``["*"]``
+    or each by name. The packages come from the plan, not from a list here.
+    """
+    packages = sorted({r.type.split(":")[2] for r in plan.resources if r.type.startswith("pulumi:providers:")})
+    disabled = decode(stack_file.config.get(DISABLE_DEFAULT_PROVIDERS, "[]"))
+    names = set(disabled) if isinstance(disabled, list) and all(isinstance(n, str) for n in disabled) else set()
+    enabled = [] if "*" in names else [p for p in packages if p not in names]
+    if not enabled:
+        return None
+    return (
+        f"{DISABLE_DEFAULT_PROVIDERS}: leaves the default provider of {', '.join(enabled)} enabled, so a resource "
+        f"declared without the stack's own provider would deploy with the runner's ambient credentials: set it to [\"*\"]"
+    )
 
 
 def pack_version(pack_dir: Path) -> str:
@@ -167,10 +191,16 @@ def check_stack(stack_file: StackFile, stack: str, root: Path, config_path: Opti
 
     The policy config defaults to ``policy_config_for_stack``: chosen by the
     stack's name, never by a value the stack file declares. Raises
-    ConfigError for a stack or policy config that does not validate.
+    ConfigError for a stack or policy config that does not validate, and for a
+    stack file that leaves a default provider of the plan's packages enabled.
     """
     if config_path is None:
         config_path = policy_config_for_stack(stack, root)
     plan = plan_stack_file(stack_file, stack)  # validates the stack config first
+    problem = default_providers_problem(stack_file, plan)
+    if problem:
+        from infra.config import ConfigError
+
+        raise ConfigError(stack_file.label, [problem], [stack_file.line_of(problem)])
     label = os.path.relpath(config_path, Path.cwd()) if config_path.is_absolute() else str(config_path)
     return run_pack(plan, stack_file, config_path, label, root / PACK_DIR_NAME)

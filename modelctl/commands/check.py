@@ -4,6 +4,8 @@ The policy config is chosen by the stack's name (``policies/<stack>.json``, else
 the environment the name binds), never by the stack file. With ``--base REV``
 the stack file is also compared with its text at REV: a model whose
 ``version`` changed without its ``bundleSha256``, or the reverse, fails the check.
+A stack file that leaves the default provider of any package the program
+uses enabled (``pulumi:disable-default-providers``) is refused as a config error.
 
 Exit codes: 0 no mandatory violation, 1 at least one (or an unpaired pin
 change), 2 a stack or policy config error (reported by ``modelctl.cli``) or a
