@@ -440,6 +440,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None]]) -> Plan:
     import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
 
     if program is None:
         from infra.program import main as program
@@ -453,9 +455,10 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
     pulumi.runtime.set_all_config(dict(stack_file.config), list(stack_file.secret_keys))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=_recording_monitor(recording, recorded))
     try:
-        # The SDK's own way to run a program under mocks and await every RPC. It also awaits what the function
-        # returns, so the program's own return value (runpy's module globals, for infra/__main__) is dropped.
-        pulumi.runtime.test(_discarding_result(program))()
+        # What the SDK's pulumi.runtime.test does, without its nested second wait on the function's result: a
+        # wait inside the running program pumps the event loop re-entrantly, which fails ("Cannot enter into
+        # task") once other imports have bound asyncio's task bookkeeping differently (benchmarks/plan_floor.py).
+        _sync_await(run_pulumi_func(program))
     except Exception:
         if recording.failures:
             raise recording.failures[0] from None
@@ -473,13 +476,6 @@ def _plan(stack_file: StackFile, stack: str, program: Optional[Callable[[], None
         )
     recorded.sort(key=lambda r: r.urn)
     return Plan(stack=stack, resources=recorded, outputs=outputs)
-
-
-def _discarding_result(program: Callable[[], Any]) -> Callable[[], None]:
-    def run() -> None:
-        program()
-
-    return run
 
 
 def _stack_cloud(stack_file: StackFile, stack: str) -> StackCloud:
@@ -510,10 +506,10 @@ def _ensure_loop() -> None:
 def _resolve(value: Any, assigned: Collection[str]) -> Any:
     """A stack output's value as the plan shows it: unknowns kept, a secret as its fingerprint.
 
-    The one place modelctl reaches below the SDK's public API: no public call
-    resolves an Output outside a program with its unknowns kept (``apply``
-    skips them), so this awaits ``Output.future(with_unknowns=True)`` with the
-    SDK's own synchronous helper, as its ``pulumi.runtime.test`` does.
+    Like running the program (``_plan``), this reaches below the SDK's public
+    API: no public call resolves an Output outside a program with its unknowns
+    kept (``apply`` skips them), so this awaits ``Output.future(with_unknowns=True)``
+    with the SDK's own synchronous helper, as its ``pulumi.runtime.test`` does.
     """
     import pulumi
     from pulumi.runtime.sync_await import _sync_await
