@@ -300,29 +300,35 @@ def test_a_stacks_own_policy_config_wins(tmp_path):
     assert policy_config_for_stack("prod-us", tmp_path) == tmp_path / "policies" / "prod.json"
 
 
-@pytest.mark.parametrize(
-    ("disabled", "named"),
-    [(None, "aws, databricks, kubernetes"), (["aws"], "databricks, kubernetes"), ([], "aws, databricks, kubernetes")],
-    ids=["unset", "aws-only", "empty"],
-)
-def test_a_stack_file_that_leaves_a_default_provider_enabled_is_refused(capsys, tmp_path, disabled, named):
+def test_a_stack_file_that_leaves_a_default_provider_enabled_is_refused(capsys, tmp_path):
     """Without it, a resource declared without the stack's own provider deploys with the runner's credentials."""
     doc = stack_doc("staging")
-    if disabled is None:
-        del doc["config"]["pulumi:disable-default-providers"]
-    else:
-        doc["config"]["pulumi:disable-default-providers"] = disabled
+    del doc["config"]["pulumi:disable-default-providers"]
     stack_file = tmp_path / "Pulumi.staging.yaml"
     stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     code, out, err = check(capsys, str(stack_file))
     assert code == 2 and out == ""
-    assert f"pulumi:disable-default-providers: leaves the default provider of {named} enabled" in err
+    assert "pulumi:disable-default-providers: leaves the default provider of aws, databricks, kubernetes enabled" in err
     assert str(stack_file.name) in err
 
 
-def test_disabling_each_package_by_name_is_as_good_as_the_wildcard(real_plan):
+@pytest.mark.parametrize(
+    ("disabled", "enabled"),
+    [
+        (["*"], None),
+        (["kubernetes", "aws", "databricks"], None),
+        (["aws"], "databricks, kubernetes"),
+        ([], "aws, databricks, kubernetes"),
+        ("*", "aws, databricks, kubernetes"),  # the setting is a list of package names; a bare string is not one
+    ],
+)
+def test_every_package_the_plan_declares_a_provider_of_must_be_disabled(real_plan, disabled, enabled):
     from modelctl.check import default_providers_problem
 
     doc = stack_doc("staging")
-    doc["config"]["pulumi:disable-default-providers"] = ["kubernetes", "aws", "databricks"]
-    assert default_providers_problem(StackFile.from_document(doc, "stacks/Pulumi.staging.yaml"), real_plan("staging")) is None
+    doc["config"]["pulumi:disable-default-providers"] = disabled
+    problem = default_providers_problem(StackFile.from_document(doc, "stacks/Pulumi.staging.yaml"), real_plan("staging"))
+    if enabled is None:
+        assert problem is None
+    else:
+        assert problem is not None and f"leaves the default provider of {enabled} enabled" in problem
