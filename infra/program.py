@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.components.airflow import AirflowArgs, AirflowConnections
+from infra.components.airflow import AirflowArgs, AirflowConnections, KubernetesSecretStore, SecretsManagerStore
 from infra.components.airflow_dags import AirflowDags, AirflowDagsArgs, DagDelivery
 from infra.components.bundle_reader import ServingIdentity, fit_role_name
 from infra.components.bundle_store import BundleStore, BundleStoreArgs, ServedVersion, StoreProtection, StoreReader
@@ -26,7 +26,7 @@ from infra.components.training_identity import IdentitySettings, PassRoleGrant, 
 from infra.components.training_job import TrainingJobSettings
 from infra.components.training_policy import TeamClusterPolicyArgs
 from infra.config import ModelConfig, StackConfig, parse_stack_config
-from infra.documents.airflow import aws_connection, databricks_connection, stack_connections
+from infra.documents.airflow import SecretPrefixes, aws_connection, databricks_connection, stack_connections
 from infra.documents.dag_package import dag_files
 from infra.documents.databricks import ClusterPolicyLimits, ClusterShape
 from infra.documents.kubernetes import ServerSettings, Track, resource_amounts
@@ -216,17 +216,34 @@ def airflow_args(
         declared=airflow.connections,
         secrets=cfg.extra_secrets,
     )
+    store: SecretsManagerStore | KubernetesSecretStore
+    if airflow.backend == "secrets-manager":
+        store = SecretsManagerStore(
+            prefixes=airflow_secret_prefixes(cfg),
+            kms_key_arn=airflow.kms_key_arn,
+            recovery_window_days=airflow.recovery_window_days,
+            reader_policy_name=physical_name(cfg, "airflow-secrets-reader"),
+            region=cfg.aws.region,
+        )
+    else:
+        store = KubernetesSecretStore(
+            namespace=airflow.namespace,
+            secret_name=airflow.secret_name,
+            # The Secret belongs to no single model version.
+            labels=k8s_labels(cfg, airflow.secret_name, version=None, component="airflow-connections"),
+        )
     return AirflowArgs(
-        settings=airflow,
+        store=store,
         connections=connections,
         served_versions={model: m.version for model, m in cfg.models.items()},
-        region=cfg.aws.region,
-        reader_policy_name=physical_name(cfg, "airflow-secrets-reader"),
-        # The Secret belongs to no single model version.
-        secret_labels=k8s_labels(cfg, airflow.secret_name, version=None, component="airflow-connections"),
         bucket_name=bucket_name,
         job_ids=job_ids,
     )
+
+
+def airflow_secret_prefixes(cfg: StackConfig) -> SecretPrefixes:
+    """Where the stack's Airflow secrets live, and where its Secrets Manager backend looks for them."""
+    return SecretPrefixes(connections=cfg.airflow.connections_prefix, variables=cfg.airflow.variables_prefix)
 
 
 def dag_delivery(cfg: StackConfig) -> DagDelivery | None:

@@ -44,12 +44,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.components.moves import moved_from
-from infra.config import AirflowConfig
 from infra.contract.airflow import secret_name
 from infra.contract.naming import MODEL_TAG
 from infra.documents.airflow import (
     AirflowConnection,
     AirflowVariable,
+    SecretPrefixes,
     configuration_options,
     model_variables,
     reader_policy_prefixes,
@@ -65,16 +65,36 @@ KUBERNETES_SECRET = "airflow-connections"
 
 
 @dataclass(frozen=True, kw_only=True)
+class SecretsManagerStore:
+    """MWAA (``airflow.backend: secrets-manager``): a secret per connection and variable under the prefixes."""
+
+    prefixes: SecretPrefixes
+    #: The customer-managed key of the secrets (None: ``aws/secretsmanager``).
+    kms_key_arn: Optional[str]
+    #: Days a deleted secret stays recoverable (0: deleted at once).
+    recovery_window_days: int
+    #: The IAM policy that lets the MWAA execution role read them.
+    reader_policy_name: str
+    region: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubernetesSecretStore:
+    """Self-hosted Airflow (``airflow.backend: kubernetes-secret``): one Secret of ``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*``."""
+
+    namespace: str
+    secret_name: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class AirflowArgs:
-    settings: AirflowConfig
+    #: Where the connections and variables go; its type is the backend.
+    store: SecretsManagerStore | KubernetesSecretStore
     #: Every connection the stack declares (``infra.documents.airflow.stack_connections``).
     connections: Sequence[AirflowConnection]
     #: Per model: the version the stack serves.
     served_versions: Mapping[str, str]
-    region: str
-    reader_policy_name: str
-    #: Labels of the Kubernetes Secret (kubernetes-secret backend).
-    secret_labels: Mapping[str, str]
     bucket_name: pulumi.Input[str]
     job_ids: Mapping[str, pulumi.Output[str]]
 
@@ -106,48 +126,47 @@ class AirflowConnections(pulumi.ComponentResource):
         connections = list(args.connections)
         variables = stack_variables(args.served_versions, args.bucket_name, args.job_ids)
         self.reader_policy_arn = None
-        if args.settings.backend == "secrets-manager":
-            self._declare_secrets_manager(args, connections, variables)
-            self.configuration_options = pulumi.Output.from_input(configuration_options(args.settings))
+        if isinstance(args.store, SecretsManagerStore):
+            self._declare_secrets_manager(args.store, connections, variables)
+            self.configuration_options = pulumi.Output.from_input(configuration_options(args.store.prefixes))
         else:
-            self._declare_kubernetes_secret(args, connections, variables)
+            self._declare_kubernetes_secret(args.store, connections, variables)
             self.configuration_options = pulumi.Output.from_input({})
         self.register_outputs(
             {"configurationOptions": self.configuration_options, "readerPolicyArn": self.reader_policy_arn}
         )
 
     def _declare_secrets_manager(
-        self, args: AirflowArgs, connections: list[AirflowConnection], variables: list[AirflowVariable[Any]]
+        self, store: SecretsManagerStore, connections: list[AirflowConnection], variables: list[AirflowVariable[Any]]
     ) -> None:
-        airflow = args.settings
         secrets = [
             self._secret(
                 f"connection-{conn.conn_id}",
-                secret_name(airflow.connections_prefix, conn.conn_id),
+                secret_name(store.prefixes.connections, conn.conn_id),
                 pulumi.Output.secret(conn.to_json()),
                 f"Airflow connection {conn.conn_id}",
                 None,
-                airflow,
+                store,
             )
             for conn in connections
         ]
         for var in variables:
             self._secret(
                 var.resource_name,
-                secret_name(airflow.variables_prefix, var.name),
+                secret_name(store.prefixes.variables, var.name),
                 var.value,
                 f"Airflow variable {var.name}",
                 {MODEL_TAG: var.model},
-                airflow,
+                store,
             )
         # The ARN prefix (partition, region, account) comes from a secret the stack created:
         # exact even when aws.accountId is unset, with no '*' account and no GetCallerIdentity call.
-        prefixes = reader_policy_prefixes(airflow)
-        kms_key_arn, region = airflow.kms_key_arn, args.region
+        prefixes = reader_policy_prefixes(store.prefixes)
+        kms_key_arn, region = store.kms_key_arn, store.region
         policy = aws.iam.Policy(
             "secrets-reader",
             aws.iam.PolicyArgs(
-                name=args.reader_policy_name,
+                name=store.reader_policy_name,
                 description="Read the Airflow connections and variables this stack declares (attach to the MWAA execution role).",
                 policy=secrets[0].arn.apply(
                     lambda arn: secrets_reader_policy(secret_arn_base(arn), prefixes, kms_key_arn, region).to_json()
@@ -164,7 +183,7 @@ class AirflowConnections(pulumi.ComponentResource):
         value: pulumi.Input[str],
         what: str,
         tags: Optional[dict[str, str]],
-        airflow: AirflowConfig,
+        store: SecretsManagerStore,
     ) -> aws.secretsmanager.Secret:
         """A secret and its value; ``tags`` only where they add to the provider's default tags (a model's)."""
         secret = aws.secretsmanager.Secret(
@@ -172,8 +191,8 @@ class AirflowConnections(pulumi.ComponentResource):
             aws.secretsmanager.SecretArgs(
                 name=physical,
                 description=f"{what}; managed by Pulumi: change the stack file, not this secret.",
-                kms_key_id=airflow.kms_key_arn,
-                recovery_window_in_days=airflow.recovery_window_days,
+                kms_key_id=store.kms_key_arn,
+                recovery_window_in_days=store.recovery_window_days,
                 tags=tags,
             ),
             pulumi.ResourceOptions(parent=self),
@@ -186,16 +205,15 @@ class AirflowConnections(pulumi.ComponentResource):
         return secret
 
     def _declare_kubernetes_secret(
-        self, args: AirflowArgs, connections: list[AirflowConnection], variables: list[AirflowVariable[Any]]
+        self, store: KubernetesSecretStore, connections: list[AirflowConnection], variables: list[AirflowVariable[Any]]
     ) -> None:
-        airflow = args.settings
         string_data: dict[str, pulumi.Input[str]] = {c.env_var: pulumi.Output.secret(c.to_json()) for c in connections}
         string_data.update({variable_env_var(v.name): v.value for v in variables})
         k8s.core.v1.Secret(
             KUBERNETES_SECRET,
             k8s.core.v1.SecretInitArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=airflow.secret_name, namespace=airflow.namespace, labels=dict(args.secret_labels)
+                    name=store.secret_name, namespace=store.namespace, labels=dict(store.labels)
                 ),
                 type="Opaque",
                 string_data=string_data,
@@ -205,6 +223,6 @@ class AirflowConnections(pulumi.ComponentResource):
                 # A fixed name cannot be created before the old object is deleted.
                 delete_before_replace=True,
                 # Stacks created when the logical name was the Secret's name move to the fixed one.
-                aliases=moved_from(airflow.secret_name, KUBERNETES_SECRET),
+                aliases=moved_from(store.secret_name, KUBERNETES_SECRET),
             ),
         )

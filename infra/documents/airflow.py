@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Mapping, Optional, Type
 from infra.contract.airflow import AWS_CONN_ID, DATABRICKS_CONN_ID, conn_env_var
 
 if TYPE_CHECKING:  # the config's types, as annotations only: nothing here needs the config package loaded
-    from infra.config import AirflowConfig, AirflowConnectionConfig, ScheduleConfig, SecretValue
+    from infra.config import AirflowConnectionConfig, ScheduleConfig, SecretValue
 
 #: A variable's value: plain text, or a value known at deploy time that these functions pass through untouched.
 V = TypeVar("V")
@@ -197,17 +197,26 @@ def model_variables(model: str, *, job_id: V, version: str, bundle_uri: V, bucke
     ]
 
 
-def configuration_options(airflow: AirflowConfig) -> dict[str, str]:
+@dataclass(frozen=True, kw_only=True)
+class SecretPrefixes:
+    """Where Airflow's Secrets Manager backend looks: ``<connections>/<conn id>`` and ``<variables>/<name>``
+    (``airflow.connectionsPrefix``, ``airflow.variablesPrefix``)."""
+
+    connections: str
+    variables: str
+
+
+def configuration_options(prefixes: SecretPrefixes) -> dict[str, str]:
     """MWAA ``airflow_configuration_options`` that point Airflow at the stack's secrets."""
-    kwargs = {"connections_prefix": airflow.connections_prefix, "variables_prefix": airflow.variables_prefix}
+    kwargs = {"connections_prefix": prefixes.connections, "variables_prefix": prefixes.variables}
     return {BACKEND_OPTION: SECRETS_MANAGER_BACKEND, BACKEND_KWARGS_OPTION: json.dumps(kwargs, sort_keys=True)}
 
 
-def reader_policy_prefixes(airflow: AirflowConfig) -> tuple[str, str]:
+def reader_policy_prefixes(prefixes: SecretPrefixes) -> tuple[str, str]:
     """Read access covers everything under both prefixes, not only the secrets declared here.
 
     Airflow asks the backend for every connection it looks up, and a denied
     lookup fails the task where a missing secret would fall back to the
     metadata database.
     """
-    return airflow.connections_prefix, airflow.variables_prefix
+    return prefixes.connections, prefixes.variables

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 
 import tests.examples.days_to_sell_support  # noqa: F401  (puts the training package's source on sys.path)
-from infra.documents.airflow import SECRETS_MANAGER_BACKEND, configuration_options
+from infra.documents.airflow import SECRETS_MANAGER_BACKEND, SecretPrefixes, configuration_options
 from infra.config import StackConfig
 from infra.contract.layout import run_version
 from tests.conftest import STACKS, set_path, stack_doc
@@ -165,7 +165,8 @@ def deliver_dags(world: World) -> None:
 
 def airflow_environment(world: World, aws: dict[str, str]) -> dict[str, str]:
     """Airflow configured as MWAA is by the stack: its secrets backend, from the stack's configuration options."""
-    options = configuration_options(world.cfg.airflow)  # the stack's airflowConfigurationOptions output
+    airflow = world.cfg.airflow  # the stack's airflowConfigurationOptions output (tests/test_airflow.py)
+    options = configuration_options(SecretPrefixes(connections=airflow.connections_prefix, variables=airflow.variables_prefix))
     assert options["secrets.backend"] == SECRETS_MANAGER_BACKEND
     return {
         "PATH": os.environ.get("PATH", ""),
