@@ -219,7 +219,7 @@ def airflow_args(
     store: SecretsManagerStore | KubernetesSecretStore
     if airflow.backend == "secrets-manager":
         store = SecretsManagerStore(
-            prefixes=airflow_secret_prefixes(cfg),
+            prefixes=SecretPrefixes(connections=airflow.connections_prefix, variables=airflow.variables_prefix),
             kms_key_arn=airflow.kms_key_arn,
             recovery_window_days=airflow.recovery_window_days,
             reader_policy_name=physical_name(cfg, "airflow-secrets-reader"),
@@ -240,10 +240,6 @@ def airflow_args(
         job_ids=job_ids,
     )
 
-
-def airflow_secret_prefixes(cfg: StackConfig) -> SecretPrefixes:
-    """Where the stack's Airflow secrets live, and where its Secrets Manager backend looks for them."""
-    return SecretPrefixes(connections=cfg.airflow.connections_prefix, variables=cfg.airflow.variables_prefix)
 
 
 def dag_delivery(cfg: StackConfig) -> DagDelivery | None:

@@ -52,7 +52,6 @@ from infra.documents.airflow import (
     SecretPrefixes,
     configuration_options,
     model_variables,
-    reader_policy_prefixes,
     variable_env_var,
 )
 from infra.documents.arns import secret_arn_base
@@ -161,7 +160,7 @@ class AirflowConnections(pulumi.ComponentResource):
             )
         # The ARN prefix (partition, region, account) comes from a secret the stack created:
         # exact even when aws.accountId is unset, with no '*' account and no GetCallerIdentity call.
-        prefixes = reader_policy_prefixes(store.prefixes)
+        prefixes = (store.prefixes.connections, store.prefixes.variables)  # all under both (SecretPrefixes)
         kms_key_arn, region = store.kms_key_arn, store.region
         policy = aws.iam.Policy(
             "secrets-reader",

@@ -78,8 +78,6 @@ class ScheduleConfig(Block):
         return self.run_by == "airflow"
 
 
-
-
 class TrainingConfig(Block):
     package: str = Field(
         min_length=1,

@@ -200,7 +200,13 @@ def model_variables(model: str, *, job_id: V, version: str, bundle_uri: V, bucke
 @dataclass(frozen=True, kw_only=True)
 class SecretPrefixes:
     """Where Airflow's Secrets Manager backend looks: ``<connections>/<conn id>`` and ``<variables>/<name>``
-    (``airflow.connectionsPrefix``, ``airflow.variablesPrefix``)."""
+    (``airflow.connectionsPrefix``, ``airflow.variablesPrefix``).
+
+    The execution role may read everything under both, not only the secrets a
+    stack declares: Airflow asks the backend for every connection it looks up,
+    and a denied lookup fails the task where a missing secret would fall back
+    to the metadata database.
+    """
 
     connections: str
     variables: str
@@ -211,12 +217,3 @@ def configuration_options(prefixes: SecretPrefixes) -> dict[str, str]:
     kwargs = {"connections_prefix": prefixes.connections, "variables_prefix": prefixes.variables}
     return {BACKEND_OPTION: SECRETS_MANAGER_BACKEND, BACKEND_KWARGS_OPTION: json.dumps(kwargs, sort_keys=True)}
 
-
-def reader_policy_prefixes(prefixes: SecretPrefixes) -> tuple[str, str]:
-    """Read access covers everything under both prefixes, not only the secrets declared here.
-
-    Airflow asks the backend for every connection it looks up, and a denied
-    lookup fails the task where a missing secret would fall back to the
-    metadata database.
-    """
-    return prefixes.connections, prefixes.variables

@@ -12,8 +12,6 @@ from infra.contract.training import PACKAGE_VERSION_PLACEHOLDER
 from infra.documents.iam_policy import Condition
 
 S3_SCHEME = "s3://"
-#: Placeholder of the package version in a training package URI (``training.package``).
-VERSION_PLACEHOLDER = PACKAGE_VERSION_PLACEHOLDER
 #: Characters IAM reads specially in an ARN pattern ('*', '?' wildcards; '$' opens a policy variable).
 _IAM_SPECIAL = re.compile(r"[*?$]")
 
@@ -47,7 +45,7 @@ def versioned_object_arn(uri_template: str, region: str) -> str:
     bucket, _, key = uri_template[len(S3_SCHEME) :].partition("/")
     if not bucket or not key:
         raise ValueError(f"{uri_template!r} names no object (s3://<bucket>/<key>)")
-    pattern = "*".join(iam_literal(part) for part in f"{bucket}/{key}".split(VERSION_PLACEHOLDER))
+    pattern = "*".join(iam_literal(part) for part in f"{bucket}/{key}".split(PACKAGE_VERSION_PLACEHOLDER))
     return f"arn:{partition(region)}:s3:::{pattern}"
 
 
