@@ -39,8 +39,7 @@ def option(args: list[str], name: str) -> str:
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_kubeconfig_targets_the_configured_eks_cluster_with_short_lived_tokens(stack, monkeypatch, real_plan):
-    monkeypatch.delenv("KUBECONFIG", raising=False)
+def test_kubeconfig_targets_the_configured_eks_cluster_with_short_lived_tokens(stack, real_plan):
     config = stack_doc(stack)["config"]
     name, region = config[K8S]["clusterName"], config["model-platform:aws"]["region"]
     plan = real_plan(stack)
@@ -179,9 +178,7 @@ def renamed() -> Plan:
     for *_, key, value in RENAMES:
         set_path(doc, key, value)
     set_path(doc, f"{K8S}.context", "kind-models")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("KUBECONFIG", raising=False)
-        return plan_doc(doc, "staging")
+    return plan_doc(doc, "staging")
 
 
 @pytest.mark.parametrize("what,type_,logical,key,value", RENAMES, ids=[r[0] for r in RENAMES])

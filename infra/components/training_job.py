@@ -20,7 +20,7 @@ import pulumi_databricks as databricks
 from infra.config import TrainingConfig
 from infra.contract.limits import MAX_CONCURRENT_TRAINING_RUNS
 from infra.contract.training import PLATFORM_TASK_PARAMETERS
-from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, STEPS, ClusterShape
+from infra.documents.databricks import ON_DEMAND_DRIVER, SPOT_WITH_FALLBACK, STEPS, ClusterShape, Step
 from infra.contract.layout import RUN_VERSION, run_keys
 from infra.contract.mleap_compat import mleap_python_requirement, mleap_spark_coordinates
 

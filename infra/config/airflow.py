@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.config.base import Block, _raise_problems
+from infra.config.base import Block, Problem, _raise_problems
 from infra.config.types import (
     BucketName,
     DnsSubdomain,
