@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pytest
 import yaml
@@ -61,17 +61,52 @@ def plan_doc(doc: dict[str, Any], stack: str, label: str | None = None) -> Plan:
     return plan_file(StackFile.from_document(doc, label or f"stacks/Pulumi.{stack}.yaml"), stack)
 
 
-def doc_with(stack: str, edits: Mapping[str, Any]) -> dict[str, Any]:
-    """A fresh copy of ``stacks/Pulumi.<stack>.yaml`` with each of ``edits`` (``set_path``'s dotted paths) set."""
-    doc = stack_doc(stack)
+def doc_with(stack: str, edits: Mapping[str, Any] = {}, *, models: Sequence[str] | None = None) -> dict[str, Any]:
+    """A fresh copy of ``stacks/Pulumi.<stack>.yaml`` serving ``models`` (``with_models``; the stack's own if None),
+    then with each of ``edits`` (``set_path``'s dotted paths) set."""
+    doc = stack_doc(stack) if models is None else with_models(stack_doc(stack), models)
     for dotted, value in edits.items():
         set_path(doc, dotted, value)
     return doc
 
 
-def plan_with(stack: str, edits: Mapping[str, Any]) -> Plan:
-    """The plan of ``stack`` with ``edits`` (``doc_with``), once per content."""
-    return plan_doc(doc_with(stack, edits), stack)
+def plan_with(stack: str, edits: Mapping[str, Any] = {}, *, models: Sequence[str] | None = None) -> Plan:
+    """The plan of ``stack`` with ``edits`` and ``models`` (``doc_with``), once per content."""
+    return plan_doc(doc_with(stack, edits, models=models), stack)
+
+
+def plan_fixture(stack: str, edits: Mapping[str, Any] = {}, *, models: Sequence[str] | None = None) -> Any:
+    """A module-scoped fixture of ``plan_with(stack, edits, models=models)``, named by the attribute it is assigned
+    to (``edited = plan_fixture("staging", EDITED)``); tests only read the plan.
+
+    Independent edits share one plan, as planning is the slow part: each edit is to its own key, and no value a
+    test reads derives from two of them. The fixture asserts every edit changes the stack's config (the parser
+    rejects unknown keys), so no test passes on an edit that left the committed value in place.
+    """
+
+    @pytest.fixture(scope="module")
+    def planned() -> Plan:
+        base = doc_with(stack, models=models)["config"]
+        unchanged = [k for k, v in edits.items() if set_path(doc_with(stack, models=models), k, v)["config"] == base]
+        assert not unchanged, f"these edits leave {stack}'s config as it is: {unchanged}"
+        return plan_with(stack, edits, models=models)
+
+    return planned
+
+
+#: A release of a model: a training run's version and its bundle's digest.
+RELEASED_VERSION = "2026-12-02-884422123"
+RELEASED_DIGEST = "b" * 64
+
+
+#: A training schedule Databricks runs itself (Quartz cron, six fields), not Airflow.
+QUARTZ_SCHEDULE = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
+
+
+def release_edits(model: str = "days-to-sell") -> dict[str, str]:
+    """The stack edits of releasing ``RELEASED_VERSION`` of ``model``: its served version and digest, nothing else."""
+    key = f"model-platform:models.{model}"
+    return {f"{key}.version": RELEASED_VERSION, f"{key}.bundleSha256": RELEASED_DIGEST}
 
 
 def parse_doc(doc: dict[str, Any], stack: str = "staging") -> StackConfig:
@@ -108,7 +143,7 @@ def del_path(doc: dict[str, Any], dotted: str) -> dict[str, Any]:
     return doc
 
 
-def with_models(doc: dict[str, Any], names: list[str]) -> dict[str, Any]:
+def with_models(doc: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
     """Copy the stack's first model under each of ``names``."""
     models = doc["config"]["model-platform:models"]
     template = next(iter(models.values()))

@@ -16,18 +16,19 @@ import pytest
 from infra.components.bundle_reader import fit_role_name
 from infra.config import PROJECT
 from infra.contract.layout import bundle_keys, model_prefix, released_document
-from infra.contract.naming import ENVIRONMENTS, physical_name, training_role_name
+from infra.contract.naming import ENVIRONMENTS, physical_name
 from infra.documents import iam
 from infra.documents.arns import role_arn
 from infra.naming import service_account_name
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
 from modelctl.tree import format_tree
-from tests.conftest import del_path, parse_doc, plan_doc, plan_with, set_path, stack_doc, with_models
+from tests.conftest import RELEASED_DIGEST, RELEASED_VERSION, del_path, parse_doc, plan_fixture, release_edits, stack_doc
 from tests.document_reading import allowed, as_list
 
 STACKS = ["staging", "prod"]
 STORE = "model-platform:storage:BundleStore"
 READER = "model-platform:storage:BundleReader"
+TRAINING = "model-platform:training:Training"
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -42,7 +43,6 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
 BUNDLE_STORE_KEY = "model-platform:bundleStore"
-M = "model-platform:models.days-to-sell"
 #: The longest model names (40 characters) sharing all but their last: their reader roles' names must be cut to
 #: IAM's 64 characters and still differ.
 LONG_NAMES = ["m" * 39 + "a", "m" * 39 + "b"]
@@ -50,10 +50,8 @@ LONG_NAMES = ["m" * 39 + "a", "m" * 39 + "b"]
 SEVERAL_MODELS = ["days-to-sell", *LONG_NAMES]
 OWN_BUCKET = "acme-ml-bundles-staging"
 OWN_KEY_ARN = "arn:aws:kms:eu-west-2:111122223333:key/0f0e0d0c-0000-4b4a-8a8b-0c0d0e0f0a0b"
-RELEASED = ("2026-12-02-884422123", "b" * 64)
 
-#: One edited staging stack for every test of a key the committed stacks leave at another value: each edit is to its
-#: own key and no tested value derives from two of them, so one plan serves them all (planning is the slow part).
+#: One edited staging stack for every test of a key the committed stacks leave at another value (``plan_fixture``).
 EDITED = {
     f"{BUNDLE_STORE_KEY}.bucketName": OWN_BUCKET,
     f"{BUNDLE_STORE_KEY}.encryption": "sse-kms",
@@ -61,8 +59,7 @@ EDITED = {
     f"{BUNDLE_STORE_KEY}.workExpirationDays": 2,
     f"{BUNDLE_STORE_KEY}.noncurrentVersionDays": 45,
     f"{BUNDLE_STORE_KEY}.protect": True,
-    f"{M}.version": RELEASED[0],
-    f"{M}.bundleSha256": RELEASED[1],
+    **release_edits("days-to-sell"),
     "model-platform:airflow.kmsKeyArn": "arn:aws:kms:eu-west-2:111122223333:key/0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b",
     "model-platform:airflow.connectionsPrefix": "mwaa/connections",
 }
@@ -114,11 +111,6 @@ def doc_of(r: PlannedResource, key: str = "policy") -> dict[str, Any]:
     return json.loads(r.inputs[key])
 
 
-def statement(doc: dict[str, Any], sid: str) -> dict[str, Any]:
-    (s,) = [s for s in doc["Statement"] if s["Sid"] == sid]
-    return s
-
-
 def reader_of(plan: Plan, model: str) -> tuple[PlannedResource, PlannedResource]:
     """The model's IRSA role and its inline policy, found under the model's reader component."""
     reader = plan.get(READER, f"{model}-reader")
@@ -134,22 +126,10 @@ def kms_statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in doc["Statement"] if any(a.startswith("kms:") for a in as_list(s["Action"]))]
 
 
-@pytest.fixture(scope="module")
-def edited() -> Plan:
-    """Staging with every edit of ``EDITED``, planned once for the module (tests only read it)."""
-    return plan_with("staging", EDITED)
-
-
-@pytest.fixture(scope="module")
-def moved() -> Plan:
-    """Staging with ``MOVED``'s edits."""
-    return plan_with("staging", MOVED)
-
-
-@pytest.fixture(scope="module")
-def several() -> Plan:
-    """prod serving ``SEVERAL_MODELS``."""
-    return plan_doc(with_models(stack_doc("prod"), SEVERAL_MODELS), "prod")
+edited = plan_fixture("staging", EDITED)
+moved = plan_fixture("staging", MOVED)
+#: prod serving ``SEVERAL_MODELS``.
+several = plan_fixture("prod", models=SEVERAL_MODELS)
 
 
 # --------------------------------------------------------------------------- the bucket
@@ -289,8 +269,8 @@ def test_only_the_runs_scratch_expires(real_plan, stack):
     assert rule["filter"] == {"prefix": "_work/"}
     assert rule["expiration"] == {"days": 7}, "bundleStore.workExpirationDays defaults to 7"
     assert rule["noncurrentVersionExpiration"]["noncurrentDays"] >= 1
-    work = bundle_keys("days-to-sell", "2026-12-02-884422123").work
-    published = bundle_keys("days-to-sell", "2026-12-02-884422123").published
+    work = bundle_keys("days-to-sell", RELEASED_VERSION).work
+    published = bundle_keys("days-to-sell", RELEASED_VERSION).published
     assert work.startswith(rule["filter"]["prefix"])
     assert not [key for key in published if key.startswith(rule["filter"]["prefix"])]
 
@@ -331,8 +311,8 @@ def test_the_stack_writes_each_models_released_json_from_its_served_version(real
 
 def test_a_release_rewrites_released_json_with_the_new_version_and_digest(edited):
     document = json.loads(released_object(edited, "days-to-sell").inputs["content"])
-    assert (document["version"], document["bundleSha256"]) == RELEASED
-    assert document["files"]["stats"].endswith(f"/days-to-sell/{RELEASED[0]}/stats.json")
+    assert (document["version"], document["bundleSha256"]) == (RELEASED_VERSION, RELEASED_DIGEST)
+    assert document["files"]["stats"].endswith(f"/days-to-sell/{RELEASED_VERSION}/stats.json")
 
 
 # --------------------------------------------------------------------------- IAM
@@ -377,9 +357,11 @@ def test_the_store_attaches_the_documents_built_from_its_config(real_plan, stack
     key = key_of(writer)
     assert writer == json.loads(iam.writer_policy(arn, sorted(cfg_value(stack, "models")), key, region).to_json())
     uses_kms = cfg_value(stack, "bundleStore")["encryption"] == "sse-kms"
+    # The writer is the role the stack's training creates, by its planned name: not the store's own naming rule.
+    (training_role,) = [r for r in plan.by_type(ROLE) if TRAINING in r.urn]
     account = cfg_value(stack, "aws")["accountId"]
-    training_role = role_arn(region=region, account_id=account, role_name=training_role_name(environment=stack))
-    bucket_policy = iam.bucket_policy(arn, uses_kms, writer_role_arn=training_role)
+    writer_role = role_arn(region=region, account_id=account, role_name=training_role.inputs["name"])
+    bucket_policy = iam.bucket_policy(arn, uses_kms, writer_role_arn=writer_role)
     assert doc_of(only(plan, BUCKET_POLICY)) == json.loads(bucket_policy.to_json())
     for model in cfg_value(stack, "models"):
         role, policy = reader_of(plan, model)
@@ -414,11 +396,11 @@ def test_several_models_get_scoped_prefixes_and_a_reader_role_each(several):
 
 
 def test_reader_role_names_fit_iam_for_the_longest_model_names(several):
-    """The store names each reader role ``fit_role_name`` of its physical name (the longest names, planned in prod);
-    that cut keeps the longest names apart within IAM's 64 characters in every environment."""
+    """The longest model names' reader roles, planned in prod, fit IAM's 64 characters and stay apart; ``fit_role_name``
+    keeps them so in every environment."""
+    names = [reader_of(several, model)[0].inputs["name"] for model in SEVERAL_MODELS]
+    assert len(set(names)) == len(SEVERAL_MODELS) and all(len(n) <= 64 for n in names), names
     for model in LONG_NAMES:
-        name = reader_of(several, model)[0].inputs["name"]
-        assert name == fit_role_name(physical_name(model, "reader", environment="prod"))
         assert len(physical_name(model, "reader", environment="prod")) > 64, "the plan exercises the cut"
     for environment in ENVIRONMENTS:
         names = {fit_role_name(physical_name(m, "reader", environment=environment)) for m in LONG_NAMES}
@@ -455,11 +437,9 @@ def test_changing_config_never_replaces_an_iam_policy_or_role(real_plan, request
 
     Each changeable key is changed in one of two edited stacks; keys feeding one value (bucketName overrides the
     account id in the bucket's name) are in different ones, so no edit can hide what another changes."""
-    changed = {"edited": EDITED, "moved": MOVED}[edits]
     assert set(CHANGEABLE_CONFIG) <= set(EDITED) | set(MOVED)
     before = real_plan("staging")
-    after = request.getfixturevalue(edits)
-    assert all(stack_doc("staging")["config"] != set_path(stack_doc("staging"), k, v)["config"] for k, v in changed.items())
+    after = request.getfixturevalue(edits)  # the fixture asserts each of its edits changes the config
     assert replace_only_arguments(after) == replace_only_arguments(before)
     assert len(replace_only_arguments(before)) >= 6
 

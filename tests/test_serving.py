@@ -17,15 +17,15 @@ from infra.naming import service_account_name
 from modelctl.diff import diff_plans
 from modelctl.engine import Plan, PlannedResource
 from modelctl.render import render_manifests
-from tests.conftest import doc_with, plan_doc, plan_with, stack_doc, with_models
-from tests.document_reading import ingress_routes
+from tests.conftest import RELEASED_VERSION, plan_fixture, plan_with, release_edits, stack_doc
+from tests.dags.declared import TWO_MODELS
 
 MODEL = "days-to-sell"
 M = f"model-platform:models.{MODEL}"
 K8S = "model-platform:kubernetes"
 CANDIDATE = {"version": "1.5.0", "bundleSha256": "a" * 64, "replicas": 2}
 #: A release of the model: a training run's version and its digest (the same edit as test_training's).
-RELEASED = {f"{M}.version": "2026-12-02-884422123", f"{M}.bundleSha256": "b" * 64}
+RELEASED = release_edits(MODEL)
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -82,7 +82,6 @@ def k8s_changes(base: Plan, head: Plan):
     return [r for r in d.added if is_k8s(r.type)], [r for r in d.removed if is_k8s(r.type)], changed
 
 
-
 INGRESS_CFG = {
     "host": "days-to-sell.ml.example.com",
     "className": "alb",
@@ -90,9 +89,8 @@ INGRESS_CFG = {
     "controllerNamespace": "kube-system",
 }
 INGRESS_ANNOTATIONS = {"alb.ingress.kubernetes.io/healthcheck-path": "/models/days-to-sell/meta"}
-#: Every staging edit a test reads back from the model's objects, in one stack planned once: each is to its own key,
-#: and no value a test reads derives from two of them (the ingress adds a peer to the NetworkPolicy, next to the
-#: namespaces' one that allowedPodLabels narrows).
+#: Every staging edit a test reads back from the model's objects, in one stack planned once (``plan_fixture``; the
+#: ingress adds a peer to the NetworkPolicy, next to the namespaces' one that allowedPodLabels narrows).
 EDITED = {
     f"{K8S}.createNamespace": False,
     f"{K8S}.namespace": "ml-serving",
@@ -105,15 +103,9 @@ EDITED = {
 }
 
 
-@pytest.fixture(scope="module")
-def edited() -> Plan:
-    return plan_with("staging", EDITED)
-
-
-@pytest.fixture(scope="module")
-def with_canary() -> Plan:
-    """Staging with a canary of ``CANDIDATE``: the base of the canary rollout tests."""
-    return plan_with("staging", {f"{M}.canary": dict(CANDIDATE)})
+edited = plan_fixture("staging", EDITED)
+#: Staging with a canary of ``CANDIDATE``: the base of the canary rollout tests.
+with_canary = plan_fixture("staging", {f"{M}.canary": dict(CANDIDATE)})
 
 
 # --------------------------------------------------------------------------- objects per model
@@ -258,8 +250,8 @@ def test_pods_carry_recommended_labels_version_and_digest(stack, real_plan):
 def test_a_training_runs_version_is_the_pods_version_label_as_is():
     plan = plan_with("staging", RELEASED)
     template = obj(plan, DEPLOYMENT)["spec"]["template"]["metadata"]
-    assert template["labels"]["app.kubernetes.io/version"] == "2026-12-02-884422123"
-    assert "2026-12-02-884422123" in template["annotations"].values()
+    assert template["labels"]["app.kubernetes.io/version"] == RELEASED_VERSION
+    assert RELEASED_VERSION in template["annotations"].values()
 
 
 def test_a_version_that_is_no_label_value_never_reaches_the_cluster():
@@ -270,8 +262,7 @@ def test_a_version_that_is_no_label_value_never_reaches_the_cluster():
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_version_bump_changes_only_the_pod_template(stack, real_plan):
-    doc = doc_with(stack, RELEASED)
-    added, removed, changed = k8s_changes(real_plan(stack), plan_doc(doc, stack))
+    added, removed, changed = k8s_changes(real_plan(stack), plan_with(stack, RELEASED))
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, MODEL)]
     paths = changed[(DEPLOYMENT, MODEL)]
@@ -279,16 +270,16 @@ def test_version_bump_changes_only_the_pod_template(stack, real_plan):
 
 
 def test_version_bump_with_a_canary_leaves_the_canary_alone(with_canary):
-    doc = doc_with("staging", {f"{M}.canary": dict(CANDIDATE), f"{M}.version": "1.4.1", f"{M}.bundleSha256": "b" * 64})
-    added, removed, changed = k8s_changes(with_canary, plan_doc(doc, "staging"))
+    head = plan_with("staging", {f"{M}.canary": dict(CANDIDATE), f"{M}.version": "1.4.1", f"{M}.bundleSha256": "b" * 64})
+    added, removed, changed = k8s_changes(with_canary, head)
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, MODEL)]
     assert all(p.startswith("spec.template.") for p in changed[(DEPLOYMENT, MODEL)])
 
 
 def test_new_candidate_changes_only_the_canary_pod_template(with_canary):
-    doc = doc_with("staging", {f"{M}.canary": {**CANDIDATE, "version": "1.6.0", "bundleSha256": "c" * 64}})
-    added, removed, changed = k8s_changes(with_canary, plan_doc(doc, "staging"))
+    head = plan_with("staging", {f"{M}.canary": {**CANDIDATE, "version": "1.6.0", "bundleSha256": "c" * 64}})
+    added, removed, changed = k8s_changes(with_canary, head)
     assert not added and not removed
     assert list(changed) == [(DEPLOYMENT, f"{MODEL}-canary")]
     assert all(p.startswith("spec.template.") for p in changed[(DEPLOYMENT, f"{MODEL}-canary")])
@@ -387,9 +378,9 @@ def test_ingress_routes_its_host_to_the_service_and_the_controller_may_call_it(e
 
 def test_ingress_carries_the_controllers_annotations(edited):
     assert obj(edited, INGRESS)["metadata"]["annotations"] == INGRESS_ANNOTATIONS
-    bad = doc_with("staging", {f"{M}.serving.ingress": {**INGRESS_CFG, "annotations": {"bad key!": "x"}}})
+    bad = {f"{M}.serving.ingress": {**INGRESS_CFG, "annotations": {"bad key!": "x"}}}
     with pytest.raises(ConfigError) as info:
-        plan_doc(bad, "staging")
+        plan_with("staging", bad)
     assert any(p.startswith(f"{M}.serving.ingress.annotations: ") for p in info.value.problems), info.value.problems
 
 
@@ -423,8 +414,7 @@ def test_abandoning_a_canary_removes_only_its_deployment(with_canary, real_plan)
 
 
 def test_promoting_a_canary_rolls_the_stable_pods_to_the_candidate(with_canary):
-    promoted = doc_with("staging", {f"{M}.version": CANDIDATE["version"], f"{M}.bundleSha256": CANDIDATE["bundleSha256"]})
-    head = plan_doc(promoted, "staging")
+    head = plan_with("staging", {f"{M}.version": CANDIDATE["version"], f"{M}.bundleSha256": CANDIDATE["bundleSha256"]})
     added, removed, changed = k8s_changes(with_canary, head)
     assert not added
     assert [(r.type, r.name) for r in removed] == [(DEPLOYMENT, f"{MODEL}-canary")]
@@ -442,7 +432,7 @@ def test_canary_of_the_served_version_is_refused():
 
 
 def test_two_models_get_two_isolated_sets_of_objects():
-    plan = plan_doc(with_models(stack_doc("staging"), ["days-to-sell", "price-band"]), "staging")
+    plan = plan_with("staging", models=TWO_MODELS)
     names = {}
     for model in ("days-to-sell", "price-band"):
         owned = [r for r in kube(plan) if r.inputs["metadata"].get("labels", {}).get("app.kubernetes.io/name") == model]
@@ -464,7 +454,7 @@ def test_two_models_get_two_isolated_sets_of_objects():
 def test_adding_a_model_leaves_the_other_models_objects_untouched(real_plan):
     assert list(stack_doc("staging")["config"]["model-platform:models"]) == ["days-to-sell"]
     base = real_plan("staging")
-    head = plan_doc(with_models(stack_doc("staging"), ["days-to-sell", "price-band"]), "staging")
+    head = plan_with("staging", models=TWO_MODELS)
     added, removed, changed = k8s_changes(base, head)
     assert not removed and not changed
     assert {r.inputs["metadata"]["labels"]["app.kubernetes.io/name"] for r in added} == {"price-band"}

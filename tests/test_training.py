@@ -12,7 +12,8 @@ from infra.config import PLATFORM_TASK_PARAMETERS, ConfigError
 from infra.contract.layout import RUN_VERSION, run_keys
 from modelctl.diff import diff_plans
 from modelctl.engine import UNKNOWN_PLACEHOLDER, Plan, PlannedResource
-from tests.conftest import del_path, parse_doc, plan_doc, plan_with, set_path, stack_doc, with_models
+from tests.conftest import QUARTZ_SCHEDULE, del_path, parse_doc, plan_doc, plan_fixture, release_edits, set_path, stack_doc, with_models
+from tests.dags.declared import TWO_MODELS
 from tests.document_reading import as_list
 
 JOB = "databricks:index/job:Job"
@@ -64,49 +65,30 @@ def config_problems(doc: dict, stack: str = "staging") -> list[str]:
     return str(info.value).splitlines()
 
 
-def two_models() -> dict:
-    return with_models(stack_doc("staging"), ["days-to-sell", "price-band"])
-
-
 #: A release of days-to-sell: a new served version and digest, nothing else (the same edit as test_serving's).
-RELEASED = {f"{MODELS}.days-to-sell.version": "2026-12-02-884422123", f"{MODELS}.days-to-sell.bundleSha256": "b" * 64}
-QUARTZ = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
-#: Every staging edit a test reads back from one job, role or cluster, in one stack planned once: each is to its own
-#: key, and no value a test reads derives from two of them. The package is outside S3 (dbfs:/), a wheel still.
+RELEASED = release_edits("days-to-sell")
+#: Every staging edit a test reads back from one job, role or cluster, in one stack planned once (``plan_fixture``).
+#: The package is outside S3 (dbfs:/), a wheel still.
 EDITED = {
     f"{MODELS}.days-to-sell.training.timeoutMinutes": 45,
     f"{MODELS}.days-to-sell.training.maxRetries": 3,
     f"{MODELS}.days-to-sell.training.parameters": {**EXAMPLE_PARAMETERS, "lookback-days": "90"},
     f"{MODELS}.days-to-sell.training.package": "dbfs:/FileStore/wheels/days_to_sell-{packageVersion}-py3-none-any.whl",
-    f"{MODELS}.days-to-sell.training.schedule": QUARTZ,
+    f"{MODELS}.days-to-sell.training.schedule": QUARTZ_SCHEDULE,
     f"{DB}.crossAccountRoleName": "databricks-cross-account",
     f"{DB}.discoveryCluster.singleUserName": "ana@example.com",
 }
 #: prod's edits: the discovery cluster on, and the job on its own paused Quartz schedule.
 PROD_EDITED = {
     f"{DB}.discoveryCluster.enabled": True,
-    f"{MODELS}.days-to-sell.training.schedule": {**QUARTZ, "paused": True},
+    f"{MODELS}.days-to-sell.training.schedule": {**QUARTZ_SCHEDULE, "paused": True},
 }
 
 
-@pytest.fixture(scope="module")
-def released() -> Plan:
-    return plan_with("staging", RELEASED)
-
-
-@pytest.fixture(scope="module")
-def edited() -> Plan:
-    return plan_with("staging", EDITED)
-
-
-@pytest.fixture(scope="module")
-def prod_edited() -> Plan:
-    return plan_with("prod", PROD_EDITED)
-
-
-@pytest.fixture(scope="module")
-def two_models_plan() -> Plan:
-    return plan_doc(two_models(), "staging")
+released = plan_fixture("staging", RELEASED)
+edited = plan_fixture("staging", EDITED)
+prod_edited = plan_fixture("prod", PROD_EDITED)
+two_models_plan = plan_fixture("staging", models=TWO_MODELS)
 
 
 def expected_parameters(bucket: str, model: str) -> dict[str, str]:
@@ -546,7 +528,6 @@ def test_discovery_cluster_can_be_turned_on_in_prod_and_off_in_staging(prod_edit
     # prod's policy allows at most 20 idle minutes; the default of 30 is capped to it.
     assert plan.by_type(CLUSTER)[0].inputs["autoterminationMinutes"] == 20
     off = three_packages_plans[0]  # staging with discoveryCluster.enabled: false
-    assert config(three_packages(), "databricks")["discoveryCluster"]["enabled"] is False
     assert off.by_type(CLUSTER) == [] and off.outputs["discoveryClusterId"] is None
 
 

@@ -18,8 +18,7 @@ from infra.components.airflow_dags import AirflowDags, AirflowDagsArgs, bundles_
 from infra.documents.dag_package import DAG_FILE, SHARED_MODULES, training_timeout_minutes
 from infra.config import StackConfig
 from infra.program import dag_delivery
-from infra.stack_source import StackFile
-from tests.conftest import ROOT, set_path, stack_doc, with_models
+from tests.conftest import QUARTZ_SCHEDULE, ROOT, parse_doc, release_edits, set_path, stack_doc, with_models
 from tests.dags.conftest import DAGS_COMPONENT, dag_objects
 from tests.dags.declared import BUCKET_OBJECT, TWO_MODELS, declared_two_models
 from tests.dags.declared import Declared, declare, mock_arn, reveal
@@ -54,10 +53,6 @@ def manifest_of(plan) -> dict:
     return json.loads(dag_objects(plan)[PACKAGE + "manifest.json"])
 
 
-def config_of(doc: dict, stack: str) -> StackConfig:
-    return StackFile.from_document(doc, f"stacks/Pulumi.{stack}.yaml").stack_config()
-
-
 def declare_dags(cfg: StackConfig, kms_key_arn: Optional[str] = None) -> Declared:
     """Only the DAG component, on the delivery the program gives it (``dag_delivery``), with a known store."""
 
@@ -86,7 +81,7 @@ def test_the_plan_writes_the_dag_package_to_the_mwaa_environments_dag_folder(rea
     assert plan.outputs["airflowDags"] == f"s3://{dags['bucket']}/dags/model_platform_dags/"
     # What the program's builders make of the config is what the stack writes: the tests of edits below declare
     # the component on them instead of planning each edited stack.
-    delivery = dag_delivery(config_of(stack_doc(stack), stack))
+    delivery = dag_delivery(parse_doc(stack_doc(stack), stack))
     assert delivery is not None
     assert dag_objects(plan) == {object_key(delivery.dags, name): text for name, text in delivery.files.items()}
 
@@ -106,10 +101,10 @@ def test_the_dag_processor_is_told_to_skip_every_module_but_the_dag_file(real_pl
 
 def test_a_release_changes_no_dag_object():
     doc = with_models(stack_doc("staging"), list(TWO_MODELS))
-    before = config_of(doc, "staging")
-    set_path(doc, f"{MODELS}.days-to-sell.version", "2026-12-02-884422123")
-    set_path(doc, f"{MODELS}.days-to-sell.bundleSha256", "b" * 64)
-    after = config_of(doc, "staging")
+    before = parse_doc(doc, "staging")
+    for key, value in release_edits().items():
+        set_path(doc, key, value)
+    after = parse_doc(doc, "staging")
     assert after.models["days-to-sell"] != before.models["days-to-sell"], "the release itself does change the stack"
     declared = declare_dags(before)
     assert declared.of_type(BUCKET_OBJECT), "the stack delivers the DAG"
@@ -117,8 +112,8 @@ def test_a_release_changes_no_dag_object():
 
 
 def test_adding_a_model_changes_only_the_manifest_and_the_dags_read_grant():
-    before = declare_dags(config_of(stack_doc("staging"), "staging"))
-    after = declare_dags(config_of(with_models(stack_doc("staging"), list(TWO_MODELS)), "staging"))
+    before = declare_dags(parse_doc(stack_doc("staging"), "staging"))
+    after = declare_dags(parse_doc(with_models(stack_doc("staging"), list(TWO_MODELS)), "staging"))
     assert dag_changes(before, after) == ["airflow-bundles-reader", "dag-manifest.json"]
     models = json.loads(after.of_type(BUCKET_OBJECT)["dag-manifest.json"]["content"])["models"]
     assert sorted(models) == list(TWO_MODELS)
@@ -150,8 +145,7 @@ def test_the_schedule_is_the_manifests_when_airflow_schedules(real_plan):
         "timezone": schedule["timezone"],
     }
     assert manifest_of(real_plan("staging"))["models"]["days-to-sell"]["schedule"] is None, "staging has no schedule"
-    quartz = {"runBy": "databricks", "cron": "0 0 3 * * ?", "timezone": "Europe/London"}
-    databricks = config_of(set_path(stack_doc("prod"), f"{MODELS}.days-to-sell.training.schedule", quartz), "prod")
+    databricks = parse_doc(set_path(stack_doc("prod"), f"{MODELS}.days-to-sell.training.schedule", QUARTZ_SCHEDULE), "prod")
     assert databricks.models["days-to-sell"].training.schedule is not None
     delivery = dag_delivery(databricks)
     assert delivery is not None
@@ -160,7 +154,7 @@ def test_the_schedule_is_the_manifests_when_airflow_schedules(real_plan):
 
 def test_a_schedule_change_changes_only_the_manifest():
     doc = set_path(stack_doc("prod"), f"{MODELS}.days-to-sell.training.schedule.cron", "30 4 * * 1-5")
-    before, after = config_of(stack_doc("prod"), "prod"), config_of(doc, "prod")
+    before, after = parse_doc(stack_doc("prod"), "prod"), parse_doc(doc, "prod")
     assert dag_changes(declare_dags(before, KEY_ARN), declare_dags(after, KEY_ARN)) == ["dag-manifest.json"]
 
 
@@ -168,7 +162,7 @@ def test_the_training_task_waits_as_long_as_every_task_with_every_retry_could_ta
     doc = set_path(stack_doc("staging"), f"{MODELS}.days-to-sell.training.timeoutMinutes", 30)
     set_path(doc, f"{MODELS}.days-to-sell.training.maxRetries", 2)
     set_path(doc, f"{MODELS}.days-to-sell.training.retryIntervalMinutes", 5)
-    cfg = StackFile.from_document(doc, "stacks/Pulumi.staging.yaml").stack_config()
+    cfg = parse_doc(doc)
     # 5 tasks x (3 attempts x 30 min + 2 retry pauses x 5 min) + 60 min for queueing and the cluster's start
     assert training_timeout_minutes(cfg.models["days-to-sell"].training) == 5 * (3 * 30 + 2 * 5) + 60
 
@@ -177,7 +171,7 @@ def test_self_hosted_airflow_gets_the_package_as_one_configmap(real_plan):
     doc = stack_doc("staging")
     set_path(doc, "model-platform:airflow.backend", "kubernetes-secret")
     del doc["config"]["model-platform:airflow"]["dags"]["bucket"]
-    declared = declare_dags(config_of(doc, "staging"))
+    declared = declare_dags(parse_doc(doc, "staging"))
     assert not declared.of_type(BUCKET_OBJECT)
     (config_map,) = declared.of_type(CONFIG_MAP).values()
     assert (config_map["metadata"]["name"], config_map["metadata"]["namespace"]) == ("model-platform-dags", "airflow")
@@ -191,7 +185,7 @@ def test_without_airflow_dags_the_stack_delivers_no_dag():
     doc = stack_doc("staging")
     airflow = doc["config"]["model-platform:airflow"]
     del airflow["dags"], airflow["release"]
-    declared = declare_dags(config_of(doc, "staging"))
+    declared = declare_dags(parse_doc(doc, "staging"))
     assert list(declared.inputs) == [(DAGS_COMPONENT, "airflow-dags")], "the component alone, with no resource in it"
     assert declared.outputs["location"] is None
 
