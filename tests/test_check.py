@@ -301,15 +301,20 @@ def test_a_stacks_own_policy_config_wins(tmp_path):
 
 
 def test_a_stack_file_that_leaves_a_default_provider_enabled_is_refused(capsys, tmp_path):
-    """Without it, a resource declared without the stack's own provider deploys with the runner's credentials."""
+    """Without it, a resource declared without the stack's own provider deploys with the runner's credentials.
+    The error names the file and the key's line, as every config error does."""
     doc = stack_doc("staging")
-    del doc["config"]["pulumi:disable-default-providers"]
+    doc["config"]["pulumi:disable-default-providers"] = ["aws"]
     stack_file = tmp_path / "Pulumi.staging.yaml"
-    stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    text = yaml.safe_dump(doc, sort_keys=False)
+    stack_file.write_text(text)
+    line = 1 + text.splitlines().index("  pulumi:disable-default-providers:")
     code, out, err = check(capsys, str(stack_file))
     assert code == 2 and out == ""
-    assert "pulumi:disable-default-providers: leaves the default provider of aws, databricks, kubernetes enabled" in err
-    assert str(stack_file.name) in err
+    assert (
+        f"{stack_file}:{line}: pulumi:disable-default-providers: leaves the default provider of databricks, kubernetes "
+        "enabled"
+    ) in err
 
 
 @pytest.mark.parametrize(
@@ -320,6 +325,7 @@ def test_a_stack_file_that_leaves_a_default_provider_enabled_is_refused(capsys, 
         (["aws"], "databricks, kubernetes"),
         ([], "aws, databricks, kubernetes"),
         ("*", "aws, databricks, kubernetes"),  # the setting is a list of package names; a bare string is not one
+        (None, "aws, databricks, kubernetes"),  # not set at all
     ],
 )
 def test_every_package_the_plan_declares_a_provider_of_must_be_disabled(real_plan, disabled, enabled):
@@ -327,8 +333,25 @@ def test_every_package_the_plan_declares_a_provider_of_must_be_disabled(real_pla
 
     doc = stack_doc("staging")
     doc["config"]["pulumi:disable-default-providers"] = disabled
+    if disabled is None:
+        del doc["config"]["pulumi:disable-default-providers"]
     problem = default_providers_problem(StackFile.from_document(doc, "stacks/Pulumi.staging.yaml"), real_plan("staging"))
     if enabled is None:
         assert problem is None
     else:
         assert problem is not None and f"leaves the default provider of {enabled} enabled" in problem
+
+
+@pytest.mark.parametrize("fixture", ["prod-broken-storage", "staging-broken-image"])
+def test_the_in_process_pack_judges_as_a_real_pack_process_does(fixture):
+    """tests/fixtures/pack_in_process.py builds pulumi_policy's private servicer by hand; this keeps it honest:
+    a stack with violations gets the very same CheckResult from it as from a started pack over gRPC."""
+    from modelctl.check import check_stack
+
+    stack_file = StackFile.load(FIXTURES / f"Pulumi.{fixture}.yaml")
+    stack = fixture.split("-")[0]
+    real = check_stack(stack_file, stack, ROOT)
+    with checks_in_process():
+        in_process = check_stack(stack_file, stack, ROOT)
+    assert real.mandatory, "the fixture breaks mandatory rules"
+    assert in_process == real

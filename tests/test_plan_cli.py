@@ -60,10 +60,11 @@ def test_plan_json_is_deterministic(monkeypatch, capsys, request):
     """Two plannings of one stack file print the same JSON: one made by this command, then the session's own
     (``planned_once``: the stack's first plan in this worker, planned apart from this one)."""
     monkeypatch.chdir(ROOT)
-    main(["plan", "staging", "--json"])
+    assert main(["plan", "staging", "--json"]) == 0
     first = capsys.readouterr().out
+    assert json.loads(first)["resources"], "a plan with resources"
     request.getfixturevalue("planned_once")
-    main(["plan", "staging", "--json"])
+    assert main(["plan", "staging", "--json"]) == 0
     assert capsys.readouterr().out == first
 
 
