@@ -84,7 +84,7 @@ def test_credentials_in_secret_fields_or_references_pass(resource_type, props):
         (
             t.DB_JOB,
             {"parameters": [{"name": "uri", "default": "postgres://ml:hunter2@db:5432/x"}]},
-            "a URI with a password",
+            "a URL with a password",
         ),
         (t.SM_SECRET, {"description": f"rotated {TOKEN}"}, "a Databricks personal access token"),
         (t.IAM_ROLE, {"tags": {"note": "AKIAABCDEFGHIJKLMNOP"}}, "an AWS access key id"),

@@ -17,10 +17,14 @@ credential written anywhere other than a field the provider keeps secret?":
   ``clientSecret``, ``DB_PASS``, ``apiKey``, an env var ``DB_PASSWORD``) must
   hold a reference (``valueFrom.secretKeyRef``, ``{{secrets/scope/key}}``, a
   secret ARN), and no value may look like a known credential format (AWS key
-  id or secret key, Databricks or GitHub token, private key,
-  ``user:password@`` URI). Names are read word by word, so the names that
+  id or secret key, Databricks, GitHub or Slack token, private key,
+  ``user:password@`` URL). Names are read word by word, so the names that
   only point at a credential pass: ``kmsKeyId``, ``keyName``, ``sshKeyName``,
   ``publicKey``, ``secretName``, ``taskKey``, an object's ``key``.
+
+What a credential's name and value look like is ``infra.contract.credentials``,
+the rule the stack config refuses credentials by: a name the config refuses
+in a tag is one this rule flags on the resource, and back.
 
 Messages name the property, never its value.
 """
@@ -35,6 +39,7 @@ from typing import Any, Iterator
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from infra.contract.aws import ARN
+from infra.contract.credentials import credential_value_kinds, is_credential_name
 from model_platform_policy import types as t
 from model_platform_policy.rules import Config, resource_policy
 from model_platform_policy.values import is_list, known
@@ -52,57 +57,15 @@ SECRET_BY_SCHEMA: dict[str, frozenset[str]] = {
     ),
 }
 
-#: Words that make a name a credential's, wherever they appear in it (``dbPassword``, ``AWS_SECRET_ACCESS_KEY``).
-CREDENTIAL_WORDS = re.compile(r"(password|passwd|passphrase|secret|token|credential|apikey|privatekey|accesskey)")
-#: Words that do so only as a whole word of the name (``DB_PASS``, ``pwd``; not ``bypass``).
-CREDENTIAL_WHOLE_WORDS = frozenset({"pass", "pwd", "pw"})
-#: A ``key`` is a credential only after one of these words (``apiKey``, ``signing_key``, ``storageAccountKey``);
-#: ``key``, ``kmsKeyId``, ``sshKeyName``, ``publicKey``, ``partitionKey``, ``taskKey`` hold no secret.
-SECRET_KEY_QUALIFIERS = frozenset(
-    {"api", "access", "secret", "private", "signing", "master", "encryption", "shared", "client", "auth", "license",
-     "account", "storage", "hmac", "sas", "app", "consumer", "session", "webhook", "subscription"}
-)
-#: Last words of names that mention a credential without holding one (``secretName``, ``tokenExpirationSeconds``).
-NOT_A_CREDENTIAL = frozenset(
-    {"id", "ids", "arn", "arns", "name", "names", "ref", "refs", "path", "prefix", "type", "audience", "seconds",
-     "version", "versions", "url", "uri", "enabled", "mode", "file", "files", "length", "ttl", "expiration",
-     "rotation", "hash", "policy"}
-)
-#: Words that make a name about something public or only a pointer (``publicKey``, ``kmsKeyId``).
-NEVER_SECRET_WORDS = frozenset({"public", "kms"})
-_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-
 #: Values that point at a secret instead of being one.
 REFERENCE = re.compile(r"^(\{\{secrets/[^/}]+/[^}]+\}\}|arn:aws[a-z-]*:(secretsmanager|ssm):.+)$")
 #: Values that are identifiers, never secrets: any ARN.
 IDENTIFIER = re.compile(ARN)
-KNOWN_FORMATS = (
-    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a Databricks personal access token", re.compile(r"\bdapi[0-9a-f]{32}(-\d+)?\b")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")),
-    ("a URI with a password", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[0-9A-Za-z-]{10,}")),
-    ("a GitHub token", re.compile(r"\b(gh[pousr]_[0-9A-Za-z]{36}|github_pat_[0-9A-Za-z_]{22,})\b")),
-)
-#: An AWS secret access key: 40 characters of base64, mixed case and digits (a hex digest is all lower case).
-AWS_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
-
-
-def name_words(name: str) -> list[str]:
-    """``AWS_SECRET_ACCESS_KEY``, ``awsSecretAccessKey``, ``aws-secret-access-key`` -> aws, secret, access, key."""
-    return [w.lower() for part in re.split(r"[^A-Za-z0-9]+", name) for w in _WORD.findall(part)]
 
 
 def credential_named(name: Any) -> bool:
-    """Whether a property, map key or env var name says it holds a credential."""
-    if not isinstance(name, str):
-        return False
-    words = name_words(name)
-    if not words or words[-1] in NOT_A_CREDENTIAL or NEVER_SECRET_WORDS & set(words):
-        return False
-    if CREDENTIAL_WORDS.search("".join(words)) or CREDENTIAL_WHOLE_WORDS & set(words):
-        return True
-    return any(w == "key" and i > 0 and words[i - 1] in SECRET_KEY_QUALIFIERS for i, w in enumerate(words))
+    """Whether a property, map key or env var name says it holds a credential (a map key may be no string)."""
+    return isinstance(name, str) and is_credential_name(name)
 
 
 def _literal(value: Any) -> bool:
@@ -113,22 +76,6 @@ def _literal(value: Any) -> bool:
         and not REFERENCE.match(value)
         and not IDENTIFIER.match(value)
     )
-
-
-def _aws_secret_key(value: str) -> bool:
-    return any(
-        re.search(r"[a-z]", m) and re.search(r"[A-Z]", m) and re.search(r"[0-9]", m)
-        for m in AWS_SECRET_KEY.findall(value)
-    )
-
-
-def value_formats(value: str) -> Iterator[str]:
-    """The known credential formats ``value`` contains."""
-    for what, pattern in KNOWN_FORMATS:
-        if pattern.search(value):
-            yield what
-    if _aws_secret_key(value):
-        yield "an AWS secret access key"
 
 
 def findings(value: Any, path: str, key: Any) -> Iterator[str]:
@@ -150,7 +97,7 @@ def findings(value: Any, path: str, key: Any) -> Iterator[str]:
     elif isinstance(value, str) and value:
         if credential_named(key) and _literal(value):
             yield f"{path} holds a credential in plain text"
-        for what in value_formats(value):
+        for what in credential_value_kinds(value):
             yield f"{path} contains what looks like {what}"
         embedded = _json_container(value)
         if embedded is not None:
