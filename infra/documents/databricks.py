@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from infra.contract.limits import MIN_AUTOTERMINATION_MINUTES  # Databricks refuses autotermination below it
+
 #: Workers run on spot instances and fall back to on-demand when spot capacity is gone.
 SPOT_WITH_FALLBACK = "SPOT_WITH_FALLBACK"
 #: ``first_on_demand``: the first node, the driver, is on-demand, so a spot reclaim never takes the driver (and the run).
 ON_DEMAND_DRIVER = 1
-#: Autotermination below this is refused by Databricks.
-MIN_AUTOTERMINATION_MINUTES = 10
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,7 +31,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from infra.contract.aws import ACCOUNT_ID as AWS_ACCOUNT_ID
+from infra.contract.aws import ACCOUNT_ID
 from model_platform_policy import stack_config
 from model_platform_policy import types as t
 from model_platform_policy.iam import Statement, one_or_many, statements_of
@@ -81,7 +81,7 @@ PRINCIPAL_FIELDS: dict[str, tuple[str, ...]] = {
     "aws:lambda/permission:Permission": ("principal",),
     "aws:kms/grant:Grant": ("granteePrincipal", "retiringPrincipal"),
 }
-ACCOUNT_ID = re.compile(AWS_ACCOUNT_ID)
+_ACCOUNT = re.compile(ACCOUNT_ID)
 #: ``arn:<partition>:<iam|sts>::<account>:...``
 PRINCIPAL_ARN = re.compile(r"^arn:[^:]+:(iam|sts)::([^:]*):")
 #: Web identity providers anyone can get a token from.
@@ -111,7 +111,7 @@ def named_accounts(trusted: Sequence[str] = ()) -> frozenset[str]:
 
 def account_of(principal: str) -> Optional[str]:
     """The account an AWS principal (an account id or an IAM/STS ARN) belongs to, or None if it names none."""
-    if ACCOUNT_ID.match(principal):
+    if _ACCOUNT.match(principal):
         return principal
     found = PRINCIPAL_ARN.match(principal)
     return found[2] if found else None

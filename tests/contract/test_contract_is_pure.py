@@ -105,16 +105,23 @@ def test_every_module_of_the_policy_pack_imports_with_only_the_contract_of_the_p
     assert f"imported {len(modules)}" in result.stdout
 
 
-def _contract_strings() -> dict[str, str]:
-    """The contract's string constants that a policy would otherwise spell out: name, tag and label keys, conn ids."""
+def _contract_strings(modules: list[str], *, plain_words: bool) -> dict[str, str]:
+    """The string constants of the contract ``modules``, by value. With ``plain_words`` (the pack's scan), plain
+    words and the strings of tuple constants too (tag keys, environments); without, only what is not a plain
+    word: ``model`` or ``canary`` is also a dictionary key or an argument name with another meaning elsewhere,
+    and the training job names its parameters as keys beside their values (checked against the tuple)."""
     values: dict[str, str] = {}
-    for module in (naming, contract_airflow):
+    for module in [importlib.import_module(name) for name in modules]:
         for name, value in vars(module).items():
-            if name.isupper() and isinstance(value, str):
-                values[value] = f"{module.__name__}.{name}"
-            elif name.isupper() and isinstance(value, tuple) and all(isinstance(v, str) for v in value):
-                values.update({v: f"{module.__name__}.{name}" for v in value})
+            members = list(value) if plain_words and isinstance(value, tuple) else [value]
+            for text in members if name.isupper() else []:
+                if isinstance(text, str) and (plain_words or not text.isalpha()):
+                    values.setdefault(text, f"{module.__name__}.{name}")
     return values
+
+
+#: What a policy would otherwise spell out: name, tag and label keys (plain words included), conn ids.
+_PACK_FACTS = ["infra.contract.naming", "infra.contract.airflow"]
 
 
 def _literals(path: Path) -> list[tuple[int, str]]:
@@ -138,7 +145,7 @@ def _literals(path: Path) -> list[tuple[int, str]]:
 
 
 def test_no_literal_in_the_policy_pack_restates_a_contract_constant():
-    constants = _contract_strings()
+    constants = _contract_strings(_PACK_FACTS, plain_words=True)
     assert constants.keys() >= {naming.PROJECT, naming.PART_OF_LABEL, naming.TRACK_LABEL, contract_airflow.AWS_CONN_ID}
     restated = [
         f"{path.relative_to(ROOT)}:{line}: {value!r} is {constants[value]}"
@@ -157,38 +164,52 @@ _MAY_SPELL_OUT = {
 }
 
 
-def _distinctive_contract_strings() -> dict[str, str]:
-    """Every string constant of every contract module that is not a plain word (a plain word such as ``model``
-    or ``canary`` is also a dictionary key or an argument name with another meaning outside the contract)."""
-    values: dict[str, str] = {}
-    for module in [importlib.import_module(name) for name in _contract_modules()]:
-        for name, value in vars(module).items():
-            if name.isupper() and isinstance(value, str) and not value.isalpha():
-                values.setdefault(value, f"{module.__name__}.{name}")
-    return values
+_TREES = [ROOT / "infra", ROOT / "modelctl", ROOT / "dags", POLICY_PACKAGE]
+
+
+def _modules_outside_the_contract() -> list[Path]:
+    return [path for tree in _TREES for path in sorted(tree.rglob("*.py")) if CONTRACT not in path.parents]
 
 
 def test_no_literal_of_the_program_modelctl_dags_or_pack_restates_a_contract_constant():
     """Label keys, key layout, conn ids, grammars: written once in the contract, imported everywhere else."""
-    constants = _distinctive_contract_strings()
+    constants = _contract_strings(_contract_modules(), plain_words=False)
     assert constants.keys() >= {naming.PROJECT, naming.IRSA_ROLE_ANNOTATION, contract_airflow.CONN_ENV_PREFIX}
-    trees = [ROOT / "infra", ROOT / "modelctl", ROOT / "dags", POLICY_PACKAGE]
-    restated = [
-        f"{path.relative_to(ROOT)}:{line}: {value!r} is {constants[value]}"
-        for tree in trees
-        for path in sorted(tree.rglob("*.py"))
-        if CONTRACT not in path.parents
+    found = [
+        (str(path.relative_to(ROOT)), line, value)
+        for path in _modules_outside_the_contract()
         for line, value in _literals(path)
-        if value in constants and (str(path.relative_to(ROOT)), value) not in _MAY_SPELL_OUT
+        if value in constants
     ]
+    restated = [f"{where}:{line}: {value!r} is {constants[value]}" for where, line, value in found if (where, value) not in _MAY_SPELL_OUT]
     assert restated == []
+    assert {(where, value) for where, _, value in found} >= _MAY_SPELL_OUT, "an exception no longer needed: remove it"
+
+
+def test_no_module_outside_the_contract_defines_a_name_the_contract_defines():
+    """A number restated is as wrong as a string: ``MIN_AUTOTERMINATION_MINUTES = 10`` beside the contract's own."""
+    contract_names = {
+        name
+        for module in [importlib.import_module(m) for m in _contract_modules()]
+        for name in vars(module)
+        if name.isupper() and getattr(module, name).__class__.__module__ == "builtins"
+    }
+    redefined = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {target.id}"
+        for path in _modules_outside_the_contract()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name) and target.id in contract_names
+    ]
+    assert redefined == []
 
 
 def test_the_literal_scan_finds_a_restated_constant(tmp_path: Path):
     """The scan above can fail: a module spelling the project name and a label key is caught."""
     module = tmp_path / "restating.py"
     module.write_text('"""Doc: model-platform."""\nPROJECT = "model-platform"\nLABEL = "app.kubernetes.io/part-of"\n')
-    found = [value for _, value in _literals(module) if value in _contract_strings()]
+    found = [value for _, value in _literals(module) if value in _contract_strings(_PACK_FACTS, plain_words=True)]
     assert found == [naming.PROJECT, naming.PART_OF_LABEL]
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra.contract.limits import MIN_AUTOTERMINATION_MINUTES
 from infra.documents.databricks import (
-    MIN_AUTOTERMINATION_MINUTES,
     ON_DEMAND_DRIVER,
     ClusterPolicyLimits,
     cluster_policy_definition,
